@@ -1,0 +1,3 @@
+"""tradai-nb: the operations console for the TradAI AWS estate."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The tradai-nb subcommands, one module per area; each exposes register(subparsers)."""

@@ -1,0 +1,95 @@
+"""Runs one Pulumi program in-process under Pulumi's mock runtime and returns what it registered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One resource as the program registered it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    protect: bool
+    inputs: dict[str, Any]
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    def __init__(self, answers) -> None:
+        self.answers = answers
+
+    def new_resource(self, args):
+        return self.answers.new_resource(args)
+
+    def call(self, args):
+        return self.answers.call(args)
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, also recording each registration's parent, protect flag and inputs."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # Children of the root stack carry no parent type in their URN, as in a real deployment.
+        if parent.split("::")[2:3] == ["pulumi:pulumi:Stack"]:
+            parent = ""
+        return super().make_urn(parent, type_, name)
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = rpc.deserialize_properties(request.object)
+            self.registrations.append(Registration(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent,
+                custom=bool(request.custom),
+                protect=bool(getattr(request, "protect", False)),
+                inputs=_plain(inputs),
+            ))
+        return response
+
+
+def run(program: Callable[[], None], answers, *, project: str, stack: str) -> tuple[list[Registration], dict[str, Any]]:
+    """Run `program` as stack `project/stack` under mocks; return its registrations and resolved exports."""
+    pulumi_settings.ROOT.set(None)
+    monitor = _RecordingMonitor(_Mocks(answers))
+    pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    root = pulumi_settings.get_root_resource()
+    _sync_await(run_pulumi_func(program))
+    outputs = _sync_await(_resolve(dict(root.outputs))) if root is not None else {}
+    pulumi_settings.ROOT.set(None)
+    return monitor.registrations, _plain(outputs)
+
+
+async def _resolve(outputs: dict[str, Any]) -> dict[str, Any]:
+    return await pulumi.Output.from_input(outputs).future() or {}
+
+
+def _plain(value: Any) -> Any:
+    """Inputs as plain JSON-able data: unknowns and secrets unwrapped, keys sorted for determinism."""
+    if isinstance(value, dict):
+        if rpc._special_sig_key in value:  # secret or asset envelopes
+            return _plain(value.get("value"))
+        return {k: _plain(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)

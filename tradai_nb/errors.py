@@ -1,0 +1,66 @@
+"""The project's exceptions: one base, one subclass per kind of failure a user can meet."""
+
+from __future__ import annotations
+
+
+class TradaiError(Exception):
+    """Raised for every failure tradai-nb reports to its user; the message says what to do next."""
+
+
+class ConfigError(TradaiError):
+    """Raised when a name, environment or constant lookup in config.py is not known."""
+
+
+class SettingsError(TradaiError):
+    """Raised when a params file is missing, unreadable or invalid."""
+
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.key = key
+
+
+class SandboxError(TradaiError):
+    """Raised when the embedded local AWS cannot be started, reached or stopped."""
+
+
+class AwsAccessError(TradaiError):
+    """Raised when a boto3 session would point at the wrong place, or an AWS call fails in a way the user can fix."""
+
+
+class PlanError(TradaiError):
+    """Raised when the offline plan of a stack cannot be produced."""
+
+    def __init__(self, message: str, *, stack: str | None = None, upstream: str | None = None, key: str | None = None) -> None:
+        super().__init__(message)
+        self.stack = stack
+        self.upstream = upstream
+        self.key = key
+
+
+class GuardError(TradaiError):
+    """Raised when a guard rail refuses an action before anything is touched."""
+
+
+class ParameterError(TradaiError):
+    """Raised when a notebook or runbook parameter is unknown, mistyped or missing."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class PulumiCliMissingError(TradaiError):
+    """Raised when an action needs the Pulumi CLI and none is installed."""
+
+
+class AutomationError(TradaiError):
+    """Raised when a Pulumi Automation API call fails; the message says what to check."""
+
+
+class AuditError(TradaiError):
+    """Raised when an audit record cannot be written, read or verified."""
+
+
+class OperationError(TradaiError):
+    """Raised when a runbook action fails or times out; the message says what failed and what to check."""
