@@ -185,8 +185,10 @@ class Plan:
     def summary(self) -> pd.DataFrame:
         """Resource counts by stack and type (custom resources only)."""
         frame = self.resources
-        frame = frame[frame["custom"]]
-        return (frame.groupby(["stack", "type"], sort=False).size().rename("count").reset_index())
+        frame = frame[frame["custom"].astype(bool)]
+        if frame.empty:
+            return pd.DataFrame({"stack": pd.Series(dtype=str), "type": pd.Series(dtype=str), "count": pd.Series(dtype=int)})
+        return frame.groupby(["stack", "type"], sort=False).size().rename("count").reset_index()
 
     def to_dict(self) -> dict[str, Any]:
         return {
