@@ -111,7 +111,8 @@ def _current_pulumi_stack() -> str:
     # Only inside a running Pulumi program is the stack name meaningful; elsewhere the caller must say.
     from pulumi.runtime import settings as pulumi_settings
 
-    stack = pulumi_settings.SETTINGS.stack
+    # The root stack resource exists only while a program runs; SETTINGS.stack outlives a run, so it is not enough.
+    stack = pulumi_settings.SETTINGS.stack if pulumi_settings.get_root_resource() is not None else None
     if not stack:
         raise ConfigError(
             "no environment given and no Pulumi program is running: pass environment='dev' (or local, staging, prod)"

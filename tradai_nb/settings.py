@@ -230,16 +230,26 @@ def from_parameters(namespace: Mapping[str, Any]) -> Settings:
     return load_settings(environment, {k: v for k, v in overrides.items() if base.get(k, object()) != v})
 
 
+def _key_and_message(error) -> tuple[str, str]:
+    key = ".".join(str(p) for p in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    if not key:
+        # Cross-field rules (model validators) name their key as "key: message".
+        head, sep, rest = message.partition(": ")
+        if sep and head in SETTINGS_FIELDS:
+            key, message = head, rest
+    return key, message
+
+
 def _first_key(exc: ValidationError) -> str | None:
     errors = exc.errors()
-    return ".".join(str(p) for p in errors[0]["loc"]) if errors and errors[0]["loc"] else None
+    return _key_and_message(errors[0])[0] or None if errors else None
 
 
 def _describe(exc: ValidationError, source: str) -> str:
     lines = []
     for error in exc.errors():
-        key = ".".join(str(p) for p in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
+        key, message = _key_and_message(error)
         if error["type"] == "extra_forbidden":
             message = f"unknown key; known keys: {', '.join(SETTINGS_FIELDS)}"
         elif error["type"] == "missing":
@@ -247,4 +257,4 @@ def _describe(exc: ValidationError, source: str) -> str:
         elif error["type"].endswith("_type") or error["type"] == "literal_error":
             message = f"{message} (got {error.get('input')!r})"
         lines.append(f"key '{key}': {message}" if key else message)
-    return f"{source}: invalid settings\n  " + "\n  ".join(lines)
+    return f"{source}: invalid settings\n  " + "\n  ".join(lines) + "\nFix the key(s) above and run again; nothing was touched."
