@@ -24,6 +24,9 @@ class Registration:
     custom: bool
     protect: bool
     inputs: dict[str, Any]
+    id: str
+    outputs: dict[str, Any]
+    dependencies: tuple[str, ...]
 
 
 class _Mocks(pulumi_mocks.Mocks):
@@ -62,6 +65,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom),
                 protect=bool(getattr(request, "protect", False)),
                 inputs=_plain(inputs),
+                id=response.id,
+                outputs=_plain(rpc.deserialize_properties(response.object)),
+                dependencies=tuple(request.dependencies),
             ))
         return response
 

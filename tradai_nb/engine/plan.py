@@ -17,7 +17,7 @@ from tradai_nb.stacks.registry import StackSpec, stacks
 
 ACCOUNT_ID = "000000000000"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
-RESOURCE_COLUMNS = ["stack", "type", "name", "urn", "parent", "custom", "protect", "inputs"]
+RESOURCE_COLUMNS = ["stack", "type", "name", "urn", "parent", "custom", "protect", "inputs", "id", "outputs", "dependencies"]
 
 # ID prefixes AWS uses, so planned IDs read like the real thing.
 _ID_PREFIX = {
@@ -166,7 +166,8 @@ class Plan:
 
     @property
     def resources(self) -> pd.DataFrame:
-        """All planned resources: stack, type, name, urn, parent, custom, protect, inputs."""
+        """All planned resources: stack, type, name, urn, parent, custom, protect, inputs, and the mock's id,
+        outputs and dependencies (what a deployment's state would record)."""
         frames = [s.resources for s in self.stacks if not s.resources.empty]
         if not frames:
             return pd.DataFrame(columns=RESOURCE_COLUMNS)
@@ -251,6 +252,9 @@ def plan_stack(settings: Settings, spec: StackSpec, upstream_exports: Mapping[st
             "custom": r.custom,
             "protect": r.protect,
             "inputs": r.inputs,
+            "id": r.id,
+            "outputs": r.outputs,
+            "dependencies": list(r.dependencies),
         }
         for r in registrations
         if r.type != STACK_REFERENCE
