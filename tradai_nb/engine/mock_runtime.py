@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +68,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 inputs=_plain(inputs),
                 id=response.id,
                 outputs=_plain(rpc.deserialize_properties(response.object)),
-                dependencies=tuple(request.dependencies),
+                dependencies=tuple(sorted(request.dependencies)),
             ))
         return response
 
@@ -81,7 +82,29 @@ def run(program: Callable[[], None], answers, *, project: str, stack: str) -> tu
     _sync_await(run_pulumi_func(program))
     outputs = _sync_await(_resolve(dict(root.outputs))) if root is not None else {}
     pulumi_settings.ROOT.set(None)
-    return monitor.registrations, _plain(outputs)
+    return _in_dependency_order(monitor.registrations), _plain(outputs)
+
+
+def _in_dependency_order(registrations: list[Registration]) -> list[Registration]:
+    """Each registration after its parent and dependencies, ties broken by URN. The mock registers from worker
+    threads in whatever order they finish; this makes two runs of the same program list the same order."""
+    by_urn = {r.urn: r for r in registrations}
+    waiting_on = {r.urn: {d for d in (r.parent, *r.dependencies) if d in by_urn} for r in registrations}
+    dependents: dict[str, list[str]] = {}
+    for urn, needs in waiting_on.items():
+        for need in needs:
+            dependents.setdefault(need, []).append(urn)
+    ready = [urn for urn, needs in waiting_on.items() if not needs]
+    heapq.heapify(ready)
+    ordered = []
+    while ready:
+        urn = heapq.heappop(ready)
+        ordered.append(by_urn[urn])
+        for dependent in dependents.get(urn, ()):
+            waiting_on[dependent].discard(urn)
+            if not waiting_on[dependent]:
+                heapq.heappush(ready, dependent)
+    return ordered
 
 
 async def _resolve(outputs: dict[str, Any]) -> dict[str, Any]:

@@ -67,7 +67,7 @@ class PlanMocks:
             "arn": f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{kind.lower()}/{physical}",
         }
         state.update(_computed_attributes(args.typ, physical, resource_id, region))
-        return resource_id, state
+        return state["id"], state  # computed attributes may give the id its AWS shape (user pools)
 
     def _stack_reference(self, args) -> tuple[str, dict]:
         name = args.inputs.get("name", args.name)
@@ -123,7 +123,9 @@ def _computed_attributes(typ: str, physical: str, resource_id: str, region: str)
         return {"address": f"{physical}.{resource_id[:12]}.{region}.rds.amazonaws.com",
                 "endpoint": f"{physical}.{resource_id[:12]}.{region}.rds.amazonaws.com:5432", "port": 5432}
     if typ == "aws:cognito/userPool:UserPool":
-        return {"id": f"{region}_{resource_id[:9]}", "endpoint": f"cognito-idp.{region}.amazonaws.com/{region}_{resource_id[:9]}"}
+        pool_id = f"{region}_{resource_id[:9]}"
+        return {"id": pool_id, "endpoint": f"cognito-idp.{region}.amazonaws.com/{pool_id}",
+                "arn": f"arn:aws:cognito-idp:{region}:{ACCOUNT_ID}:userpool/{pool_id}"}
     if typ == "aws:apigatewayv2/api:Api":
         return {"apiEndpoint": f"https://{resource_id[:10]}.execute-api.{region}.amazonaws.com",
                 "executionArn": f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{resource_id[:10]}"}

@@ -31,6 +31,28 @@ class PolicyBuilder:
         self._statements.append(statement)
         return self
 
+    def allow_service(self, service_principal: str, actions: Sequence[str], resources: Sequence[pulumi.Input[str]],
+                      sid: str | None = None, condition: dict | None = None) -> PolicyBuilder:
+        """Resource-policy statement: let an AWS service (e.g. cloudtrail.amazonaws.com) do `actions` on `resources`."""
+        self.allow(actions, resources, sid, condition)
+        self._statements[-1]["Principal"] = {"Service": service_principal}
+        return self
+
+    def deny(self, actions: Sequence[str], resources: Sequence[pulumi.Input[str]], sid: str | None = None,
+             condition: dict | None = None, principal: str | dict = "*") -> PolicyBuilder:
+        """Deny `actions` on `resources` to `principal` (everyone); a deny only takes access away, so wildcards are fine."""
+        actions = list(actions)
+        resources = list(resources)
+        if not actions or not resources:
+            raise ValueError("a policy statement needs at least one action and one resource")
+        statement: dict = {"Effect": "Deny", "Principal": principal, "Action": actions, "Resource": resources}
+        if sid:
+            statement["Sid"] = sid
+        if condition:
+            statement["Condition"] = condition
+        self._statements.append(statement)
+        return self
+
     def to_json(self) -> pulumi.Output[str]:
         """The policy document as JSON (an Output, since resource ARNs usually are)."""
         return pulumi.Output.from_input({"Version": "2012-10-17", "Statement": self._statements}).apply(

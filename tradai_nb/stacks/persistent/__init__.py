@@ -1,33 +1,42 @@
-"""Persistent stack (placeholder exporting the agreed contract until the real program lands)."""
+"""Persistent stack: the data-bearing resources (S3, DynamoDB, ECR, Cognito, CodeArtifact, CloudTrail, Pulumi state)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pulumi
 
-from tradai_nb import config
 from tradai_nb.settings import Settings
+from tradai_nb.stacks.persistent import state_backend
 
 
-def make_program(settings: Settings):
-    env = settings.environment
+def make_program(settings: Settings) -> Callable[[], None]:
+    state_backend.check_backend_url(settings)
 
     def program() -> None:
-        buckets = {k: config.get_bucket_name(k, env) for k in config.S3_BUCKETS}
-        pulumi.export("bucket_names", buckets)
-        pulumi.export("bucket_arns", {k: f"arn:aws:s3:::{v}" for k, v in buckets.items()})
-        pulumi.export("state_bucket_name", config.get_bucket_name(config.STATE_BUCKET_KEY, env))
-        tables = {k: config.get_table_name(k, env) for k in config.DYNAMODB_TABLES}
-        pulumi.export("table_names", tables)
-        pulumi.export("table_arns", {k: f"arn:aws:dynamodb:eu-central-1:000000000000:table/{v}" for k, v in tables.items()})
-        repos = {r: f"000000000000.dkr.ecr.eu-central-1.amazonaws.com/{config.get_ecr_repo_name(r)}" for r in config.ECR_REPOSITORIES}
-        pulumi.export("ecr_repository_urls", repos)
-        pulumi.export("ecr_repository_arns", {r: f"arn:aws:ecr:eu-central-1:000000000000:repository/{config.get_ecr_repo_name(r)}" for r in config.ECR_REPOSITORIES})
-        pulumi.export("cognito_user_pool_id", "eu-central-1_placeholder")
-        pulumi.export("cognito_user_pool_arn", "arn:aws:cognito-idp:eu-central-1:000000000000:userpool/eu-central-1_placeholder")
-        pulumi.export("cognito_user_pool_endpoint", "cognito-idp.eu-central-1.amazonaws.com/eu-central-1_placeholder")
-        pulumi.export("cognito_m2m_client_id", "placeholder-client")
-        pulumi.export("codeartifact_domain", "tradai")
-        pulumi.export("codeartifact_repository", "tradai-python")
-        pulumi.export("cloudtrail_arn", "arn:aws:cloudtrail:eu-central-1:000000000000:trail/placeholder")
+        from tradai_nb.stacks.persistent import cloudtrail, codeartifact, cognito, dynamodb, ecr, s3
+
+        buckets = s3.create_data_buckets(settings)
+        state_bucket = state_backend.create_state_bucket(settings)
+        tables = dynamodb.create_tables(settings)
+        repositories = ecr.create_repositories(settings)
+        auth = cognito.create_auth(settings)
+        package_domain, package_repository = codeartifact.create_package_repository(settings)
+        trail = cloudtrail.create_trail(settings, buckets[s3.AUDIT_LOG_BUCKET])
+
+        pulumi.export("bucket_names", {key: bucket.bucket for key, bucket in buckets.items()})
+        pulumi.export("bucket_arns", {key: bucket.arn for key, bucket in buckets.items()})
+        pulumi.export("state_bucket_name", state_bucket.bucket)
+        pulumi.export("table_names", {key: table.name for key, table in tables.items()})
+        pulumi.export("table_arns", {key: table.arn for key, table in tables.items()})
+        pulumi.export("ecr_repository_urls", {image: repo.repository_url for image, repo in repositories.items()})
+        pulumi.export("ecr_repository_arns", {image: repo.arn for image, repo in repositories.items()})
+        pulumi.export("cognito_user_pool_id", auth.user_pool.id)
+        pulumi.export("cognito_user_pool_arn", auth.user_pool.arn)
+        pulumi.export("cognito_user_pool_endpoint", auth.user_pool.endpoint)
+        pulumi.export("cognito_m2m_client_id", auth.m2m_client.id)
+        pulumi.export("codeartifact_domain", package_domain.domain)
+        pulumi.export("codeartifact_repository", package_repository.repository)
+        pulumi.export("cloudtrail_arn", trail.arn)
 
     return program
