@@ -13,7 +13,7 @@ STACK = "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"
 
 def _registration(name: str, *dependencies: str, parent: str = STACK) -> Registration:
     return Registration(type="aws:s3/bucket:Bucket", name=name, urn=f"urn:{name}", parent=parent, custom=True,
-                        protect=False, inputs={}, dependencies=tuple(f"urn:{d}" for d in dependencies))
+                        protect=False, inputs={}, id=name, outputs={}, dependencies=tuple(f"urn:{d}" for d in dependencies))
 
 
 REGISTRATIONS = [
