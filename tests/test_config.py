@@ -74,3 +74,13 @@ def test_environment__comes_from_the_running_pulumi_stack(monkeypatch):
 def test_unknown_names__are_refused_with_the_known_ones(call):
     with pytest.raises(ConfigError, match="known"):
         call()
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"], ids=["dev", "prod"])
+def test_log_group_name__nests_the_component_under_project_and_environment(environment):
+    assert config.get_log_group_name("vpc-flow-logs", environment) == f"/tradai/{environment}/vpc-flow-logs"
+
+
+def test_log_group_name__refuses_an_unknown_environment():
+    with pytest.raises(ConfigError, match="unknown environment 'qa'"):
+        config.get_log_group_name("vpc-flow-logs", "qa")

@@ -181,6 +181,11 @@ def get_function_name(function: str, environment: str | None = None) -> str:
     return get_resource_name(function, environment)
 
 
+def get_log_group_name(component: str, environment: str | None = None) -> str:
+    """CloudWatch log group of an estate component: /tradai/<environment>/<component>."""
+    return f"/{PROJECT_NAME}/{_checked(environment)}/{component}"
+
+
 def get_stack_project(stack: str) -> str:
     """Pulumi project name of a stack: tradai-<stack>."""
     return f"{PROJECT_NAME}-{stack}"

@@ -121,7 +121,12 @@ def _computed_attributes(typ: str, physical: str, resource_id: str, region: str)
         return {"arnSuffix": f"targetgroup/{physical}/{resource_id[:16]}"}
     if typ == "aws:rds/instance:Instance":
         return {"address": f"{physical}.{resource_id[:12]}.{region}.rds.amazonaws.com",
-                "endpoint": f"{physical}.{resource_id[:12]}.{region}.rds.amazonaws.com:5432", "port": 5432}
+                "endpoint": f"{physical}.{resource_id[:12]}.{region}.rds.amazonaws.com:5432", "port": 5432,
+                # The secret RDS creates for a managed master password (manage_master_user_password).
+                "masterUserSecrets": [{
+                    "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!db-{resource_id[:12]}",
+                    "secretStatus": "active",
+                }]}
     if typ == "aws:cognito/userPool:UserPool":
         pool_id = f"{region}_{resource_id[:9]}"
         return {"id": pool_id, "endpoint": f"cognito-idp.{region}.amazonaws.com/{pool_id}",
@@ -258,7 +263,8 @@ def plan_stack(settings: Settings, spec: StackSpec, upstream_exports: Mapping[st
             "outputs": r.outputs,
             "dependencies": list(r.dependencies),
         }
-        for r in registrations
+        # Resources register as their inputs resolve, in an order asyncio does not fix; URN order is stable.
+        for r in sorted(registrations, key=lambda r: r.urn)
         if r.type != STACK_REFERENCE
     ]
     return StackPlan(spec.name, pd.DataFrame(rows, columns=RESOURCE_COLUMNS), outputs, spec.upstream)

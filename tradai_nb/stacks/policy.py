@@ -15,8 +15,9 @@ class PolicyBuilder:
         self._statements: list[dict] = []
 
     def allow(self, actions: Sequence[str], resources: Sequence[pulumi.Input[str]], sid: str | None = None,
-              condition: dict | None = None) -> PolicyBuilder:
-        """Allow `actions` on `resources` (ARNs, possibly Outputs). Resource "*" needs a narrow action list."""
+              condition: dict | None = None, principal: pulumi.Input[str] | dict | None = None) -> PolicyBuilder:
+        """Allow `actions` on `resources` (ARNs, possibly Outputs). Resource "*" needs a narrow action list.
+        `principal` is for resource policies (key, endpoint and bucket policies), e.g. {"Service": [...]}."""
         actions = list(actions)
         resources = list(resources)
         if not actions or not resources:
@@ -28,6 +29,8 @@ class PolicyBuilder:
             statement["Sid"] = sid
         if condition:
             statement["Condition"] = condition
+        if principal is not None:
+            statement["Principal"] = principal
         self._statements.append(statement)
         return self
 

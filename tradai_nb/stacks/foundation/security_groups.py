@@ -1,0 +1,110 @@
+"""The five security groups (alb, ecs, rds, vpc_endpoint, nat) and their rules: minimal ingress, one rule per resource."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tradai_nb import config
+from tradai_nb.settings import Settings
+from tradai_nb.stacks.foundation.vpc import NETWORK_SERVICE, Network, az_suffix
+
+ANYWHERE = "0.0.0.0/0"
+POSTGRES_PORT = 5432
+# The only ports open to the world, and only on the load balancer.
+ALB_PUBLIC_PORTS = (80, 443)
+GROUPS = ("alb", "ecs", "rds", "vpc_endpoint", "nat")
+
+
+@dataclass(frozen=True)
+class SecurityGroups:
+    """The five groups by role; compute and edge attach them through the stack's *_sg_id exports."""
+
+    alb: Any
+    ecs: Any
+    rds: Any
+    vpc_endpoint: Any
+    nat: Any
+
+
+def service_ports() -> list[int]:
+    """The container ports of the services behind the load balancer, ascending."""
+    return sorted({int(spec["port"]) for spec in config.SERVICES.values()})
+
+
+def create_security_groups(settings: Settings, network: Network) -> SecurityGroups:
+    """Create the groups, then each ingress and egress rule as its own resource (so each is visible in a plan)."""
+    from pulumi_aws import ec2, vpc as vpc_rules
+
+    env = settings.environment
+
+    def tags(name: str) -> dict[str, str]:
+        return config.get_tags(service=NETWORK_SERVICE, environment=env, Name=config.get_resource_name(name, env))
+
+    # The VPC's default group allows all traffic between its members; with no rules declared, it is emptied,
+    # so anything launched without an explicit group is isolated rather than open.
+    ec2.DefaultSecurityGroup("default-security-group", vpc_id=network.vpc.id, tags=tags("default-sg"))
+
+    descriptions = {
+        "alb": "Application load balancer: HTTP and HTTPS from the internet",
+        "ecs": "ECS services and the consolidated host: service ports from the load balancer",
+        "rds": "MLflow PostgreSQL: 5432 from the services",
+        "vpc_endpoint": "Interface VPC endpoints: HTTPS from inside the VPC",
+        "nat": "NAT instance: all traffic from the private subnets",
+    }
+    # Resource and physical names use dashes: tradai-vpc-endpoint-sg-dev.
+    slugs = {key: f"{key.replace('_', '-')}-sg" for key in GROUPS}
+    groups = {
+        key: ec2.SecurityGroup(
+            slugs[key],
+            name=config.get_resource_name(slugs[key], env),
+            description=descriptions[key],
+            vpc_id=network.vpc.id,
+            tags=tags(slugs[key]),
+        )
+        for key in GROUPS
+    }
+
+    def ingress(name: str, group: str, description: str, port: int | None = None, *, cidr: str | None = None,
+                source_group: str | None = None) -> None:
+        vpc_rules.SecurityGroupIngressRule(
+            f"{slugs[group]}-in-{name}",
+            security_group_id=groups[group].id,
+            description=description,
+            **_ports(port),
+            cidr_ipv4=cidr,
+            referenced_security_group_id=groups[source_group].id if source_group else None,
+            tags=tags(f"{slugs[group]}-in-{name}"),
+        )
+
+    def egress(name: str, group: str, description: str, port: int | None = None, *, cidr: str | None = None,
+               target_group: str | None = None) -> None:
+        vpc_rules.SecurityGroupEgressRule(
+            f"{slugs[group]}-out-{name}",
+            security_group_id=groups[group].id,
+            description=description,
+            **_ports(port),
+            cidr_ipv4=cidr,
+            referenced_security_group_id=groups[target_group].id if target_group else None,
+            tags=tags(f"{slugs[group]}-out-{name}"),
+        )
+
+    for port in ALB_PUBLIC_PORTS:
+        ingress(f"{port}-internet", "alb", f"port {port} from the internet", port, cidr=ANYWHERE)
+    for port in service_ports():
+        egress(f"{port}-ecs", "alb", f"service port {port} to the services", port, target_group="ecs")
+        ingress(f"{port}-alb", "ecs", f"service port {port} from the load balancer", port, source_group="alb")
+    egress("all", "ecs", "image pulls, AWS APIs and exchanges through the endpoints and the NAT", cidr=ANYWHERE)
+    ingress("postgres-ecs", "rds", "PostgreSQL from the services", POSTGRES_PORT, source_group="ecs")
+    ingress("https-vpc", "vpc_endpoint", "HTTPS from inside the VPC", 443, cidr=network.cidr)
+    for zone, cidr in zip(settings.availability_zones, network.subnet_cidrs["private"]):
+        ingress(f"private-{az_suffix(zone)}", "nat", f"all traffic from private subnet {cidr}", cidr=cidr)
+    egress("all", "nat", "forwarded traffic to the internet", cidr=ANYWHERE)
+    return SecurityGroups(**groups)
+
+
+def _ports(port: int | None) -> dict[str, Any]:
+    """Rule arguments for one TCP port, or for all traffic when no port is given."""
+    if port is None:
+        return {"ip_protocol": "-1"}
+    return {"ip_protocol": "tcp", "from_port": port, "to_port": port}
