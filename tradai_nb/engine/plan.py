@@ -263,8 +263,8 @@ def plan_stack(settings: Settings, spec: StackSpec, upstream_exports: Mapping[st
             "outputs": r.outputs,
             "dependencies": list(r.dependencies),
         }
-        # Resources register as their inputs resolve, in an order asyncio does not fix; URN order is stable.
-        for r in sorted(registrations, key=lambda r: r.urn)
+        # mock_runtime.run returns dependency order with ties broken by URN: stable, and what a checkpoint needs.
+        for r in registrations
         if r.type != STACK_REFERENCE
     ]
     return StackPlan(spec.name, pd.DataFrame(rows, columns=RESOURCE_COLUMNS), outputs, spec.upstream)

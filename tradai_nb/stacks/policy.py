@@ -37,9 +37,7 @@ class PolicyBuilder:
     def allow_service(self, service_principal: str, actions: Sequence[str], resources: Sequence[pulumi.Input[str]],
                       sid: str | None = None, condition: dict | None = None) -> PolicyBuilder:
         """Resource-policy statement: let an AWS service (e.g. cloudtrail.amazonaws.com) do `actions` on `resources`."""
-        self.allow(actions, resources, sid, condition)
-        self._statements[-1]["Principal"] = {"Service": service_principal}
-        return self
+        return self.allow(actions, resources, sid, condition, principal={"Service": service_principal})
 
     def deny(self, actions: Sequence[str], resources: Sequence[pulumi.Input[str]], sid: str | None = None,
              condition: dict | None = None, principal: str | dict = "*") -> PolicyBuilder:
