@@ -84,10 +84,9 @@ def session_for(settings: Settings) -> EnvironmentSession:
 
 
 def _botocore_session(*, ignore_configured_endpoints: bool, isolated: bool) -> botocore.session.Session:
-    session = botocore.session.Session()
+    # The sandbox session must not pick up a real profile's credentials or config from the environment:
+    # AWS_PROFILE / AWS_DEFAULT_PROFILE are not even read (a profile missing on this machine would fail the session).
+    session = botocore.session.Session(session_vars={"profile": (None, None, None, None)} if isolated else None)
     # AWS_ENDPOINT_URL and profile endpoint settings must never redirect an environment's session.
     session.set_config_variable("ignore_configured_endpoint_urls", ignore_configured_endpoints)
-    if isolated:
-        # The sandbox session must not pick up a real profile's credentials or config from the environment.
-        session.set_config_variable("profile", None)
     return session

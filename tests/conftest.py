@@ -1,0 +1,56 @@
+"""Session-wide fixtures: one seeded sandbox (moto server in its own process) shared by the tests that need AWS."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tradai_nb import sandbox as sandbox_api
+from tradai_nb.aws import EnvironmentSession, session_for
+from tradai_nb.settings import Settings, load_settings
+
+
+def _unused_port() -> int:
+    """A port the OS reports free on 127.0.0.1 (never a fixed port: several test runs share this machine)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    return _unused_port()
+
+
+@dataclass(frozen=True)
+class RunningSandbox:
+    """The session's sandbox: local settings with its port, a session bound to it, and what the first seed did."""
+
+    settings: Settings
+    session: EnvironmentSession
+    endpoint_url: str
+    home: Path
+    process: sandbox_api.SandboxProcess
+    seeded: pd.DataFrame
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory):
+    """One seeded sandbox for the whole session, with TRADAI_HOME in a temporary folder; stopped at the end."""
+    home = tmp_path_factory.mktemp("tradai-home")
+    with pytest.MonkeyPatch.context() as patch:
+        # Code under test that looks for the sandbox (the runner, ensure_running) finds this one, never a user's.
+        patch.setenv(sandbox_api.HOME_ENV_VAR, str(home))
+        settings = load_settings("local", {"sandbox_port": _unused_port()})
+        process, _ = sandbox_api.start(settings, home=home)
+        try:
+            session = session_for(settings)
+            seeded = sandbox_api.seed(session, settings)
+            yield RunningSandbox(settings, session, process.endpoint_url, home, process, seeded)
+        finally:
+            sandbox_api.stop(home=home)

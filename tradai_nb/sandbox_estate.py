@@ -1,0 +1,628 @@
+"""The rehearsal estate seeded into the sandbox: one seeder per kind of resource, all names from config.py."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+
+import boto3
+import pandas as pd
+from botocore.exceptions import ClientError
+
+from tradai_nb import config
+from tradai_nb.errors import SandboxError
+from tradai_nb.settings import Settings
+
+# Every seeded resource carries this tag besides the standard ones: the estate is for rehearsal only.
+REHEARSAL_TAGS = {"Purpose": "rehearsal"}
+TASK_DEFINITION_REVISIONS = 3
+LOG_EVENTS_PER_STREAM = 120
+LOG_EVENTS_SPAN_MIN = 25
+# Streams whose newest event is older than this get a fresh batch, so "the last 30 minutes" is never empty.
+LOG_REFRESH_AFTER_MIN = 15
+STATE_MACHINE = "backtest-workflow"
+CONSOLIDATED_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+
+# A seeder takes the sandbox session and local settings and yields (kind, name, action) per resource,
+# action being created, exists or refreshed.
+Seeder = Callable[[boto3.Session, Settings], Iterable[tuple[str, str, str]]]
+
+
+def _tags(settings: Settings, service: str = "platform") -> dict[str, str]:
+    return config.get_tags(service, settings.environment, **REHEARSAL_TAGS)
+
+
+def _tag_list(tags: dict[str, str], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in tags.items()]
+
+
+def _error_code(exc: ClientError) -> str:
+    return exc.response.get("Error", {}).get("Code", "")
+
+
+def _role_names(settings: Settings) -> dict[str, str]:
+    env = settings.environment
+    return {
+        "ecs_execution": config.get_resource_name("ecs-execution-role", env),
+        "ecs_task": config.get_resource_name("ecs-task-role", env),
+        "lambda": config.get_resource_name("lambda-role", env),
+        "step_functions": config.get_resource_name("sfn-role", env),
+    }
+
+
+_ROLE_PRINCIPALS = {
+    "ecs_execution": "ecs-tasks.amazonaws.com",
+    "ecs_task": "ecs-tasks.amazonaws.com",
+    "lambda": "lambda.amazonaws.com",
+    "step_functions": "states.amazonaws.com",
+}
+
+
+def seed_iam_roles(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The roles the ECS tasks, Lambda functions and the state machine run as (moto's Lambda needs a real role)."""
+    iam = session.client("iam")
+    for key, name in _role_names(settings).items():
+        try:
+            iam.get_role(RoleName=name)
+            yield "iam role", name, "exists"
+            continue
+        except ClientError as exc:
+            if _error_code(exc) != "NoSuchEntity":
+                raise
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": _ROLE_PRINCIPALS[key]}, "Action": "sts:AssumeRole"}],
+        }
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Tags=_tag_list(_tags(settings)))
+        yield "iam role", name, "created"
+
+
+def _role_arn(session: boto3.Session, settings: Settings, key: str) -> str:
+    return session.client("iam").get_role(RoleName=_role_names(settings)[key])["Role"]["Arn"]
+
+
+def _image_tags(repository: str) -> list[str]:
+    """Tags pushed to a repository: one per task-definition revision for services, one otherwise."""
+    count = TASK_DEFINITION_REVISIONS if repository in config.SERVICES else 1
+    return [f"v1.{n}.0" for n in range(count)]
+
+
+def _image_manifest(repository: str, tag: str) -> str:
+    """A minimal Docker image manifest, distinct per repository and tag (so each tag is its own image)."""
+
+    def digest(kind: str) -> str:
+        return "sha256:" + hashlib.sha256(f"{repository}:{tag}:{kind}".encode()).hexdigest()
+
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1470, "digest": digest("config")},
+            "layers": [
+                {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 3_623_807, "digest": digest("layer")}
+            ],
+        }
+    )
+
+
+def seed_ecr(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The 24 ECR repositories, each with an image: one per task-definition revision for services."""
+    ecr = session.client("ecr")
+    existing = {
+        repo["repositoryName"]
+        for page in ecr.get_paginator("describe_repositories").paginate()
+        for repo in page["repositories"]
+    }
+    for repository in config.ECR_REPOSITORIES:
+        name = config.get_ecr_repo_name(repository)
+        if name in existing:
+            yield "ecr repository", name, "exists"
+        else:
+            ecr.create_repository(
+                repositoryName=name,
+                imageScanningConfiguration={"scanOnPush": True},
+                tags=_tag_list(_tags(settings, repository)),
+            )
+            yield "ecr repository", name, "created"
+        tags_present = {
+            image.get("imageTag")
+            for page in ecr.get_paginator("list_images").paginate(repositoryName=name)
+            for image in page["imageIds"]
+        }
+        for tag in _image_tags(repository):
+            if tag in tags_present:
+                yield "ecr image", f"{name}:{tag}", "exists"
+            else:
+                ecr.put_image(repositoryName=name, imageManifest=_image_manifest(repository, tag), imageTag=tag)
+                yield "ecr image", f"{name}:{tag}", "created"
+
+
+def _repository_uris(session: boto3.Session) -> dict[str, str]:
+    names = [config.get_ecr_repo_name(r) for r in config.ECR_REPOSITORIES]
+    repos = session.client("ecr").describe_repositories(repositoryNames=names)["repositories"]
+    return {repo["repositoryName"]: repo["repositoryUri"] for repo in repos}
+
+
+def _default_network(session: boto3.Session, settings: Settings) -> tuple[str, str]:
+    """The default VPC's subnet in the first availability zone, and the default security group."""
+    ec2 = session.client("ec2")
+    subnets = ec2.describe_subnets(
+        Filters=[
+            {"Name": "default-for-az", "Values": ["true"]},
+            {"Name": "availability-zone", "Values": [settings.availability_zones[0]]},
+        ]
+    )["Subnets"]
+    if not subnets:
+        raise SandboxError(f"the sandbox has no default subnet in {settings.availability_zones[0]}; restart it")
+    groups = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["default"]}, {"Name": "vpc-id", "Values": [subnets[0]["VpcId"]]}]
+    )["SecurityGroups"]
+    return subnets[0]["SubnetId"], groups[0]["GroupId"]
+
+
+def seed_ecs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The cluster and the four services, each with several task-definition revisions and running the latest."""
+    env = settings.environment
+    ecs = session.client("ecs")
+    cluster = config.get_cluster_name(env)
+    if any(c["status"] == "ACTIVE" for c in ecs.describe_clusters(clusters=[cluster])["clusters"]):
+        yield "ecs cluster", cluster, "exists"
+    else:
+        ecs.create_cluster(
+            clusterName=cluster,
+            capacityProviders=["FARGATE", "FARGATE_SPOT"],
+            tags=_tag_list(_tags(settings, "ecs"), "key", "value"),
+        )
+        yield "ecs cluster", cluster, "created"
+    uris = _repository_uris(session)
+    execution_role = _role_arn(session, settings, "ecs_execution")
+    task_role = _role_arn(session, settings, "ecs_task")
+    subnet, security_group = _default_network(session, settings)
+    for service, spec in config.SERVICES.items():
+        family = config.get_service_name(service, env)
+        latest_revision = _latest_revision(ecs, family)
+        image_repo = uris[config.get_ecr_repo_name(service)]
+        for revision, tag in enumerate(_image_tags(service), start=1):
+            name = f"{family}:{revision}"
+            if revision <= latest_revision:
+                yield "ecs task definition", name, "exists"
+                continue
+            ecs.register_task_definition(
+                family=family,
+                taskRoleArn=task_role,
+                executionRoleArn=execution_role,
+                networkMode="awsvpc",
+                requiresCompatibilities=["FARGATE"],
+                cpu=str(spec["cpu"]),
+                memory=str(spec["memory"]),
+                containerDefinitions=[
+                    {
+                        "name": spec["container"],
+                        "image": f"{image_repo}:{tag}",
+                        "essential": True,
+                        "portMappings": [{"containerPort": spec["port"], "protocol": "tcp"}],
+                        "environment": [{"name": "TRADAI_ENVIRONMENT", "value": env}],
+                        "logConfiguration": {
+                            "logDriver": "awslogs",
+                            "options": {
+                                "awslogs-group": config.CONSOLIDATED_LOG_GROUP,
+                                "awslogs-region": settings.aws_region,
+                                "awslogs-stream-prefix": service,
+                            },
+                        },
+                    }
+                ],
+                tags=_tag_list(_tags(settings, service), "key", "value"),
+            )
+            yield "ecs task definition", name, "created"
+        described = ecs.describe_services(cluster=cluster, services=[family])["services"]
+        if any(s["status"] == "ACTIVE" for s in described):
+            yield "ecs service", family, "exists"
+            continue
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=family,
+            taskDefinition=f"{family}:{_latest_revision(ecs, family)}",
+            desiredCount=1,
+            capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT" if settings.fargate_spot else "FARGATE", "weight": 1}],
+            networkConfiguration={
+                "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [security_group], "assignPublicIp": "DISABLED"}
+            },
+            propagateTags="SERVICE",
+            tags=_tag_list(_tags(settings, service), "key", "value"),
+        )
+        yield "ecs service", family, "created"
+
+
+def _latest_revision(ecs, family: str) -> int:
+    """Highest revision ever registered in a family (deregistered ones included: numbers are never reused)."""
+    revisions = [
+        int(arn.rsplit(":", 1)[1])
+        for status in ("ACTIVE", "INACTIVE")
+        for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status=status)
+        for arn in page["taskDefinitionArns"]
+        if arn.rsplit("/", 1)[1].rsplit(":", 1)[0] == family
+    ]
+    return max(revisions, default=0)
+
+
+def seed_consolidated_host(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The consolidated host: launch template, and an ASG that launches the one running, Name-tagged instance."""
+    name = config.get_consolidated_name(settings.environment)
+    tags = {**_tags(settings, "consolidated"), "Name": name}
+    ec2 = session.client("ec2")
+    try:
+        ec2.describe_launch_templates(LaunchTemplateNames=[name])
+        yield "launch template", name, "exists"
+    except ClientError as exc:
+        if "NotFound" not in _error_code(exc):
+            raise
+        image_id = session.client("ssm").get_parameter(Name=CONSOLIDATED_AMI_PARAMETER)["Parameter"]["Value"]
+        ec2.create_launch_template(
+            LaunchTemplateName=name,
+            LaunchTemplateData={
+                "ImageId": image_id,
+                "InstanceType": settings.consolidated_instance_type,
+                "MetadataOptions": {"HttpTokens": "required"},
+                "TagSpecifications": [{"ResourceType": "instance", "Tags": _tag_list(tags)}],
+            },
+            TagSpecifications=[{"ResourceType": "launch-template", "Tags": _tag_list(tags)}],
+        )
+        yield "launch template", name, "created"
+    autoscaling = session.client("autoscaling")
+    if autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]:
+        action = "exists"
+    else:
+        subnet, _ = _default_network(session, settings)
+        # The group launches the host itself and the Name tag propagates to it, as on the real estate.
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
+            MinSize=1,
+            MaxSize=1,
+            DesiredCapacity=1,
+            VPCZoneIdentifier=subnet,
+            Tags=[
+                {"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
+                for k, v in tags.items()
+            ],
+        )
+        action = "created"
+    yield "auto scaling group", name, action
+    reservations = ec2.describe_instances(
+        Filters=[{"Name": "tag:Name", "Values": [name]}, {"Name": "instance-state-name", "Values": ["running"]}]
+    )["Reservations"]
+    for reservation in reservations:
+        for instance in reservation["Instances"]:
+            yield "ec2 instance", instance["InstanceId"], action
+
+
+_LOG_LINES = (
+    "INFO  GET {path}health 200 {ms}ms",
+    "INFO  request completed path={path} status=200 duration_ms={ms}",
+    "DEBUG cache hit key=strategy-config ttl_s=300",
+    "WARN  slow upstream call duration_ms={slow_ms} threshold_ms=1000",
+    "INFO  GET {path}status 200 {ms}ms",
+    "ERROR upstream timeout after {slow_ms}ms; retrying (attempt 2 of 3)",
+)
+
+
+def _log_events(service: str, now_ms: int) -> list[dict[str, object]]:
+    path = str(config.SERVICES[service]["path"]).rstrip("*")
+    span_ms = LOG_EVENTS_SPAN_MIN * 60_000
+    step_ms = span_ms // LOG_EVENTS_PER_STREAM
+    events = []
+    for n in range(LOG_EVENTS_PER_STREAM):
+        template = _LOG_LINES[n % len(_LOG_LINES)]
+        message = template.format(path=path, ms=3 + n % 40, slow_ms=1200 + 17 * n)
+        events.append({"timestamp": now_ms - span_ms + n * step_ms, "message": f"{service} {message}"})
+    return events
+
+
+def seed_logs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The consolidated log group with recent events, one stream per container."""
+    logs = session.client("logs")
+    group = config.CONSOLIDATED_LOG_GROUP
+    if any(g["logGroupName"] == group for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]):
+        yield "log group", group, "exists"
+    else:
+        logs.create_log_group(logGroupName=group, tags=_tags(settings, "consolidated"))
+        logs.put_retention_policy(logGroupName=group, retentionInDays=settings.log_retention_days)
+        yield "log group", group, "created"
+    streams = {s["logStreamName"]: s for s in logs.describe_log_streams(logGroupName=group)["logStreams"]}
+    now_ms = int(time.time() * 1000)
+    for service, spec in config.SERVICES.items():
+        stream = str(spec["container"])
+        if stream not in streams:
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            action = "created"
+        elif streams[stream].get("lastEventTimestamp", 0) >= now_ms - LOG_REFRESH_AFTER_MIN * 60_000:
+            yield "log stream", f"{group}:{stream}", "exists"
+            continue
+        else:
+            action = "refreshed"
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=_log_events(service, now_ms))
+        yield "log stream", f"{group}:{stream}", action
+
+
+def seed_s3(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The five data buckets and the Pulumi state bucket (versioned)."""
+    s3 = session.client("s3")
+    existing = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    for key in (*config.S3_BUCKETS, config.STATE_BUCKET_KEY):
+        name = config.get_bucket_name(key, settings.environment)
+        if name in existing:
+            yield "s3 bucket", name, "exists"
+            continue
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": settings.aws_region})
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tag_list(_tags(settings, "storage"))})
+        if key == config.STATE_BUCKET_KEY:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        yield "s3 bucket", name, "created"
+
+
+def seed_dynamodb(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The twelve DynamoDB tables (on-demand, pk/sk string keys)."""
+    dynamodb = session.client("dynamodb")
+    existing = {name for page in dynamodb.get_paginator("list_tables").paginate() for name in page["TableNames"]}
+    for key in config.DYNAMODB_TABLES:
+        name = config.get_table_name(key, settings.environment)
+        if name in existing:
+            yield "dynamodb table", name, "exists"
+            continue
+        dynamodb.create_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=_tag_list(_tags(settings, "storage")),
+        )
+        yield "dynamodb table", name, "created"
+
+
+def seed_lambda(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The Lambda functions, as container images from their ECR repositories."""
+    lambda_client = session.client("lambda")
+    existing = {
+        fn["FunctionName"] for page in lambda_client.get_paginator("list_functions").paginate() for fn in page["Functions"]
+    }
+    uris = _repository_uris(session)
+    role = _role_arn(session, settings, "lambda")
+    for function, spec in config.LAMBDA_FUNCTIONS.items():
+        name = config.get_function_name(function, settings.environment)
+        if name in existing:
+            yield "lambda function", name, "exists"
+            continue
+        # moto keeps ImageUri as given (it validates only when MOTO_LAMBDA_STUB_ECR=false, and then reads the
+        # repository name as the last path segment, which misses tradai/<name>); the image was pushed by seed_ecr.
+        lambda_client.create_function(
+            FunctionName=name,
+            PackageType="Image",
+            Code={"ImageUri": f"{uris[config.get_ecr_repo_name(function)]}:{_image_tags(function)[-1]}"},
+            Role=role,
+            MemorySize=int(spec["memory"]),
+            Timeout=int(spec["timeout"]),
+            Architectures=["arm64"],
+            Environment={"Variables": {"TRADAI_ENVIRONMENT": settings.environment}},
+            Tags=_tags(settings, function),
+        )
+        yield "lambda function", name, "created"
+
+
+def _queue_names(settings: Settings) -> tuple[str, str]:
+    env = settings.environment
+    return config.get_resource_name(config.BACKTEST_QUEUE, env), config.get_resource_name(f"{config.BACKTEST_QUEUE}-dlq", env)
+
+
+def seed_sqs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The backtest queue, redriving to its dead-letter queue after three receives."""
+    sqs = session.client("sqs")
+    queue, dead_letter_queue = _queue_names(settings)
+    urls: dict[str, str] = {}
+    for name in (dead_letter_queue, queue):
+        try:
+            urls[name] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            yield "sqs queue", name, "exists"
+            continue
+        except ClientError as exc:
+            if "NonExistentQueue" not in _error_code(exc) and "QueueDoesNotExist" not in _error_code(exc):
+                raise
+        attributes = {"MessageRetentionPeriod": str(14 * 24 * 3600)}
+        if name == queue:
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=urls[dead_letter_queue], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
+            attributes["VisibilityTimeout"] = "900"
+        urls[name] = sqs.create_queue(QueueName=name, Attributes=attributes, tags=_tags(settings, "backtest"))["QueueUrl"]
+        yield "sqs queue", name, "created"
+
+
+def _topic_arns(session: boto3.Session) -> dict[str, str]:
+    sns = session.client("sns")
+    arns = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
+    return {arn.rsplit(":", 1)[1]: arn for arn in arns}
+
+
+def seed_sns(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The SNS topics; the alerts topic has the alert e-mails subscribed."""
+    sns = session.client("sns")
+    existing = _topic_arns(session)
+    for topic in config.SNS_TOPICS:
+        name = config.get_resource_name(topic, settings.environment)
+        if name in existing:
+            yield "sns topic", name, "exists"
+            continue
+        arn = sns.create_topic(Name=name, Tags=_tag_list(_tags(settings, "notifications")))["TopicArn"]
+        if topic == "alerts":
+            for email in settings.alert_emails:
+                sns.subscribe(TopicArn=arn, Protocol="email", Endpoint=email)
+        yield "sns topic", name, "created"
+
+
+def _alarm_specs(settings: Settings) -> list[dict[str, object]]:
+    env = settings.environment
+    _, dead_letter_queue = _queue_names(settings)
+    return [
+        {
+            "AlarmName": config.get_resource_name("backtest-dlq-not-empty", env),
+            "AlarmDescription": "Backtest jobs landed in the dead-letter queue",
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": dead_letter_queue}],
+            "Statistic": "Maximum",
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 0.0,
+        },
+        {
+            "AlarmName": config.get_resource_name("consolidated-cpu-high", env),
+            "AlarmDescription": "The consolidated host is running hot",
+            "Namespace": "AWS/EC2",
+            "MetricName": "CPUUtilization",
+            "Dimensions": [{"Name": "AutoScalingGroupName", "Value": config.get_consolidated_name(env)}],
+            "Statistic": "Average",
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": 80.0,
+        },
+        {
+            "AlarmName": config.get_resource_name("backend-latency-high", env),
+            "AlarmDescription": "Backend API latency above the configured threshold",
+            "Namespace": "TradAI",
+            "MetricName": "LatencyMs",
+            "Dimensions": [{"Name": "Service", "Value": "backend"}],
+            "Statistic": "Average",
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Threshold": float(settings.alarm_latency_threshold_ms),
+        },
+        {
+            "AlarmName": config.get_resource_name("strategy-heartbeat-missing", env),
+            "AlarmDescription": "No heartbeat from the strategy service",
+            "Namespace": "TradAI",
+            "MetricName": "Heartbeat",
+            "Dimensions": [{"Name": "Service", "Value": config.LIVE_TRADING_SERVICE}],
+            "Statistic": "Sum",
+            "ComparisonOperator": "LessThanThreshold",
+            "Threshold": 1.0,
+            "TreatMissingData": "breaching",
+        },
+    ]
+
+
+def seed_alarms(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """A few CloudWatch alarms of the kinds the edge stack defines, notifying the alerts topic."""
+    cloudwatch = session.client("cloudwatch")
+    specs = _alarm_specs(settings)
+    names = [str(spec["AlarmName"]) for spec in specs]
+    existing = {a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]}
+    alerts_topic = _topic_arns(session)[config.get_resource_name("alerts", settings.environment)]
+    for spec in specs:
+        name = str(spec["AlarmName"])
+        if name in existing:
+            yield "cloudwatch alarm", name, "exists"
+            continue
+        cloudwatch.put_metric_alarm(
+            **spec,
+            Period=300,
+            EvaluationPeriods=1,
+            AlarmActions=[alerts_topic],
+            Tags=_tag_list(_tags(settings, "monitoring")),
+        )
+        yield "cloudwatch alarm", name, "created"
+
+
+def _state_machine_definition(session: boto3.Session, settings: Settings) -> str:
+    lambda_client = session.client("lambda")
+
+    def arn(function: str) -> str:
+        return lambda_client.get_function(FunctionName=config.get_function_name(function, settings.environment))[
+            "Configuration"
+        ]["FunctionArn"]
+
+    return json.dumps(
+        {
+            "Comment": "Backtest workflow: process results, then promote the model when it qualifies",
+            "StartAt": "ProcessResults",
+            "States": {
+                "ProcessResults": {"Type": "Task", "Resource": arn("backtest-results-processor"), "Next": "PromoteModel"},
+                "PromoteModel": {"Type": "Task", "Resource": arn("model-promoter"), "End": True},
+            },
+        }
+    )
+
+
+def seed_step_functions(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The backtest workflow state machine over the results-processor and model-promoter functions."""
+    sfn = session.client("stepfunctions")
+    name = config.get_resource_name(STATE_MACHINE, settings.environment)
+    existing = {m["name"] for page in sfn.get_paginator("list_state_machines").paginate() for m in page["stateMachines"]}
+    if name in existing:
+        yield "state machine", name, "exists"
+        return
+    sfn.create_state_machine(
+        name=name,
+        definition=_state_machine_definition(session, settings),
+        roleArn=_role_arn(session, settings, "step_functions"),
+        tags=_tag_list(_tags(settings, "backtest"), "key", "value"),
+    )
+    yield "state machine", name, "created"
+
+
+# Built-in seeders in dependency order (roles and images before what uses them, topics before alarms).
+SEEDERS: tuple[Seeder, ...] = (
+    seed_iam_roles,
+    seed_ecr,
+    seed_ecs,
+    seed_consolidated_host,
+    seed_logs,
+    seed_s3,
+    seed_dynamodb,
+    seed_lambda,
+    seed_sqs,
+    seed_sns,
+    seed_alarms,
+    seed_step_functions,
+)
+
+
+def estate_counts(session: boto3.Session) -> pd.DataFrame:
+    """Everything the sandbox holds, counted per kind (all resources, not only the seeded names)."""
+    ecs = session.client("ecs")
+    logs = session.client("logs")
+    ecr = session.client("ecr")
+    clusters = _listed(ecs, "list_clusters", "clusterArns")
+    groups = [g["logGroupName"] for g in _listed(logs, "describe_log_groups", "logGroups")]
+    repositories = [r["repositoryName"] for r in _listed(ecr, "describe_repositories", "repositories")]
+    reservations = _listed(
+        session.client("ec2"), "describe_instances", "Reservations",
+        Filters=[{"Name": "instance-state-name", "Values": ["running"]}],
+    )
+    counts = {
+        "ecs cluster": len(clusters),
+        "ecs service": sum(len(_listed(ecs, "list_services", "serviceArns", cluster=c)) for c in clusters),
+        "ecs task definition": len(_listed(ecs, "list_task_definitions", "taskDefinitionArns")),
+        "launch template": len(_listed(session.client("ec2"), "describe_launch_templates", "LaunchTemplates")),
+        "auto scaling group": len(_listed(session.client("autoscaling"), "describe_auto_scaling_groups", "AutoScalingGroups")),
+        "ec2 instance": sum(len(r["Instances"]) for r in reservations),
+        "log group": len(groups),
+        "log stream": sum(len(_listed(logs, "describe_log_streams", "logStreams", logGroupName=g)) for g in groups),
+        "log event": sum(len(_listed(logs, "filter_log_events", "events", logGroupName=g)) for g in groups),
+        "s3 bucket": len(session.client("s3").list_buckets()["Buckets"]),
+        "dynamodb table": len(_listed(session.client("dynamodb"), "list_tables", "TableNames")),
+        "ecr repository": len(repositories),
+        "ecr image": sum(len(_listed(ecr, "list_images", "imageIds", repositoryName=r)) for r in repositories),
+        "lambda function": len(_listed(session.client("lambda"), "list_functions", "Functions")),
+        "iam role": len(_listed(session.client("iam"), "list_roles", "Roles")),
+        "sqs queue": len(_listed(session.client("sqs"), "list_queues", "QueueUrls")),
+        "sns topic": len(_listed(session.client("sns"), "list_topics", "Topics")),
+        "cloudwatch alarm": len(_listed(session.client("cloudwatch"), "describe_alarms", "MetricAlarms")),
+        "state machine": len(_listed(session.client("stepfunctions"), "list_state_machines", "stateMachines")),
+    }
+    return pd.DataFrame(sorted(counts.items()), columns=["kind", "count"])
+
+
+def _listed(client, operation: str, key: str, **kwargs) -> list:
+    """All items of a list/describe call, across pages."""
+    pages = client.get_paginator(operation).paginate(**kwargs) if client.can_paginate(operation) else [
+        getattr(client, operation)(**kwargs)
+    ]
+    return [item for page in pages for item in page.get(key, [])]
