@@ -12,6 +12,7 @@ from tradai_nb.errors import TradaiError
 # Each module registers its subcommands; the handler is stored as the parser default `handler`.
 COMMAND_MODULES = (
     "tradai_nb.commands.plan",
+    "tradai_nb.commands.stack",
 )
 
 
