@@ -31,7 +31,8 @@ def check_stack_action(settings: Settings, stack: str, action: str, *, confirm: 
                        state_file: str | Path | None = None) -> ApprovedAction:
     """Refuse what must not run; each refusal names the parameter and what to do instead."""
     if action not in ACTIONS:
-        raise ParameterError(f"parameter 'action': unknown action {action!r}; choose one of {', '.join(ACTIONS)}", name="action")
+        raise ParameterError(f"parameter 'action': unknown action {action!r}; choose one of {', '.join(ACTIONS)}",
+                             name="action")
     try:
         spec = stacks.get(stack)
     except ConfigError:
@@ -39,12 +40,15 @@ def check_stack_action(settings: Settings, stack: str, action: str, *, confirm: 
             f"parameter 'stack': unknown stack {stack!r}; choose one of {', '.join(stacks.names())}", name="stack"
         ) from None
     if not isinstance(confirm, str):
-        raise ParameterError(f"parameter 'confirm': expected the environment name as text, got {confirm!r}", name="confirm")
+        raise ParameterError(f"parameter 'confirm': expected the environment name as text, got {confirm!r}",
+                             name="confirm")
     if not isinstance(allow_destroy, bool):
-        raise ParameterError(f"parameter 'allow_destroy': expected True or False, got {allow_destroy!r}", name="allow_destroy")
+        raise ParameterError(f"parameter 'allow_destroy': expected True or False, got {allow_destroy!r}",
+                             name="allow_destroy")
     if action == "destroy":
         _check_destroy_policy(spec, settings.environment, allow_destroy)
-    if action in CHANGING_ACTIONS and settings.environment in config.PROTECTED_ENVIRONMENTS and confirm != settings.environment:
+    protected = settings.environment in config.PROTECTED_ENVIRONMENTS
+    if action in CHANGING_ACTIONS and protected and confirm != settings.environment:
         raise GuardError(
             f"action {action!r} changes stack {stack!r} in {settings.environment}: pass confirm={settings.environment!r} "
             f"(--confirm {settings.environment} on the command line) to go ahead (got {confirm!r}); "
@@ -91,7 +95,8 @@ def _check_destroy_policy(spec: StackSpec, environment: str, allow_destroy: bool
     if spec.destroy_policy is DestroyPolicy.EXPLICIT_ALLOW and not allow_destroy:
         raise GuardError(
             f"destroying stack {spec.name!r} in {environment} needs allow_destroy=True (parameter 'allow_destroy'); "
-            f"everything built on it ({', '.join(s.name for s in stacks if spec.name in s.upstream)}) must be destroyed first",
+            f"everything built on it ({', '.join(s.name for s in stacks if spec.name in s.upstream)}) "
+            "must be destroyed first",
             name="allow_destroy",
         )
 
@@ -104,13 +109,17 @@ def _check_deployment_shape(data: Any, path: Path) -> None:
             f"import what action='export' (pulumi stack export) wrote: {expected}",
             name="state_file",
         )
-    if not isinstance(data, dict) or data.get("version") != DEPLOYMENT_VERSION or not isinstance(data.get("deployment"), dict):
-        raise ParameterError(f"parameter 'state_file': {path} is not a Pulumi deployment; expected {expected}", name="state_file")
+    versioned = isinstance(data, dict) and data.get("version") == DEPLOYMENT_VERSION
+    if not versioned or not isinstance(data.get("deployment"), dict):
+        raise ParameterError(f"parameter 'state_file': {path} is not a Pulumi deployment; expected {expected}",
+                             name="state_file")
     deployment = data["deployment"]
     if not isinstance(deployment.get("manifest"), dict):
-        raise ParameterError(f"parameter 'state_file': {path} has no deployment manifest; expected {expected}", name="state_file")
+        raise ParameterError(f"parameter 'state_file': {path} has no deployment manifest; expected {expected}",
+                             name="state_file")
     resources = deployment.get("resources", [])
-    if not isinstance(resources, list) or not all(isinstance(r, dict) and isinstance(r.get("urn"), str) for r in resources):
+    if not isinstance(resources, list) or not all(isinstance(r, dict) and isinstance(r.get("urn"), str)
+                                                  for r in resources):
         raise ParameterError(
             f"parameter 'state_file': {path}: deployment.resources must be a list of resources, each with a urn",
             name="state_file",
@@ -122,8 +131,8 @@ def _check_deployment_owner(deployment: dict[str, Any], path: Path, project: str
     for resource in deployment.get("resources", []):
         urn = resource["urn"]
         parts = urn.split("::")
-        owner = (parts[0].removeprefix("urn:pulumi:"), parts[1]) if len(parts) >= 4 and parts[0].startswith("urn:pulumi:") else None
-        if owner != (environment, project):
+        well_formed = len(parts) >= 4 and parts[0].startswith("urn:pulumi:")
+        if not well_formed or (parts[0].removeprefix("urn:pulumi:"), parts[1]) != (environment, project):
             raise ParameterError(
                 f"parameter 'state_file': {path} holds resources of another stack ({urn}); "
                 f"import an export of {project} in {environment}",
