@@ -13,6 +13,7 @@ from tradai_nb.errors import TradaiError
 COMMAND_MODULES = (
     "tradai_nb.commands.plan",
     "tradai_nb.commands.sandbox",
+    "tradai_nb.commands.stack",
 )
 
 

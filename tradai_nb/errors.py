@@ -39,7 +39,11 @@ class PlanError(TradaiError):
 
 
 class GuardError(TradaiError):
-    """Raised when a guard rail refuses an action before anything is touched."""
+    """Raised when a guard rail refuses an action before anything is touched; `name` is the deciding parameter."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class ParameterError(TradaiError):
@@ -54,8 +58,33 @@ class PulumiCliMissingError(TradaiError):
     """Raised when an action needs the Pulumi CLI and none is installed."""
 
 
+class PassphraseMissingError(TradaiError):
+    """Raised when a Pulumi action needs the secrets passphrase and the environment does not supply it."""
+
+
 class AutomationError(TradaiError):
     """Raised when a Pulumi Automation API call fails; the message says what to check."""
+
+    def __init__(self, message: str, *, stack: str | None = None, action: str | None = None) -> None:
+        super().__init__(message)
+        self.stack = stack
+        self.action = action
+
+
+class StackLockedError(AutomationError):
+    """Raised when another update holds the stack's lock; `locks` lists the lock files the backend named."""
+
+    def __init__(self, message: str, *, stack: str, action: str, locks: list[str]) -> None:
+        super().__init__(message, stack=stack, action=action)
+        self.locks = locks
+
+
+class StackNotDeployedError(AutomationError):
+    """Raised when an action needs a stack that does not exist on the environment's backend."""
+
+
+class StackProgramError(AutomationError):
+    """Raised when a stack's program fails while the Pulumi engine runs it."""
 
 
 class AuditError(TradaiError):

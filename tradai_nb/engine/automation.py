@@ -1,0 +1,464 @@
+"""The Pulumi Automation API, wrapped once: stacks on the self-managed backend, their config, and the actions."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import subprocess
+import urllib.error
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pulumi import automation as auto
+
+from tradai_nb import aws, config
+from tradai_nb.errors import (
+    AutomationError,
+    PassphraseMissingError,
+    PulumiCliMissingError,
+    StackLockedError,
+    StackNotDeployedError,
+    StackProgramError,
+)
+from tradai_nb.settings import PROJECT_ROOT, Settings
+from tradai_nb.stacks.common import stack_reference_name
+from tradai_nb.stacks.registry import stacks
+
+OnOutput = Callable[[str], Any]
+
+INSTALL_DOCS_URL = "https://www.pulumi.com/docs/install/"
+STATE_LOCKS_RUNBOOK = "notebooks/runbooks/state_locks.ipynb"
+PASSPHRASE_VARIABLE = "PULUMI_CONFIG_PASSPHRASE"
+PASSPHRASE_FILE_VARIABLE = "PULUMI_CONFIG_PASSPHRASE_FILE"
+SECRETS_PROVIDER = "passphrase"
+SECRET_MASK = "[secret]"
+
+CHANGE_COLUMNS = ["operation", "count"]
+OUTPUT_COLUMNS = ["key", "value", "secret"]
+HISTORY_COLUMNS = ["version", "kind", "result", "start_time", "end_time", "message", "resource_changes"]
+RESOURCE_TYPE_COLUMNS = ["type", "count"]
+
+# pulumi-aws endpoint keys of the AWS APIs each stack's resources and invokes call. A local deployment points only
+# these at the sandbox: every configured endpoint costs provider start-up time (pulumi/pulumi-aws#2880).
+AWS_SERVICES: dict[str, tuple[str, ...]] = {
+    "persistent": ("s3", "dynamodb", "ecr", "cognitoidp", "codeartifact", "cloudtrail", "iam", "sts"),
+    "foundation": ("ec2", "autoscaling", "iam", "kms", "logs", "rds", "secretsmanager", "lambda", "sqs", "sns", "ssm",
+                   "sts"),
+    "compute": ("iam", "elbv2", "ecs", "ec2", "autoscaling", "servicediscovery", "lambda", "sfn", "events", "logs",
+                "ssm", "sts"),
+    "edge": ("apigatewayv2", "wafv2", "cloudwatch", "logs", "sts"),
+}
+# Provider settings that carry credentials are stored encrypted in the stack config.
+SECRET_CONFIG_KEYS = frozenset({"aws:accessKey", "aws:secretKey"})
+
+_LOCK_LINE = re.compile(r"(\S+/\.pulumi/locks/\S+?\.json): created by (\S+) \(pid (\d+)\) at (\S+)")
+
+
+@dataclass(frozen=True)
+class StackTarget:
+    """Where one stack of one environment lives: its names, its backend, and the local workspace folder."""
+
+    stack: str
+    environment: str
+    project: str
+    name: str
+    backend_url: str
+    work_dir: Path
+
+
+@dataclass
+class AutomationResult:
+    """What an Automation API action returned, as data: a summary table, outputs, and an export's deployment."""
+
+    summary: pd.DataFrame
+    outputs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OUTPUT_COLUMNS))
+    deployment: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class _OpenStack:
+    stack: auto.Stack
+    command: auto.PulumiCommand
+    target: StackTarget
+    env_vars: Mapping[str, str]
+
+
+def default_cli_root() -> Path:
+    """Where PulumiCommand.install() puts the CLI matching this SDK: ~/.pulumi/versions/<sdk version>."""
+    return Path.home() / ".pulumi" / "versions" / importlib.metadata.version("pulumi")
+
+
+def find_pulumi_cli(action: str = "this action") -> auto.PulumiCommand:
+    """The Pulumi CLI as the SDK finds it: `pulumi` on PATH, else the one `tradai-nb setup` installed."""
+    try:
+        return auto.PulumiCommand()
+    except FileNotFoundError:
+        pass
+    except (auto.InvalidVersionError, OSError, subprocess.CalledProcessError) as exc:
+        raise PulumiCliMissingError(_unusable_cli_message("the `pulumi` on PATH", exc, action)) from None
+    root = default_cli_root()
+    try:
+        return auto.PulumiCommand(root=str(root))
+    except FileNotFoundError:
+        raise PulumiCliMissingError(
+            f"the Pulumi CLI is not installed (no `pulumi` on PATH, none in {root / 'bin'}), and action {action!r} "
+            f"needs it. Run `tradai-nb setup` to install it (pulumi.automation.PulumiCommand.install(), needs access "
+            f"to get.pulumi.com), or install it from {INSTALL_DOCS_URL}. Without the CLI, action=plan shows offline "
+            "what the stack would create."
+        ) from None
+    except (auto.InvalidVersionError, OSError, subprocess.CalledProcessError) as exc:
+        raise PulumiCliMissingError(_unusable_cli_message(f"the CLI in {root}", exc, action)) from None
+
+
+def install_pulumi_cli(on_output: OnOutput = print) -> auto.PulumiCommand:
+    """Install the Pulumi CLI matching this SDK (and the pinned aws plugin); say exactly why when it cannot."""
+    try:
+        command = find_pulumi_cli("setup")
+        on_output(f"Pulumi CLI {command.version} found: {command.command}")
+    except PulumiCliMissingError:
+        on_output(f"installing the Pulumi CLI {importlib.metadata.version('pulumi')} into {default_cli_root()} ...")
+        command = _install_cli()
+        on_output(f"Pulumi CLI {command.version} installed: {command.command}")
+    version = aws_plugin_version()
+    try:
+        command.run(["plugin", "install", "resource", "aws", version], str(PROJECT_ROOT), {}, on_output, on_output)
+    except auto.CommandError as exc:
+        raise AutomationError(
+            f"the Pulumi CLI is ready, but installing the aws plugin {version} failed: {_stderr_tail(exc)}. "
+            "Stack actions install it on first use; check network access to get.pulumi.com and github.com",
+            action="setup",
+        ) from None
+    on_output(f"aws plugin {version} installed")
+    return command
+
+
+def aws_plugin_version() -> str:
+    """The pulumi-aws plugin version pinned to the installed pulumi_aws package."""
+    return f"v{importlib.metadata.version('pulumi_aws')}"
+
+
+def require_passphrase() -> str:
+    """Name of the environment variable that supplies the secrets passphrase; its value stays with the CLI."""
+    if os.environ.get(PASSPHRASE_VARIABLE):
+        return PASSPHRASE_VARIABLE
+    passphrase_file = os.environ.get(PASSPHRASE_FILE_VARIABLE)
+    if passphrase_file:
+        if Path(passphrase_file).expanduser().is_file():
+            return PASSPHRASE_FILE_VARIABLE
+        raise PassphraseMissingError(
+            f"{PASSPHRASE_FILE_VARIABLE} names {passphrase_file}, which is not a file: point it at the file holding "
+            "the environment's Pulumi passphrase"
+        )
+    raise PassphraseMissingError(
+        f"the Pulumi secrets passphrase is not set: export {PASSPHRASE_VARIABLE} or {PASSPHRASE_FILE_VARIABLE} "
+        "(a file holding it) in the shell that starts tradai-nb or JupyterLab. It is read only from the environment, "
+        "never from a parameter or a notebook cell"
+    )
+
+
+def stack_target(settings: Settings, stack: str) -> StackTarget:
+    """Names, backend and workspace folder of a stack; a file:// backend folder is created if missing."""
+    project = config.get_stack_project(stacks.get(stack).name)
+    work_dir = PROJECT_ROOT / ".tradai" / "workspaces" / project
+    work_dir.mkdir(parents=True, exist_ok=True)
+    return StackTarget(
+        stack=stack,
+        environment=settings.environment,
+        project=project,
+        name=stack_reference_name(stack, settings.environment),
+        backend_url=backend_url(settings),
+        work_dir=work_dir,
+    )
+
+
+def backend_url(settings: Settings) -> str:
+    """The backend URL for the CLI: s3:// as configured; file:// made absolute (relative to the project root)."""
+    url = settings.pulumi_backend_url
+    if not url.startswith("file://"):
+        return url
+    folder = Path(url.removeprefix("file://")).expanduser()
+    if not folder.is_absolute():
+        folder = PROJECT_ROOT / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder.resolve().as_uri()
+
+
+def stack_config(settings: Settings, stack: str) -> dict[str, auto.ConfigValue]:
+    """The stack config: the settings under the project's namespace, and the aws provider's configuration."""
+    project = config.get_stack_project(stack)
+    values = {
+        f"{project}:{key}": value if isinstance(value, str) else json.dumps(value)
+        for key, value in settings.model_dump(mode="json").items()
+        if value is not None
+    }
+    values["aws:region"] = settings.aws_region
+    if settings.is_local:
+        values.update(_sandbox_provider_config(settings, stack))
+    elif settings.aws_profile:
+        values["aws:profile"] = settings.aws_profile
+    return {key: auto.ConfigValue(value, secret=key in SECRET_CONFIG_KEYS) for key, value in values.items()}
+
+
+def _sandbox_provider_config(settings: Settings, stack: str) -> dict[str, str]:
+    endpoints = {f"aws:endpoints[0].{service}": settings.endpoint_url for service in AWS_SERVICES[stack]}
+    return {
+        **endpoints,
+        "aws:accessKey": aws.SANDBOX_ACCESS_KEY,
+        "aws:secretKey": aws.SANDBOX_SECRET_KEY,
+        "aws:skipCredentialsValidation": "true",
+        "aws:skipRequestingAccountId": "true",
+        # No instance metadata service on a workstation: asking for it only waits for a timeout.
+        "aws:skipMetadataApiCheck": "true",
+        "aws:s3UsePathStyle": "true",
+    }
+
+
+def preview(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """What `up` would change, with the diff streamed to on_output."""
+    with _open_stack(settings, stack, "preview", create=True, runs_program=True) as opened:
+        result = opened.stack.preview(diff=True, color="never", on_output=on_output, on_error=on_output)
+    return AutomationResult(change_summary(result.change_summary))
+
+
+def up(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """Deploy the stack; returns the changes made and the stack outputs (secrets masked)."""
+    with _open_stack(settings, stack, "up", create=True, runs_program=True) as opened:
+        result = opened.stack.up(color="never", on_output=on_output, on_error=on_output, show_secrets=False)
+    return AutomationResult(change_summary(result.summary.resource_changes), outputs_table(result.outputs))
+
+
+def refresh(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """Bring the stack's state in line with what exists in AWS."""
+    with _open_stack(settings, stack, "refresh", create=False, runs_program=True) as opened:
+        result = opened.stack.refresh(color="never", on_output=on_output, on_error=on_output, show_secrets=False)
+    return AutomationResult(change_summary(result.summary.resource_changes))
+
+
+def destroy(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """Delete every resource of the stack; its history and config stay."""
+    with _open_stack(settings, stack, "destroy", create=False, runs_program=True) as opened:
+        result = opened.stack.destroy(color="never", on_output=on_output, on_error=on_output, show_secrets=False)
+    return AutomationResult(change_summary(result.summary.resource_changes))
+
+
+def outputs(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """The stack's current outputs, secret values masked."""
+    with _open_stack(settings, stack, "outputs", create=False, runs_program=False) as opened:
+        table = outputs_table(opened.stack.outputs())
+    return AutomationResult(table, table)
+
+
+def export(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """The stack's deployment as `pulumi stack export` writes it, secrets left encrypted."""
+    with _open_stack(settings, stack, "export", create=False, runs_program=False) as opened:
+        # Without --show-secrets the export keeps the ciphertexts: safe to store, and importable as it is.
+        result = opened.command.run(["stack", "export", "--stack", opened.target.name], str(opened.target.work_dir),
+                                    dict(opened.env_vars))
+    try:
+        deployment = json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise AutomationError(f"`pulumi stack export` of {opened.target.name} printed no JSON ({exc})",
+                              stack=opened.target.name, action="export") from None
+    return AutomationResult(resource_types(deployment), deployment=deployment)
+
+
+def import_state(settings: Settings, stack: str, deployment: Mapping[str, Any], *,
+                 on_output: OnOutput = print) -> AutomationResult:
+    """Replace the stack's state with a deployment (what `export` returned)."""
+    with _open_stack(settings, stack, "import", create=True, runs_program=False) as opened:
+        opened.stack.import_stack(auto.Deployment(version=deployment["version"], deployment=deployment["deployment"]))
+        on_output(f"imported {len(deployment['deployment'].get('resources', []))} resources into {opened.target.name}")
+    return AutomationResult(resource_types(deployment))
+
+
+def cancel(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """Cancel the stack's running update and release its lock."""
+    with _open_stack(settings, stack, "cancel", create=False, runs_program=False) as opened:
+        opened.stack.cancel()
+        on_output(f"cancelled the update of {opened.target.name}; its lock is released")
+    return AutomationResult(pd.DataFrame([{"stack": opened.target.name, "result": "cancelled"}]))
+
+
+def history(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """The stack's past updates, newest first."""
+    with _open_stack(settings, stack, "history", create=False, runs_program=False) as opened:
+        summaries = opened.stack.history(show_secrets=False)
+    return AutomationResult(history_table(summaries))
+
+
+_ACTIONS: dict[str, Callable[..., AutomationResult]] = {
+    "preview": preview,
+    "up": up,
+    "refresh": refresh,
+    "destroy": destroy,
+    "outputs": outputs,
+    "export": export,
+    "cancel": cancel,
+    "history": history,
+}
+ACTIONS = (*_ACTIONS, "import")
+
+
+def run_action(settings: Settings, stack: str, action: str, *, on_output: OnOutput = print,
+               deployment: Mapping[str, Any] | None = None) -> AutomationResult:
+    """Run one Automation API action; the guard rails (tradai_nb.guards) have approved it already."""
+    if action == "import":
+        if deployment is None:
+            raise AutomationError("action 'import' needs the deployment to import", stack=stack, action=action)
+        return import_state(settings, stack, deployment, on_output=on_output)
+    if action not in _ACTIONS:
+        raise AutomationError(f"{action!r} is not an Automation API action; choose one of {', '.join(ACTIONS)}",
+                              stack=stack, action=action)
+    return _ACTIONS[action](settings, stack, on_output=on_output)
+
+
+def change_summary(resource_changes: Mapping[Any, int] | None) -> pd.DataFrame:
+    """Resource counts by operation (create, update, delete, same, ...)."""
+    rows = [(getattr(op, "value", op), count) for op, count in (resource_changes or {}).items()]
+    return pd.DataFrame(sorted(rows), columns=CHANGE_COLUMNS)
+
+
+def outputs_table(output_map: Mapping[str, auto.OutputValue]) -> pd.DataFrame:
+    """Stack outputs as key, value, secret; secret values never leave as plaintext."""
+    rows = [(key, SECRET_MASK if out.secret else out.value, out.secret) for key, out in sorted(output_map.items())]
+    return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
+
+
+def history_table(summaries: list[auto.UpdateSummary]) -> pd.DataFrame:
+    """Past updates: version, kind, result, start and end time, message, resource changes by operation."""
+    rows = [
+        (s.version, s.kind, s.result, s.start_time, s.end_time, s.message,
+         {getattr(op, "value", op): n for op, n in (s.resource_changes or {}).items()})
+        for s in summaries
+    ]
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def resource_types(deployment: Mapping[str, Any]) -> pd.DataFrame:
+    """Resource counts by type in a deployment."""
+    types = pd.Series([r["type"] for r in deployment.get("deployment", {}).get("resources", []) if "type" in r], dtype=str)
+    if types.empty:
+        return pd.DataFrame({"type": pd.Series(dtype=str), "count": pd.Series(dtype=int)})
+    return types.value_counts(sort=False).rename_axis("type").rename("count").reset_index()
+
+
+@contextmanager
+def _open_stack(settings: Settings, stack: str, action: str, *, create: bool, runs_program: bool) -> Iterator[_OpenStack]:
+    command = find_pulumi_cli(action)
+    require_passphrase()
+    target = stack_target(settings, stack)
+    env_vars = _workspace_env(settings, target)
+    options = auto.LocalWorkspaceOptions(
+        work_dir=str(target.work_dir),
+        secrets_provider=SECRETS_PROVIDER,
+        project_settings=auto.ProjectSettings(
+            name=target.project, runtime="python", backend=auto.ProjectBackend(url=target.backend_url)
+        ),
+        env_vars=env_vars,
+        pulumi_command=command,
+    )
+    entry = auto.create_or_select_stack if create else auto.select_stack
+    with _translated_errors(settings, target, action):
+        pulumi_stack = entry(
+            stack_name=target.name,
+            project_name=target.project,
+            program=stacks.get(stack).program(settings),
+            opts=options,
+        )
+        if runs_program:
+            pulumi_stack.set_all_config(stack_config(settings, stack), path=True)
+            pulumi_stack.workspace.install_plugin("aws", aws_plugin_version())
+        yield _OpenStack(pulumi_stack, command, target, env_vars)
+
+
+def _workspace_env(settings: Settings, target: StackTarget) -> dict[str, str]:
+    # Set explicitly so an ambient PULUMI_BACKEND_URL (say, prod's bucket) can never redirect this environment.
+    env = {"PULUMI_BACKEND_URL": target.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    if not settings.is_local:
+        env["AWS_REGION"] = settings.aws_region
+        if settings.aws_profile:
+            env["AWS_PROFILE"] = settings.aws_profile
+    return env
+
+
+@contextmanager
+def _translated_errors(settings: Settings, target: StackTarget, action: str) -> Iterator[None]:
+    try:
+        yield
+    except auto.ConcurrentUpdateError as exc:
+        raise _locked_error(settings, target, action, str(exc)) from exc
+    except auto.StackNotFoundError as exc:
+        raise StackNotDeployedError(
+            f"stack {target.name} does not exist on {target.backend_url}, so there is nothing to {action}. "
+            f"Deploy it with action='up', or check pulumi_backend_url in params/{settings.environment}.yaml",
+            stack=target.name, action=action,
+        ) from exc
+    except auto.StackAlreadyExistsError as exc:
+        raise AutomationError(
+            f"stack {target.name} was created on {target.backend_url} by someone else while this run created it; "
+            f"run action={action!r} again to use it",
+            stack=target.name, action=action,
+        ) from exc
+    except (auto.InlineSourceRuntimeError, auto.RuntimeError, auto.CompilationError) as exc:
+        raise StackProgramError(
+            f"the program of stack {target.stack!r} failed during {action}: {_stderr_tail(exc)}. "
+            f"Run action='plan' to reproduce it offline; the engine output above has the traceback",
+            stack=target.name, action=action,
+        ) from exc
+    except auto.CommandError as exc:
+        raise AutomationError(
+            f"pulumi {action} of {target.name} failed: {_stderr_tail(exc)}. The engine output above says which "
+            f"resource and why; check AWS access for {settings.environment} and the backend {target.backend_url}",
+            stack=target.name, action=action,
+        ) from exc
+
+
+def _locked_error(settings: Settings, target: StackTarget, action: str, text: str) -> StackLockedError:
+    locks = _LOCK_LINE.findall(text)
+    held_by = "; ".join(f"{path} (created by {who}, pid {pid}, at {when})" for path, who, pid, when in locks)
+    confirm = f" --confirm {settings.environment}" if settings.environment in config.PROTECTED_ENVIRONMENTS else ""
+    return StackLockedError(
+        f"stack {target.name} is locked by another update: {held_by or 'the backend reported a conflict'}. "
+        "If that update is still running, wait for it to finish. If it died, inspect and remove the lock with the "
+        f"state locks runbook ({STATE_LOCKS_RUNBOOK}) or run action='cancel' "
+        f"(tradai-nb stack cancel --stack {target.stack} --env {settings.environment}{confirm}), then retry {action!r}",
+        stack=target.name, action=action, locks=[path for path, *_ in locks],
+    )
+
+
+def _stderr_tail(exc: BaseException, lines: int = 6) -> str:
+    # CommandError keeps only the text "code: .. stdout: .. stderr: ..."; the stderr part says what went wrong.
+    text = str(exc)
+    stderr = text.rsplit(" stderr: ", 1)[-1].strip()
+    kept = [line.strip() for line in stderr.splitlines() if line.strip()][-lines:]
+    return " / ".join(kept) or text.strip()
+
+
+def _unusable_cli_message(where: str, exc: BaseException, action: str) -> str:
+    return (
+        f"{where} cannot be used with the pulumi SDK {importlib.metadata.version('pulumi')} ({exc}), and action "
+        f"{action!r} needs it. Run `tradai-nb setup` to install the matching CLI, or install it from {INSTALL_DOCS_URL}. "
+        "Without the CLI, action=plan shows offline what the stack would create."
+    )
+
+
+def _install_cli() -> auto.PulumiCommand:
+    try:
+        return auto.PulumiCommand.install()
+    except urllib.error.URLError as exc:
+        reason = f"downloading the installer from get.pulumi.com failed: {exc.reason}"
+    except subprocess.CalledProcessError as exc:
+        output = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else str(exc.output or "")
+        reason = f"the installer exited with code {exc.returncode}: {' / '.join(output.strip().splitlines()[-4:])}"
+    except (OSError, auto.InvalidVersionError) as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+    raise PulumiCliMissingError(
+        f"could not install the Pulumi CLI ({reason}). Install it by hand from {INSTALL_DOCS_URL} and put it on PATH; "
+        "until then action=plan works offline"
+    )
