@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -142,6 +143,8 @@ def _computed_attributes(typ: str, physical: str, resource_id: str, region: str)
         return {"arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{physical}-{resource_id[:6]}"}
     if typ == "aws:cloudwatch/logGroup:LogGroup":
         return {"arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{physical}"}
+    if typ == "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace":
+        return {"hostedZone": "Z" + resource_id[:13].upper()}
     if typ == "aws:sfn/stateMachine:StateMachine":
         return {"arn": f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{physical}"}
     return {}
@@ -254,12 +257,33 @@ def plan_stack(settings: Settings, spec: StackSpec, upstream_exports: Mapping[st
             "inputs": r.inputs,
             "id": r.id,
             "outputs": r.outputs,
-            "dependencies": list(r.dependencies),
+            "dependencies": sorted(r.dependencies),
         }
-        for r in registrations
+        for r in _in_dependency_order(registrations)
         if r.type != STACK_REFERENCE
     ]
     return StackPlan(spec.name, pd.DataFrame(rows, columns=RESOURCE_COLUMNS), outputs, spec.upstream)
+
+
+def _in_dependency_order(registrations: Sequence) -> list:
+    """Registrations in an order that is the same on every run (the mock runtime registers resources as their inputs
+    resolve, which varies) and still puts each resource after its parent and its dependencies."""
+    by_urn = {r.urn: r for r in registrations}
+    waiting = {r.urn: {u for u in (*r.dependencies, r.parent) if u in by_urn and u != r.urn} for r in registrations}
+    dependents: dict[str, list[str]] = {}
+    for urn, needs in waiting.items():
+        for need in needs:
+            dependents.setdefault(need, []).append(urn)
+    ready = sorted(urn for urn, needs in waiting.items() if not needs)  # a sorted list is a heap
+    ordered = []
+    while ready:
+        urn = heapq.heappop(ready)
+        ordered.append(by_urn[urn])
+        for dependent in dependents.get(urn, ()):
+            waiting[dependent].discard(urn)
+            if not waiting[dependent]:
+                heapq.heappush(ready, dependent)
+    return ordered
 
 
 def _project(spec: StackSpec) -> str:
