@@ -24,6 +24,8 @@ def test_every_taggable_resource__carries_the_four_standard_tags(plan_of, enviro
     for row in frame[frame["custom"]].itertuples():
         if is_taggable(row.type):
             tags = row.inputs.get("tags") or {}
+            if isinstance(tags, list):  # autoscaling groups: [{key, value, propagateAtLaunch}]
+                tags = {tag["key"]: tag["value"] for tag in tags}
             expected = {"Project": "tradai", "Environment": environment, "ManagedBy": "pulumi"}
             if {k: tags.get(k) for k in expected} != expected or not tags.get("Service"):
                 missing.append(f"{row.stack}/{row.type}/{row.name}: {tags}")
