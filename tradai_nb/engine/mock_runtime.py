@@ -67,7 +67,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 inputs=_plain(inputs),
                 id=response.id,
                 outputs=_plain(rpc.deserialize_properties(response.object)),
-                dependencies=tuple(request.dependencies),
+                dependencies=tuple(sorted(request.dependencies)),  # the SDK gathers them in a set
             ))
         return response
 
@@ -77,10 +77,18 @@ def run(program: Callable[[], None], answers, *, project: str, stack: str) -> tu
     pulumi_settings.ROOT.set(None)
     monitor = _RecordingMonitor(_Mocks(answers))
     pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    root = pulumi_settings.get_root_resource()
-    _sync_await(run_pulumi_func(program))
-    outputs = _sync_await(_resolve(dict(root.outputs))) if root is not None else {}
-    pulumi_settings.ROOT.set(None)
+    try:
+        root = pulumi_settings.get_root_resource()
+        _sync_await(run_pulumi_func(program))
+        outputs = _sync_await(_resolve(dict(root.outputs))) if root is not None else {}
+    finally:
+        # Leave no mock stack behind: code run after a plan must not believe a Pulumi program is running, and
+        # the RPC bookkeeping (which outlives set_mocks) must not carry a failed program's errors into the next run.
+        pulumi_settings.ROOT.set(None)
+        pulumi_settings.SETTINGS.stack = None
+        pulumi_settings.SETTINGS.project = None
+        pulumi_settings.SETTINGS.rpc_manager.clear()
+        pulumi_settings.SETTINGS.outputs.clear()
     return monitor.registrations, _plain(outputs)
 
 

@@ -256,7 +256,8 @@ def plan_stack(settings: Settings, spec: StackSpec, upstream_exports: Mapping[st
             "outputs": r.outputs,
             "dependencies": list(r.dependencies),
         }
-        for r in registrations
+        # The SDK registers resources from a thread pool, so arrival order varies from run to run; URN order does not.
+        for r in sorted(registrations, key=lambda r: r.urn)
         if r.type != STACK_REFERENCE
     ]
     return StackPlan(spec.name, pd.DataFrame(rows, columns=RESOURCE_COLUMNS), outputs, spec.upstream)
