@@ -70,7 +70,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 inputs=_plain(inputs),
                 id=response.id,
                 outputs=_plain(rpc.deserialize_properties(response.object)),
-                dependencies=tuple(sorted(request.dependencies)),
+                dependencies=tuple(sorted(request.dependencies)),  # the SDK gathers them in a set
             ))
         return response
 
@@ -91,7 +91,13 @@ def run(program: Callable[[], None], answers, *, project: str, stack: str) -> tu
         _settle_failed_run(tasks_before)
         raise
     finally:
+        # Leave no mock stack behind: code run after a plan must not believe a Pulumi program is running, and
+        # the RPC bookkeeping (which outlives set_mocks) must not carry a failed program's errors into the next run.
         pulumi_settings.ROOT.set(None)
+        pulumi_settings.SETTINGS.stack = None
+        pulumi_settings.SETTINGS.project = None
+        pulumi_settings.SETTINGS.rpc_manager.clear()
+        pulumi_settings.SETTINGS.outputs.clear()
     return _in_dependency_order(monitor.registrations), _plain(outputs)
 
 
