@@ -40,8 +40,10 @@ import pulumi
 from tradai_nb.engine import mock_runtime
 from tradai_nb.engine.plan import PlanMocks
 from tradai_nb.settings import load_settings
-for module in sorted({t.split(":")[1].split("/")[0] for t in types}):
-    importlib.import_module(f"pulumi_aws.{module}")
+for type_token in sorted(set(types)):
+    module, kind = type_token.split(":")[1].split("/")[0], type_token.split(":")[2]
+    # pulumi_aws submodules load lazily: touching the class is what makes the import happen.
+    getattr(importlib.import_module(f"pulumi_aws.{module}_" if module == "lambda" else f"pulumi_aws.{module}"), kind)
 settings = load_settings(sys.argv[1])
 
 def program():
