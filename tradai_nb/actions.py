@@ -28,7 +28,7 @@ class ActionResult:
 
 
 def run_stack_action(settings: Settings, stack: str, action: str, *, confirm: str = "", allow_destroy: bool = False,
-                     on_output: Callable[[str], None] = print) -> ActionResult:
+                     on_output: Callable[[str], None] = print, state_file: str | None = None) -> ActionResult:
     """Run `action` on `stack` in the settings' environment. Guards run before anything is touched."""
     stacks.get(stack)
     if action not in ACTIONS:

@@ -12,6 +12,9 @@ from tradai_nb.errors import TradaiError
 # Each module registers its subcommands; the handler is stored as the parser default `handler`.
 COMMAND_MODULES = (
     "tradai_nb.commands.plan",
+    "tradai_nb.commands.run",
+    "tradai_nb.commands.audit",
+    "tradai_nb.commands.notebooks",
 )
 
 
