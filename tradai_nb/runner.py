@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import logging
 import os
 import socket
 import sys
@@ -132,11 +133,11 @@ def check_parameters(source: Path, settings: Settings, requested: Mapping[str, A
         if name in SETTINGS_FIELDS and name != "environment":
             value = overrides[name] = _setting_value(name, value)
         given[name] = value
-    missing = [p.name for p in declared.values() if p.required and given.get(p.name) in (None, "")]
-    if missing:
-        raise ParameterError(f"parameter {missing[0]!r} is required by {source.name} and was not given; "
-                             f"pass -p {missing[0]} <value>" + (f" ({declared[missing[0]].help})" if declared[missing[0]].help else ""),
-                             name=missing[0])
+    missing = next((p for p in declared.values() if p.required and given.get(p.name) in (None, "")), None)
+    if missing is not None:
+        hint = f" ({missing.help})" if missing.help else ""
+        raise ParameterError(f"parameter {missing.name!r} is required by {source.name} and was not given; "
+                             f"pass -p {missing.name} <value>{hint}", name=missing.name)
     try:
         run_settings = load_settings(settings.environment, overrides) if overrides else settings
     except SettingsError as exc:
@@ -353,5 +354,15 @@ class _InMemoryNotebooks:
         return path
 
 
+class _SettingsKeysAreKnown(logging.Filter):
+    """Drop papermill's "Passed unknown parameter" warning for settings keys: the runner checked them, and the
+    notebook reads them through settings.from_parameters, not through its parameters cell."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Passed unknown parameter: ") and message.rsplit(" ", 1)[1] in SETTINGS_FIELDS)
+
+
 _IN_MEMORY = _InMemoryNotebooks()
 papermill_io.register(_InMemoryNotebooks.scheme, _IN_MEMORY)
+logging.getLogger("papermill").addFilter(_SettingsKeysAreKnown())

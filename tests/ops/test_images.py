@@ -29,13 +29,26 @@ def local_settings():
     server.stop()
 
 
-def test_lambda_image_status__marks_each_function_by_whether_its_tagged_image_exists(local_settings):
+@pytest.fixture
+def push_image(local_settings):
+    """push_image(repository, tag); the repositories are deleted afterwards (moto's state is per process)."""
+    ecr = session_for(local_settings).client("ecr")
+    created = []
+
+    def push(repository: str, tag: str) -> None:
+        ecr.create_repository(repositoryName=repository)
+        created.append(repository)
+        ecr.put_image(repositoryName=repository, imageManifest=MANIFEST, imageTag=tag)
+
+    yield push
+    for repository in created:
+        ecr.delete_repository(repositoryName=repository, force=True)
+
+
+def test_lambda_image_status__marks_each_function_by_whether_its_tagged_image_exists(local_settings, push_image):
     session = session_for(local_settings)
-    ecr = session.client("ecr")
-    ecr.create_repository(repositoryName="tradai/drift-monitor")
-    ecr.put_image(repositoryName="tradai/drift-monitor", imageManifest=MANIFEST, imageTag="latest")
-    ecr.create_repository(repositoryName="tradai/health-check")
-    ecr.put_image(repositoryName="tradai/health-check", imageManifest=MANIFEST, imageTag="v1")
+    push_image("tradai/drift-monitor", "latest")
+    push_image("tradai/health-check", "v1")
 
     status = lambda_image_status(session, local_settings)
 

@@ -16,7 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     listing = commands.add_parser("list", help="the runs, oldest first")
     listing.add_argument("--env", choices=config.ENVIRONMENTS, help="only this environment's runs")
-    listing.add_argument("--since", type=_since, help="only runs started at or after this date (YYYY-MM-DD) or time (ISO 8601, UTC)")
+    listing.add_argument("--since", type=_since,
+                         help="only runs started at or after this date (YYYY-MM-DD) or time (ISO 8601, UTC)")
     listing.set_defaults(handler=list_runs)
 
     show = commands.add_parser("show", help="one record, in full")
@@ -32,7 +33,8 @@ def list_runs(args: argparse.Namespace) -> int:
 
     records = [r for root in _roots(args.env) for r in list_records(root, args.env, args.since)]
     if not records:
-        print("no audit records" + (f" for {args.env}" if args.env else "") + (f" since {args.since:%Y-%m-%d %H:%M}" if args.since else ""))
+        since = f" since {args.since:%Y-%m-%d %H:%M}" if args.since else ""
+        print("no audit records" + (f" for {args.env}" if args.env else "") + since)
         return 0
     print(records_table(records).to_string(index=False))
     return 0
