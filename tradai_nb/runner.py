@@ -31,7 +31,6 @@ KERNEL_NAME = "python3"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 STACK_NOTEBOOKS_DIR = NOTEBOOKS_DIR / "stacks"
 BOOTSTRAP_NOTEBOOK = "bootstrap"
-# Parameters a stack action cannot run without, beyond those the notebook itself requires (default None).
 # Where a run is recorded is the environment's choice (params file), never a run's own parameter.
 AUDIT_SETTINGS = ("audit_dir", "audit_upload")
 # A run stopped by one of these was refused (nothing was changed), not failed.
