@@ -199,7 +199,7 @@ def run_runbook(session: boto3.Session, settings: Settings, *, action: str = "li
         on_output(f"backup {backup_id}: {'verified' if verification.ok else 'FAILED verification'}")
         return verification.checks
     backups = list_backups(session, settings)
-    on_output(f"{len(backups)} backup(s) of {settings.environment} in {backup_store(settings, session).url}")
+    on_output(f"{len(backups)} backup(s) of {settings.environment} in {settings.state_backup_url}")
     return backups
 
 
