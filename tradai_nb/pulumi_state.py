@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 import pandas as pd
@@ -21,10 +21,13 @@ import yaml
 from botocore.exceptions import ClientError
 
 from tradai_nb import config
-from tradai_nb.errors import ParameterError, StateError
+from tradai_nb.errors import ParameterError, PulumiCliMissingError, StateError
 from tradai_nb.ops import aws_errors
 from tradai_nb.settings import PROJECT_ROOT, Settings
 from tradai_nb.stacks.registry import stacks
+
+if TYPE_CHECKING:
+    from tradai_nb.engine.plan import StackPlan
 
 # The layout of pulumi/pulumi pkg/backend/diy (project-scoped, meta.yaml version 1).
 BOOKKEEPING_DIR = ".pulumi"
@@ -32,7 +35,6 @@ META_KEY = f"{BOOKKEEPING_DIR}/meta.yaml"
 STACKS_DIR = f"{BOOKKEEPING_DIR}/stacks"
 LOCKS_DIR = f"{BOOKKEEPING_DIR}/locks"
 HISTORY_DIR = f"{BOOKKEEPING_DIR}/history"
-BACKUPS_DIR = f"{BOOKKEEPING_DIR}/backups"
 LAYOUT_VERSION = 1
 ORGANIZATION = "organization"
 CHECKPOINT_VERSION = 3
@@ -468,7 +470,6 @@ def reads_through_automation_api(settings: Settings) -> bool:
     if settings.is_local:
         return False
     from tradai_nb.engine import automation
-    from tradai_nb.errors import PulumiCliMissingError
 
     try:
         automation.find_pulumi_cli("export")
@@ -526,13 +527,9 @@ def _digest(*parts: str) -> bytes:
 def secrets_provider_state(environment: str, project: str) -> dict[str, Any]:
     """The passphrase provider's state of a planned deployment. Its salt is derived from the environment and
     project, so seeding twice writes the same state; a salt is not a secret (it only checks a passphrase)."""
-    salt, nonce, sealed = _digest("salt", environment, project), _digest("nonce", environment, project), \
-        _digest("check", environment, project)
-
-    def b64(raw: bytes) -> str:
-        return base64.b64encode(raw).decode()
-
-    return {"salt": f"v1:{b64(salt[:8])}:v1:{b64(nonce[:12])}:{b64(sealed[:24])}"}
+    salt, nonce, sealed = (base64.b64encode(_digest(part, environment, project)[:size]).decode()
+                           for part, size in (("salt", 8), ("nonce", 12), ("check", 24)))
+    return {"salt": f"v1:{salt}:v1:{nonce}:{sealed}"}
 
 
 def _provider_packages(types: Iterable[str]) -> list[str]:
@@ -546,7 +543,7 @@ def _package_version(package: str) -> str:
         return ""
 
 
-def deployment_from_plan(stack_plan, settings: Settings, *, time: datetime | None = None) -> dict[str, Any]:
+def deployment_from_plan(stack_plan: StackPlan, settings: Settings, *, time: datetime | None = None) -> dict[str, Any]:
     """A DEPLOYMENT (what a checkpoint's `latest` holds) for one planned stack: the manifest, the passphrase
     secrets provider, the root stack resource with the stack outputs, one default provider per package, then every
     planned resource with its urn, id, inputs, outputs, parent, dependencies, provider and protect flag."""

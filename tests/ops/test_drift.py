@@ -3,7 +3,6 @@ outcome without the Pulumi CLI."""
 
 from __future__ import annotations
 
-import pytest
 from pulumi import automation as auto
 from state_fixtures import no_pulumi_cli, sdk  # noqa: F401 (fixtures)
 

@@ -1,5 +1,4 @@
-"""Rollback in three modes (ECS task definition, state import from a backup, redeploy of a git revision), each with
-a dry run that shows exactly what would change."""
+"""Rollback three ways (ECS task definition, state import from a backup, git revision), each dry-run first."""
 
 from __future__ import annotations
 
