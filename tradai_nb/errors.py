@@ -93,3 +93,7 @@ class AuditError(TradaiError):
 
 class OperationError(TradaiError):
     """Raised when a runbook action fails or times out; the message says what failed and what to check."""
+
+
+class StateError(OperationError):
+    """Raised when Pulumi state on a self-managed backend (or a state backup) is missing, unreadable or malformed."""

@@ -80,8 +80,14 @@ def load_deployment(state_file: str | Path | None, spec: StackSpec, environment:
         raise ParameterError(f"parameter 'state_file': cannot read {path} ({exc})", name="state_file") from None
     except json.JSONDecodeError as exc:
         raise ParameterError(f"parameter 'state_file': {path} is not JSON ({exc})", name="state_file") from None
-    _check_deployment_shape(data, path)
-    _check_deployment_owner(data["deployment"], path, config.get_stack_project(spec.name), environment)
+    return check_deployment(data, str(path), spec, environment)
+
+
+def check_deployment(data: Any, source: str, spec: StackSpec, environment: str, *,
+                     parameter: str = "state_file") -> dict[str, Any]:
+    """Parsed JSON checked to be a Pulumi deployment of this stack and environment; errors name `parameter`."""
+    _check_deployment_shape(data, source, parameter)
+    _check_deployment_owner(data["deployment"], source, config.get_stack_project(spec.name), environment, parameter)
     return data
 
 
@@ -101,32 +107,33 @@ def _check_destroy_policy(spec: StackSpec, environment: str, allow_destroy: bool
         )
 
 
-def _check_deployment_shape(data: Any, path: Path) -> None:
+def _check_deployment_shape(data: Any, source: str, parameter: str) -> None:
     expected = '{"version": 3, "deployment": {"manifest": ..., "resources": [...]}}'
     if isinstance(data, dict) and "checkpoint" in data:
         raise ParameterError(
-            f"parameter 'state_file': {path} is a backend checkpoint file, not an exported deployment; "
+            f"parameter '{parameter}': {source} is a backend checkpoint file, not an exported deployment; "
             f"import what action='export' (pulumi stack export) wrote: {expected}",
-            name="state_file",
+            name=parameter,
         )
     versioned = isinstance(data, dict) and data.get("version") == DEPLOYMENT_VERSION
     if not versioned or not isinstance(data.get("deployment"), dict):
-        raise ParameterError(f"parameter 'state_file': {path} is not a Pulumi deployment; expected {expected}",
-                             name="state_file")
+        raise ParameterError(f"parameter '{parameter}': {source} is not a Pulumi deployment; expected {expected}",
+                             name=parameter)
     deployment = data["deployment"]
     if not isinstance(deployment.get("manifest"), dict):
-        raise ParameterError(f"parameter 'state_file': {path} has no deployment manifest; expected {expected}",
-                             name="state_file")
+        raise ParameterError(f"parameter '{parameter}': {source} has no deployment manifest; expected {expected}",
+                             name=parameter)
     resources = deployment.get("resources", [])
     if not isinstance(resources, list) or not all(isinstance(r, dict) and isinstance(r.get("urn"), str)
                                                   for r in resources):
         raise ParameterError(
-            f"parameter 'state_file': {path}: deployment.resources must be a list of resources, each with a urn",
-            name="state_file",
+            f"parameter '{parameter}': {source}: deployment.resources must be a list of resources, each with a urn",
+            name=parameter,
         )
 
 
-def _check_deployment_owner(deployment: dict[str, Any], path: Path, project: str, environment: str) -> None:
+def _check_deployment_owner(deployment: dict[str, Any], source: str, project: str, environment: str,
+                            parameter: str) -> None:
     # urn:pulumi:<stack>::<project>::<type>::<name> — importing another stack's state would orphan or delete resources.
     for resource in deployment.get("resources", []):
         urn = resource["urn"]
@@ -134,7 +141,7 @@ def _check_deployment_owner(deployment: dict[str, Any], path: Path, project: str
         well_formed = len(parts) >= 4 and parts[0].startswith("urn:pulumi:")
         if not well_formed or (parts[0].removeprefix("urn:pulumi:"), parts[1]) != (environment, project):
             raise ParameterError(
-                f"parameter 'state_file': {path} holds resources of another stack ({urn}); "
+                f"parameter '{parameter}': {source} holds resources of another stack ({urn}); "
                 f"import an export of {project} in {environment}",
-                name="state_file",
+                name=parameter,
             )

@@ -11,7 +11,7 @@ import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from tradai_nb import config
+from tradai_nb import config, pulumi_state
 from tradai_nb.errors import SandboxError
 from tradai_nb.settings import Settings
 
@@ -567,7 +567,8 @@ def seed_step_functions(session: boto3.Session, settings: Settings) -> Iterable[
     yield "state machine", name, "created"
 
 
-# Built-in seeders in dependency order (roles and images before what uses them, topics before alarms).
+# Built-in seeders in dependency order (roles and images before what uses them, topics before alarms, the state
+# bucket before the Pulumi state in it).
 SEEDERS: tuple[Seeder, ...] = (
     seed_iam_roles,
     seed_ecr,
@@ -581,6 +582,7 @@ SEEDERS: tuple[Seeder, ...] = (
     seed_sns,
     seed_alarms,
     seed_step_functions,
+    pulumi_state.seed_state,
 )
 
 
@@ -616,8 +618,18 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
         "sns topic": len(_listed(session.client("sns"), "list_topics", "Topics")),
         "cloudwatch alarm": len(_listed(session.client("cloudwatch"), "describe_alarms", "MetricAlarms")),
         "state machine": len(_listed(session.client("stepfunctions"), "list_state_machines", "stateMachines")),
+        **_pulumi_state_counts(session),
     }
     return pd.DataFrame(sorted(counts.items()), columns=["kind", "count"])
+
+
+def _pulumi_state_counts(session: boto3.Session) -> dict[str, int]:
+    """Checkpoints and locks in the local state bucket (none before it is seeded)."""
+    bucket = config.get_bucket_name(config.STATE_BUCKET_KEY, "local")
+    if bucket not in {b["Name"] for b in session.client("s3").list_buckets()["Buckets"]}:
+        return {"pulumi checkpoint": 0, "pulumi lock": 0}
+    store = pulumi_state.StateStore(pulumi_state.S3ObjectStore(session, bucket))
+    return {"pulumi checkpoint": len(store.stacks()), "pulumi lock": len(store.locks())}
 
 
 def _listed(client, operation: str, key: str, **kwargs) -> list:

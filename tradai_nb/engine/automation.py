@@ -43,6 +43,9 @@ CHANGE_COLUMNS = ["operation", "count"]
 OUTPUT_COLUMNS = ["key", "value", "secret"]
 HISTORY_COLUMNS = ["version", "kind", "result", "start_time", "end_time", "message", "resource_changes"]
 RESOURCE_TYPE_COLUMNS = ["type", "count"]
+CHANGED_RESOURCE_COLUMNS = ["change", "type", "name", "urn", "properties"]
+# What a refresh step found, by the op the engine reports: refresh steps name their outcome through their diffs.
+_DRIFT_OPS = {"update": "update", "delete": "delete", "replace": "replace", "refresh": "update"}
 
 # pulumi-aws endpoint keys of the AWS APIs each stack's resources and invokes call. A local deployment points only
 # these at the sandbox: every configured endpoint costs provider start-up time (pulumi/pulumi-aws#2880).
@@ -79,6 +82,7 @@ class AutomationResult:
     summary: pd.DataFrame
     outputs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OUTPUT_COLUMNS))
     deployment: dict[str, Any] | None = None
+    changed_resources: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGED_RESOURCE_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,15 @@ def refresh(settings: Settings, stack: str, *, on_output: OnOutput = print) -> A
     return AutomationResult(change_summary(result.summary.resource_changes))
 
 
+def preview_refresh(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """What `refresh` would change (drift between the state and AWS); the state is left as it is."""
+    events: list[auto.EngineEvent] = []
+    with _open_stack(settings, stack, "preview-refresh", create=False, runs_program=True) as opened:
+        result = opened.stack.preview_refresh(color="never", on_output=on_output, on_error=on_output,
+                                              on_event=events.append, show_secrets=False)
+    return AutomationResult(change_summary(result.change_summary), changed_resources=changed_resources(events))
+
+
 def destroy(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
     """Delete every resource of the stack; its history and config stay."""
     with _open_stack(settings, stack, "destroy", create=False, runs_program=True) as opened:
@@ -338,6 +351,24 @@ def history_table(summaries: list[auto.UpdateSummary]) -> pd.DataFrame:
         for s in summaries
     ]
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def changed_resources(events: list[auto.EngineEvent]) -> pd.DataFrame:
+    """Resources a run would change, from its engine events: change, type, name, urn, changed properties."""
+    latest: dict[str, auto.StepEventMetadata] = {}
+    for event in events:
+        step = event.res_outputs_event or event.resource_pre_event
+        if step is not None:
+            latest[step.metadata.urn] = step.metadata
+    rows = []
+    for urn, metadata in latest.items():
+        op = getattr(metadata.op, "value", metadata.op)
+        properties = sorted(set(metadata.diffs or []) | set(metadata.detailed_diff or {}))
+        if op not in _DRIFT_OPS or (op == "refresh" and not properties and metadata.new is not None):
+            continue
+        change = "delete" if op == "refresh" and metadata.new is None else _DRIFT_OPS[op]
+        rows.append((change, metadata.type, urn.rsplit("::", 1)[-1], urn, ", ".join(properties)))
+    return pd.DataFrame(sorted(rows, key=lambda r: (r[1], r[2])), columns=CHANGED_RESOURCE_COLUMNS)
 
 
 def resource_types(deployment: Mapping[str, Any]) -> pd.DataFrame:

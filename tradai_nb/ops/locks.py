@@ -1,0 +1,129 @@
+"""State locks: the backend's lock files (who, where, since when), and clearing a stale one with confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import boto3
+import pandas as pd
+
+from tradai_nb import config, pulumi_state
+from tradai_nb.errors import GuardError, ParameterError
+from tradai_nb.pulumi_state import StateLock
+from tradai_nb.settings import Settings
+from tradai_nb.stacks.registry import stacks
+
+ACTIONS = ("list", "clear")
+DEFAULT_OLDER_THAN_MINUTES = 60
+LOCK_COLUMNS = ["stack", "lock_id", "held_by", "host", "pid", "since", "age"]
+CLEARED_COLUMNS = ["stack", "lock_id", "held_by", "host", "age", "result"]
+
+OnOutput = Callable[[str], Any]
+
+
+def list_locks(session: boto3.Session, settings: Settings, *, stack: str = "",
+               now: datetime | None = None) -> pd.DataFrame:
+    """The lock files of the environment's stacks (or of one): stack, lock id, holder, host, pid, since, age."""
+    wanted = {pulumi_state.stack_ref(name, settings.environment) for name in pulumi_state.select_stacks(stack)}
+    now = now or datetime.now(timezone.utc)
+    state = pulumi_state.state_store_for(settings, session)
+    locks = [lock for lock in state.locks() if lock.ref in wanted]
+    rows = [_row(lock, now) for lock in sorted(locks, key=lambda lock: (lock.ref, lock.lock_id))]
+    return pd.DataFrame(rows, columns=LOCK_COLUMNS).astype({"pid": "Int64"})
+
+
+def clear_stale_locks(session: boto3.Session, settings: Settings, *, stack: str, confirm: str,
+                      older_than_minutes: int = DEFAULT_OLDER_THAN_MINUTES, lock_id: str = "",
+                      now: datetime | None = None, on_output: OnOutput = print) -> pd.DataFrame:
+    """Delete the lock files of one stack (or the one named lock_id), all of them older than older_than_minutes.
+
+    Needs confirm == the environment on every environment: a lock held by a live update protects the state, and
+    removing it lets a second update write over the first. Nothing is deleted if any targeted lock is too recent.
+    """
+    if confirm != settings.environment:
+        raise GuardError(
+            f"clearing a state lock in {settings.environment} needs confirm={settings.environment!r} (got {confirm!r}): "
+            "make sure the update that took the lock is no longer running (ask its holder, check its CI job)",
+            name="confirm",
+        )
+    if stack not in stacks.names():
+        raise ParameterError(f"parameter 'stack': {stack!r} is not a stack; choose one of {', '.join(stacks.names())}",
+                             name="stack")
+    if isinstance(older_than_minutes, bool) or not isinstance(older_than_minutes, int) or older_than_minutes < 1:
+        raise ParameterError(f"parameter 'older_than_minutes': expected a whole number of minutes, 1 or more "
+                             f"(got {older_than_minutes!r})", name="older_than_minutes")
+    now = now or datetime.now(timezone.utc)
+    state = pulumi_state.state_store_for(settings, session)
+    ref = pulumi_state.stack_ref(stack, settings.environment)
+    targets = [lock for lock in state.locks(ref) if not lock_id or lock.lock_id == lock_id]
+    if not targets:
+        held = ", ".join(lock.lock_id for lock in state.locks(ref)) or "none"
+        on_output(f"no lock {lock_id or 'file'} on {ref.fully_qualified} (locks there: {held}); nothing to clear")
+        return pd.DataFrame(columns=CLEARED_COLUMNS)
+    threshold = timedelta(minutes=older_than_minutes)
+    recent = [lock for lock in targets if lock.age(now) is None or lock.age(now) < threshold]
+    if recent:
+        described = "; ".join(f"{lock.lock_id} by {lock.username}@{lock.hostname}, "
+                              f"{_age_text(lock.age(now)) or 'age unknown'}" for lock in recent)
+        raise GuardError(
+            f"refusing to clear: lock(s) on {ref.fully_qualified} are younger than older_than_minutes="
+            f"{older_than_minutes} or carry no timestamp ({described}); the update may still be running. Nothing "
+            "was deleted. Wait for it to end, or lower older_than_minutes once you know it died",
+            name="older_than_minutes",
+        )
+    rows = []
+    for lock in targets:
+        state.delete_lock(lock)
+        on_output(f"cleared {lock.url}")
+        rows.append((ref.stack_name, lock.lock_id, lock.username, lock.hostname, _age_text(lock.age(now)), "cleared"))
+    return pd.DataFrame(rows, columns=CLEARED_COLUMNS)
+
+
+def cancel_advice(settings: Settings, stack: str = "") -> str:
+    """How to release a lock with the Pulumi CLI instead, and what to check after any lock is cleared."""
+    shown = stack or "<stack>"
+    project = config.get_stack_project(stack) if stack else "tradai-<stack>"
+    confirm = f" --confirm {settings.environment}" if settings.environment in config.PROTECTED_ENVIRONMENTS else ""
+    return (
+        f"With the Pulumi CLI: `pulumi cancel --stack organization/{project}/{settings.environment}` (or "
+        f"`tradai-nb stack cancel --stack {shown} --env {settings.environment}{confirm}`) deletes every lock file of "
+        "the stack at once, whatever its age and whoever holds it. This runbook deletes only locks older than "
+        "older_than_minutes. Either way, afterwards: run the drift runbook (refresh preview) for that stack, and "
+        "check pending_operations in the state backup runbook's stack table; an update killed mid-way can leave "
+        "resources that were created but not recorded."
+    )
+
+
+def run_runbook(session: boto3.Session, settings: Settings, *, action: str = "list", stack: str = "",
+                lock_id: str = "", older_than_minutes: int = DEFAULT_OLDER_THAN_MINUTES, confirm: str = "",
+                on_output: OnOutput = print) -> pd.DataFrame:
+    """The state locks runbook: list the locks (default; of one stack when `stack` is set) or clear the stale ones
+    of one stack."""
+    if action not in ACTIONS:
+        raise ParameterError(f"parameter 'action': unknown action {action!r}; choose one of {', '.join(ACTIONS)}",
+                             name="action")
+    if action == "clear":
+        if not stack:
+            raise ParameterError("parameter 'stack': action 'clear' needs the stack whose lock to clear "
+                                 f"({', '.join(stacks.names())})", name="stack")
+        return clear_stale_locks(session, settings, stack=stack, confirm=confirm,
+                                 older_than_minutes=older_than_minutes, lock_id=lock_id, on_output=on_output)
+    locks = list_locks(session, settings, stack=stack)
+    on_output(f"{len(locks)} lock(s) on {pulumi_state.state_store_for(settings, session).url}")
+    return locks
+
+
+def _row(lock: StateLock, now: datetime) -> tuple:
+    return (
+        lock.ref.stack_name, lock.lock_id, lock.username, lock.hostname, lock.pid,
+        pulumi_state.format_time(lock.timestamp) if lock.timestamp else "", _age_text(lock.age(now)),
+    )
+
+
+def _age_text(age: timedelta | None) -> str:
+    if age is None:
+        return ""
+    minutes = int(age.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
