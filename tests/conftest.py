@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +14,12 @@ from tradai_nb.settings import Settings, load_settings
 
 
 def _unused_port() -> int:
-    """A port the OS reports free on 127.0.0.1 (never a fixed port: several test runs share this machine)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port the OS reports free on 127.0.0.1 (never a fixed port: several test runs share this machine), other than
+    the one the session's params give `local` (kept for the runbook notebooks' own sandbox, see ../conftest.py)."""
+    reserved = load_settings("local").sandbox_port
+    while (port := sandbox_api.free_port()) == reserved:
+        pass
+    return port
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from tradai_nb import config
 from tradai_nb.errors import ParameterError, PulumiCliMissingError, StateError
 from tradai_nb.ops import aws_errors
-from tradai_nb.settings import PROJECT_ROOT, Settings
+from tradai_nb.settings import Settings, local_folder
 from tradai_nb.stacks.registry import stacks
 
 if TYPE_CHECKING:
@@ -190,15 +190,14 @@ class FolderObjectStore:
 
 
 def open_object_store(url: str, session: boto3.Session | None) -> ObjectStore:
-    """The store behind s3://bucket[/prefix] or file://folder (a relative folder is relative to the project root)."""
+    """The store behind s3://bucket[/prefix] or file://folder (relative folders: settings.local_folder)."""
     if url.startswith("s3://"):
         if session is None:
             raise StateError(f"{url} is in S3: a boto3 session of the environment is needed to read it")
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         return S3ObjectStore(session, bucket, prefix)
     if url.startswith("file://"):
-        folder = Path(url.removeprefix("file://")).expanduser()
-        return FolderObjectStore(folder if folder.is_absolute() else PROJECT_ROOT / folder)
+        return FolderObjectStore(local_folder(url))
     raise StateError(f"{url!r} is not a self-managed store URL; expected s3://bucket[/prefix] or file://folder")
 
 

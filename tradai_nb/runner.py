@@ -220,22 +220,28 @@ def describe(error: BaseException | None) -> dict[str, Any] | None:
 
 
 def refresh_notebooks(paths: Sequence[Path] | None = None, *, on_progress: Callable[[str], None] = print) -> list[Path]:
-    """Re-execute notebooks in place with their literal defaults (env local, action plan): the outputs nbval checks."""
+    """Re-execute notebooks in place with their literal defaults (env local, read-only actions) against a freshly
+    seeded sandbox of their own: the outputs nbval checks."""
+    from tradai_nb import sandbox
+
+    with sandbox.isolated_local_environment():
+        sandbox.ensure_running(load_settings("local"))
+        return [_refresh(notebook_path(path), on_progress)
+                for path in paths or sorted(NOTEBOOKS_DIR.glob("*/*.ipynb"))]
+
+
+def _refresh(path: Path, on_progress: Callable[[str], None]) -> Path:
     import nbclient
     import nbformat
 
-    refreshed = []
-    for path in paths or sorted(STACK_NOTEBOOKS_DIR.glob("*.ipynb")):
-        path = notebook_path(path)
-        on_progress(f"refreshing {path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path}")
-        node = nbformat.read(path, as_version=4)
-        # Same working directory as nbval's kernel (the notebook's folder), no timing metadata to churn in git.
-        with kernel_config() as config:
-            nbclient.NotebookClient(node, kernel_name=KERNEL_NAME, timeout=600, record_timing=False, config=config,
-                                    resources={"metadata": {"path": str(path.parent)}}).execute()
-        audit.write_atomically(path, nbformat.writes(node).encode("utf-8"))
-        refreshed.append(path)
-    return refreshed
+    on_progress(f"refreshing {path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path}")
+    node = nbformat.read(path, as_version=4)
+    # Same working directory as nbval's kernel (the notebook's folder), no timing metadata to churn in git.
+    with kernel_config() as config:
+        nbclient.NotebookClient(node, kernel_name=KERNEL_NAME, timeout=600, record_timing=False, config=config,
+                                resources={"metadata": {"path": str(path.parent)}}).execute()
+    audit.write_atomically(path, nbformat.writes(node).encode("utf-8"))
+    return path
 
 
 @contextmanager

@@ -5,13 +5,16 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,9 +26,8 @@ from tradai_nb import sandbox_estate
 from tradai_nb.aws import session_for
 from tradai_nb.errors import SandboxError
 from tradai_nb.sandbox_estate import Seeder
-from tradai_nb.settings import PROJECT_ROOT, Settings
+from tradai_nb.settings import HOME_ENV_VAR, PARAMS_DIR_ENV_VAR, Settings, default_params_dir, tradai_home
 
-HOME_ENV_VAR = "TRADAI_HOME"
 STATE_FILE = "sandbox.json"
 LOG_FILE = "sandbox.log"
 HOST = "127.0.0.1"
@@ -77,8 +79,7 @@ _children: dict[int, subprocess.Popen] = {}
 
 def home_dir() -> Path:
     """The sandbox's home: $TRADAI_HOME, or .tradai/ in the project root."""
-    override = os.environ.get(HOME_ENV_VAR)
-    return Path(override).expanduser().resolve() if override else PROJECT_ROOT / ".tradai"
+    return tradai_home()
 
 
 def start(settings: Settings, *, home: Path | None = None, timeout_s: float = START_TIMEOUT_S) -> tuple[SandboxProcess, bool]:
@@ -148,6 +149,41 @@ def seed_summary(seeded: pd.DataFrame) -> pd.DataFrame:
     """Seed rows counted per kind and action (created / exists / refreshed as columns)."""
     table = seeded.pivot_table(index="kind", columns="action", values="name", aggfunc="count", fill_value=0)
     return table.reset_index().rename_axis(columns=None)
+
+
+@contextmanager
+def isolated_local_environment() -> Iterator[Path]:
+    """A throwaway `local` environment for this process and the kernels it starts: TRADAI_HOME and a copy of the
+    params folder (with a free sandbox port) in a temporary folder. Nothing of a user's sandbox, local state or
+    backups is seen or touched; whatever sandbox is started inside is stopped on the way out."""
+    import yaml
+
+    root = Path(tempfile.mkdtemp(prefix="tradai-isolated-"))
+    params = root / "params"
+    shutil.copytree(default_params_dir(), params)
+    local = yaml.safe_load((params / "local.yaml").read_text())
+    local["sandbox_port"] = free_port()
+    (params / "local.yaml").write_text(yaml.safe_dump(local, sort_keys=False))
+    saved = {name: os.environ.get(name) for name in (HOME_ENV_VAR, PARAMS_DIR_ENV_VAR)}
+    os.environ[HOME_ENV_VAR] = str(root / "home")
+    os.environ[PARAMS_DIR_ENV_VAR] = str(params)
+    try:
+        yield root
+    finally:
+        stop(home=root / "home")
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that the OS reports free."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
 
 
 def _sandbox_port(settings: Settings) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,12 @@ from tradai_nb.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PARAMS_DIR = PROJECT_ROOT / "params"
+# TRADAI_PARAMS_DIR: a folder of <env>.yaml files to use instead of params/ (a private params repository, tests).
+PARAMS_DIR_ENV_VAR = "TRADAI_PARAMS_DIR"
+# TRADAI_HOME: where local working state lives (sandbox, local Pulumi state, workspaces, local backups);
+# `.tradai/...` paths in params files mean this folder.
+HOME_ENV_VAR = "TRADAI_HOME"
+LOCAL_HOME = ".tradai"
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
@@ -173,6 +180,29 @@ class Settings(BaseModel):
 SETTINGS_FIELDS = tuple(Settings.model_fields)
 
 
+def default_params_dir() -> Path:
+    """$TRADAI_PARAMS_DIR, else params/ of the project."""
+    override = os.environ.get(PARAMS_DIR_ENV_VAR)
+    return Path(override).expanduser().resolve() if override else PARAMS_DIR
+
+
+def tradai_home() -> Path:
+    """$TRADAI_HOME, else .tradai/ in the project root."""
+    override = os.environ.get(HOME_ENV_VAR)
+    return Path(override).expanduser().resolve() if override else PROJECT_ROOT / LOCAL_HOME
+
+
+def local_folder(url: str) -> Path:
+    """The folder of a file:// URL from a params file: `.tradai/...` is under tradai_home(), other relative paths are
+    relative to the project root."""
+    folder = Path(url.removeprefix("file://")).expanduser()
+    if folder.is_absolute():
+        return folder
+    if folder.parts[:1] == (LOCAL_HOME,):
+        return tradai_home().joinpath(*folder.parts[1:])
+    return PROJECT_ROOT / folder
+
+
 def params_path(environment: str, params_dir: Path | None = None) -> Path:
     """Path of an environment's params file; unknown environments list the known ones."""
     if environment not in config.ENVIRONMENTS:
@@ -180,7 +210,7 @@ def params_path(environment: str, params_dir: Path | None = None) -> Path:
             f"unknown environment {environment!r}; known environments: {', '.join(config.ENVIRONMENTS)}",
             key="environment",
         )
-    return (params_dir or PARAMS_DIR) / f"{environment}.yaml"
+    return (params_dir or default_params_dir()) / f"{environment}.yaml"
 
 
 def read_params(path: Path) -> dict[str, Any]:

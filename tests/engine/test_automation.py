@@ -27,7 +27,7 @@ from tradai_nb.errors import (
     StackNotDeployedError,
     StackProgramError,
 )
-from tradai_nb.settings import load_settings
+from tradai_nb.settings import HOME_ENV_VAR, load_settings
 from tradai_nb.stacks import stacks
 
 PASSPHRASE = "correct-horse-battery-staple-7f3a9c"
@@ -82,6 +82,7 @@ def update_summary(**changes: int) -> auto.UpdateSummary:
 def sdk(monkeypatch, tmp_path):
     """The module-level entry points of pulumi.automation the wrapper uses, replaced by autospecs of the real ones."""
     monkeypatch.setattr(automation, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setenv(HOME_ENV_VAR, str(tmp_path / ".tradai"))
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
     monkeypatch.delenv("PULUMI_BACKEND_URL", raising=False)
@@ -320,7 +321,7 @@ def test_stack__is_opened_with_a_fully_qualified_name_and_its_project(sdk, setti
     other.assert_not_called()
 
 
-def test_local_backend__is_an_absolute_file_url_under_the_project_root(sdk, settings_of):
+def test_local_backend__is_an_absolute_file_url_under_tradai_home(sdk, settings_of):
     run(settings_of("local"), "compute", "preview")
     folder = sdk.root / ".tradai" / "state"
     assert folder.is_dir()
@@ -363,7 +364,7 @@ def test_local_config__points_only_the_stacks_services_at_the_sandbox(sdk, setti
     endpoints = {key.removeprefix("aws:endpoints[0]."): value.value
                  for key, value in config_map.items() if key.startswith("aws:endpoints")}
     assert set(endpoints) == set(automation.AWS_SERVICES[stack])
-    assert set(endpoints.values()) == {"http://127.0.0.1:5055"}
+    assert set(endpoints.values()) == {load_settings("local").endpoint_url}
     assert config_map["aws:accessKey"].value == "testing" and config_map["aws:accessKey"].secret
     assert config_map["aws:secretKey"].value == "testing" and config_map["aws:secretKey"].secret
     for flag in ("skipCredentialsValidation", "skipRequestingAccountId", "skipMetadataApiCheck", "s3UsePathStyle"):

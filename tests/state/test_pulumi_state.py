@@ -16,7 +16,7 @@ from tradai_nb import config, guards, pulumi_state
 from tradai_nb.engine.plan import plan
 from tradai_nb.errors import StateError
 from tradai_nb.pulumi_state import FolderObjectStore, S3ObjectStore, StackRef, StateStore
-from tradai_nb.settings import PROJECT_ROOT, load_settings
+from tradai_nb.settings import HOME_ENV_VAR, PROJECT_ROOT, load_settings
 from tradai_nb.stacks.registry import stacks
 
 COMPUTE_DEV = StackRef("tradai-compute", "dev")
@@ -220,10 +220,12 @@ def test_state_store_for__local_reads_the_sandbox_bucket_team_environments_their
     assert isinstance(dev.objects, S3ObjectStore) and dev.url == "s3://tradai-pulumi-state-dev"
 
 
-def test_open_object_store__a_relative_folder_is_under_the_project_root():
+def test_open_object_store__tradai_folders_are_under_tradai_home_other_relative_ones_under_the_project_root(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv(HOME_ENV_VAR, str(tmp_path))
     store = pulumi_state.open_object_store("file://.tradai/backups", None)
-
-    assert isinstance(store, FolderObjectStore) and store.root == PROJECT_ROOT / ".tradai" / "backups"
+    assert isinstance(store, FolderObjectStore) and store.root == tmp_path / "backups"
+    assert pulumi_state.open_object_store("file://state-copies", None).root == PROJECT_ROOT / "state-copies"
 
 
 @pytest.mark.parametrize("key", ["../escape.json", "/etc/passwd"], ids=["parent", "absolute"])

@@ -1,4 +1,4 @@
-"""`tradai-nb notebooks refresh`: re-execute the stack notebooks in place, so their stored outputs are current."""
+"""`tradai-nb notebooks refresh`: re-execute the notebooks in place, so their stored outputs are current."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("notebooks", help="maintain the committed notebooks")
     commands = parser.add_subparsers(dest="notebooks_command", required=True, metavar="SUBCOMMAND")
     refresh = commands.add_parser("refresh", help="re-execute notebooks in place with their defaults (env local, "
-                                                   "action plan): the outputs nbval compares against")
-    refresh.add_argument("notebooks", nargs="*", type=Path, help="notebooks to refresh (default: notebooks/stacks/*.ipynb)")
+                                  "read-only actions) against a fresh sandbox: the outputs nbval compares against")
+    refresh.add_argument("notebooks", nargs="*", type=Path, help="notebooks to refresh (default: all of notebooks/)")
     refresh.set_defaults(handler=refresh_outputs)
 
 

@@ -26,7 +26,7 @@ from tradai_nb.errors import (
     StackNotDeployedError,
     StackProgramError,
 )
-from tradai_nb.settings import PROJECT_ROOT, Settings
+from tradai_nb.settings import PROJECT_ROOT, Settings, local_folder, tradai_home
 from tradai_nb.stacks.common import stack_reference_name
 from tradai_nb.stacks.registry import stacks
 
@@ -169,7 +169,7 @@ def require_passphrase() -> str:
 def stack_target(settings: Settings, stack: str) -> StackTarget:
     """Names, backend and workspace folder of a stack; a file:// backend folder is created if missing."""
     project = config.get_stack_project(stacks.get(stack).name)
-    work_dir = PROJECT_ROOT / ".tradai" / "workspaces" / project
+    work_dir = tradai_home() / "workspaces" / project
     work_dir.mkdir(parents=True, exist_ok=True)
     return StackTarget(
         stack=stack,
@@ -182,13 +182,11 @@ def stack_target(settings: Settings, stack: str) -> StackTarget:
 
 
 def backend_url(settings: Settings) -> str:
-    """The backend URL for the CLI: s3:// as configured; file:// made absolute (relative to the project root)."""
+    """The backend URL for the CLI: s3:// as configured; file:// made absolute (settings.local_folder)."""
     url = settings.pulumi_backend_url
     if not url.startswith("file://"):
         return url
-    folder = Path(url.removeprefix("file://")).expanduser()
-    if not folder.is_absolute():
-        folder = PROJECT_ROOT / folder
+    folder = local_folder(url)
     folder.mkdir(parents=True, exist_ok=True)
     return folder.resolve().as_uri()
 
