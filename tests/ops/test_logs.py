@@ -37,23 +37,41 @@ def test_tail_logs__returns_every_seeded_event_across_pages(sandbox):
     tail = logs.tail_logs(sandbox.session, sandbox.settings, since="1h", page_size=25)
 
     assert dict(tail.per_stream.itertuples(index=False)) == {c: LOG_EVENTS_PER_STREAM for c in CONTAINERS}
-    # 120 events per stream in pages of 25: five pages for each of the four streams.
-    assert tail.pages_read == 4 * 5
+    # A first group-wide page shows there is more, then 120 events per stream in pages of 25: five per stream.
+    assert tail.pages_read == 1 + 4 * 5
     assert tail.events["time"].is_monotonic_increasing
     assert tail.events["message"].str.startswith(tuple(config.SERVICES)).all()
 
 
-def test_tail_logs__reads_each_active_stream_in_its_own_query(sandbox):
+@pytest.fixture
+def filter_queries(sandbox):
+    """The logStreamNames of each filter_log_events request made through the sandbox session (None: group-wide)."""
     queries = []
-    record = lambda params, **_: queries.append(params.get("logStreamNames"))  # noqa: E731
+
+    def record(params, **_):
+        queries.append(params.get("logStreamNames"))
+
     sandbox.session.events.register("before-parameter-build.logs.FilterLogEvents", record)
     try:
-        tail = logs.tail_logs(sandbox.session, sandbox.settings, since="1h")
+        yield queries
     finally:
         sandbox.session.events.unregister("before-parameter-build.logs.FilterLogEvents", record)
 
-    assert sorted(name for streams in queries for name in streams) == CONTAINERS
-    assert len(tail.events) == 4 * LOG_EVENTS_PER_STREAM
+
+def test_tail_logs__a_window_of_several_pages_is_read_stream_by_stream(sandbox, filter_queries):
+    tail = logs.tail_logs(sandbox.session, sandbox.settings, since="1h", page_size=100)
+
+    # Each stream's query repeats once per page it reads; every stream is read by name after the first page.
+    assert filter_queries[0] is None and None not in filter_queries[1:]
+    assert sorted({name for streams in filter_queries[1:] for name in streams}) == CONTAINERS
+    assert len(tail.events) == tail.events.drop_duplicates().shape[0] == 4 * LOG_EVENTS_PER_STREAM
+
+
+def test_tail_logs__a_window_of_one_page_is_one_query(sandbox, filter_queries):
+    tail = logs.tail_logs(sandbox.session, sandbox.settings, since="1h")
+
+    assert filter_queries == [None]
+    assert (tail.pages_read, len(tail.events)) == (1, 4 * LOG_EVENTS_PER_STREAM)
 
 
 def test_tail_logs__filter_pattern_keeps_the_matching_events(sandbox):
@@ -62,7 +80,8 @@ def test_tail_logs__filter_pattern_keeps_the_matching_events(sandbox):
     # One seeded line in six is an ERROR line.
     assert dict(tail.per_stream.itertuples(index=False)) == {c: LOG_EVENTS_PER_STREAM // 6 for c in CONTAINERS}
     assert tail.events["message"].str.contains("ERROR upstream timeout").all()
-    assert tail.pages_read > 4
+    # The group-wide first page, then 20 matching events per stream in pages of 7.
+    assert tail.pages_read == 1 + 4 * 3
 
 
 def test_tail_logs__a_short_window_leaves_older_events_out(sandbox):

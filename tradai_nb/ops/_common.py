@@ -54,6 +54,7 @@ class Deadline:
 
 
 def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
+    """One of the choices, else a ParameterError naming the parameter and listing them."""
     choices = tuple(choices)
     if not isinstance(value, str) or value not in choices:
         raise ParameterError(f"parameter {name!r}: {value!r} is not one of {', '.join(choices)}", name=name)

@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tradai_nb import config
 from tradai_nb.errors import ParameterError
 from tradai_nb.ops import aws_errors
-from tradai_nb.ops._common import MAX_PARALLEL_CALLS, Deadline, check_seconds, parallel_map
+from tradai_nb.ops._common import Deadline, check_seconds, parallel_map
 from tradai_nb.settings import Settings
 
 EVENT_COLUMNS = ["time", "stream", "message"]
@@ -32,6 +33,8 @@ STREAMS_PER_CALL = 100
 STREAM_ACTIVITY_LAG_MS = 3_600_000
 # Beyond this many active streams, one group-wide query beats listing them all first.
 MAX_LISTED_STREAMS = 800
+# Concurrent filter_log_events reads: CloudWatch Logs allows an account only a few dozen of these calls per second.
+PARALLEL_READS = 4
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def tail_logs(session, settings: Settings, log_group: str = config.CONSOLIDATED_
               filter_pattern: str = "", *, follow_s: float = 0.0, poll_s: float = DEFAULT_POLL_S,
               page_size: int | None = None, on_events: Callable[[pd.DataFrame], None] | None = None) -> LogTail:
     """Every event of log_group since the duration (matching filter_pattern, CloudWatch's syntax), across all pages;
-    the group's active streams are read in parallel. With follow_s, keep polling every poll_s for new events until
+    a window of more than one page is read stream by stream in parallel. With follow_s, keep polling every poll_s for new events until
     follow_s has passed, handing each batch that arrives meanwhile to on_events (the result holds them all)."""
     window = parse_since(since)
     follow_s, poll_s = _check_follow(follow_s, poll_s)
@@ -89,7 +92,7 @@ def tail_logs(session, settings: Settings, log_group: str = config.CONSOLIDATED_
     start_ms = _now_ms() - int(window.total_seconds() * 1000)
     reader = _Reader(logs, log_group, filter_pattern, page_size)
     with aws_errors(f"reading log group {log_group}"):
-        events = reader.read(start_ms, _stream_groups(logs, log_group, start_ms))
+        events = reader.read(start_ms)
     deadline = Deadline(follow_s)
     while follow_s and not deadline.passed_after(0):
         deadline.sleep(poll_s)
@@ -97,7 +100,7 @@ def tail_logs(session, settings: Settings, log_group: str = config.CONSOLIDATED_
         # millisecond that arrived after the last read.
         newest_ms = max((e["timestamp"] for e in events), default=start_ms)
         with aws_errors(f"following log group {log_group}"):
-            fresh = reader.read(newest_ms, [None])
+            fresh = reader.read(newest_ms)
         if on_events and fresh:
             on_events(_frame(fresh))
         events.extend(fresh)
@@ -108,7 +111,7 @@ def tail_logs(session, settings: Settings, log_group: str = config.CONSOLIDATED_
 
 
 class _Reader:
-    """filter_log_events over all pages for one window, counting pages, never returning an event twice."""
+    """filter_log_events over every page of a window, counting pages, never returning an event twice."""
 
     def __init__(self, logs, log_group: str, filter_pattern: str, page_size: int | None) -> None:
         self.logs = logs
@@ -119,16 +122,22 @@ class _Reader:
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
-    def read(self, start_ms: int, stream_groups: Sequence[list[str] | None]) -> list[dict[str, Any]]:
-        batches = parallel_map(lambda streams: self._read_streams(start_ms, streams), list(stream_groups))
-        fresh = []
-        for event in (e for batch in batches for e in batch):
-            if event["eventId"] not in self._seen:
-                self._seen.add(event["eventId"])
-                fresh.append(event)
-        return fresh
+    def read(self, start_ms: int) -> list[dict[str, Any]]:
+        """The events since start_ms not returned before. One group-wide query while it fits one page; when there
+        is more, the active streams are read in parallel instead (the first page's events are dropped as seen)."""
+        pages = self._pages(start_ms, None)
+        first = next(pages)
+        fresh = self._unseen(first["events"])
+        if not first.get("nextToken"):
+            return fresh
+        groups = _stream_groups(self.logs, self.log_group, start_ms)
+        if groups == [None]:
+            return fresh + [e for page in pages for e in self._unseen(page["events"])]
+        batches = parallel_map(lambda streams: [e for page in self._pages(start_ms, streams) for e in page["events"]],
+                               groups, max_workers=PARALLEL_READS)
+        return fresh + [e for batch in batches for e in self._unseen(batch)]
 
-    def _read_streams(self, start_ms: int, streams: list[str] | None) -> list[dict[str, Any]]:
+    def _pages(self, start_ms: int, streams: list[str] | None) -> Iterator[dict[str, Any]]:
         query: dict[str, Any] = {"logGroupName": self.log_group, "startTime": start_ms}
         if streams:
             query["logStreamNames"] = streams
@@ -136,12 +145,15 @@ class _Reader:
             query["filterPattern"] = self.filter_pattern
         if self.page_size:
             query["PaginationConfig"] = {"PageSize": self.page_size}
-        events = []
         for page in self.logs.get_paginator("filter_log_events").paginate(**query):
             with self._lock:
                 self.pages_read += 1
-            events.extend(page["events"])
-        return events
+            yield page
+
+    def _unseen(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        fresh = [e for e in events if e["eventId"] not in self._seen]
+        self._seen.update(e["eventId"] for e in fresh)
+        return fresh
 
 
 def _stream_groups(logs, log_group: str, start_ms: int) -> list[list[str] | None]:
@@ -164,13 +176,15 @@ def _stream_groups(logs, log_group: str, start_ms: int) -> list[list[str] | None
 def _split(streams: list[str]) -> list[list[str] | None]:
     if len(streams) <= 1:
         return [None]
-    groups = max(min(MAX_PARALLEL_CALLS, len(streams)), -(-len(streams) // STREAMS_PER_CALL))
+    groups = max(min(PARALLEL_READS, len(streams)), -(-len(streams) // STREAMS_PER_CALL))
     return [chunk for chunk in (streams[i::groups] for i in range(groups)) if chunk]
 
 
 def _frame(events: list[dict[str, Any]]) -> pd.DataFrame:
+    # One int64 array converted at once: pandas parses a list of ints element by element, several times slower.
+    milliseconds = np.fromiter((e["timestamp"] for e in events), dtype=np.int64, count=len(events))
     frame = pd.DataFrame({
-        "time": pd.to_datetime([e["timestamp"] for e in events], unit="ms", utc=True),
+        "time": pd.to_datetime(milliseconds, unit="ms", utc=True),
         "stream": [e["logStreamName"] for e in events],
         "message": [e["message"].rstrip("\n") for e in events],
     }, columns=EVENT_COLUMNS)
