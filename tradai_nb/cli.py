@@ -14,6 +14,9 @@ COMMAND_MODULES = (
     "tradai_nb.commands.plan",
     "tradai_nb.commands.sandbox",
     "tradai_nb.commands.stack",
+    "tradai_nb.commands.run",
+    "tradai_nb.commands.audit",
+    "tradai_nb.commands.notebooks",
 )
 
 

@@ -170,6 +170,11 @@ def get_service_name(service: str, environment: str | None = None) -> str:
     return get_resource_name(service, environment)
 
 
+def get_service_log_group(service: str, environment: str | None = None) -> str:
+    """CloudWatch log group of a service's ECS tasks: /ecs/tradai-<service>-<environment>."""
+    return f"/ecs/{get_service_name(service, environment)}"
+
+
 def get_consolidated_name(environment: str | None = None) -> str:
     """Name tag of the consolidated EC2 host (and its ASG): tradai-consolidated-<environment>."""
     return get_resource_name("consolidated", environment)

@@ -1,16 +1,75 @@
-"""Image checks: what each Lambda function and ECS service runs, whether ECR holds it, the newest image per repository."""
+"""Image checks: which Lambda images compute needs are in ECR, what each function and ECS service runs and whether
+ECR holds it, the newest image per repository."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from moto.server import ThreadedMotoServer
 
 from tradai_nb import config
-from tradai_nb.errors import ParameterError
+from tradai_nb.aws import session_for
+from tradai_nb.errors import AwsAccessError, ParameterError
 from tradai_nb.ops import images
-
-pytestmark = pytest.mark.sandbox
+from tradai_nb.ops.images import lambda_image_status
+from tradai_nb.settings import load_settings
 
 REGISTRY = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
+
+MANIFEST = json.dumps({
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+    "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023, "digest": "sha256:" + "a" * 64},
+    "layers": [],
+})
+
+
+@pytest.fixture(scope="module")
+def local_settings():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    yield load_settings("local", {"sandbox_port": server.get_host_and_port()[1]})
+    server.stop()
+
+
+@pytest.fixture
+def push_image(local_settings):
+    """push_image(repository, tag); the repositories are deleted afterwards (moto's state is per process)."""
+    ecr = session_for(local_settings).client("ecr")
+    created = []
+
+    def push(repository: str, tag: str) -> None:
+        ecr.create_repository(repositoryName=repository)
+        created.append(repository)
+        ecr.put_image(repositoryName=repository, imageManifest=MANIFEST, imageTag=tag)
+
+    yield push
+    for repository in created:
+        ecr.delete_repository(repositoryName=repository, force=True)
+
+
+def test_lambda_image_status__marks_each_function_by_whether_its_tagged_image_exists(local_settings, push_image):
+    session = session_for(local_settings)
+    push_image("tradai/drift-monitor", "latest")
+    push_image("tradai/health-check", "v1")
+
+    status = lambda_image_status(session, local_settings)
+
+    assert list(status.columns) == ["function", "repository", "tag", "present"]
+    assert list(status["function"]) == list(config.LAMBDA_FUNCTIONS)
+    present = dict(zip(status["function"], status["present"]))
+    assert present.pop("drift-monitor") is True
+    assert present.pop("health-check") is False  # repository exists, but not with the tag compute deploys
+    assert set(present.values()) == {False}  # no repository at all
+    assert set(status["tag"]) == {"latest"}
+    assert status.loc[status["function"] == "drift-monitor", "repository"].item() == "tradai/drift-monitor"
+    assert lambda_image_status(session, local_settings, tag="v1").set_index("function").loc["health-check", "present"]
+
+
+def test_lambda_image_status__refuses_a_session_of_another_environment(local_settings):
+    with pytest.raises(AwsAccessError, match="session is for 'local' but the settings are for 'dev'"):
+        lambda_image_status(session_for(local_settings), load_settings("dev"))
 
 
 @pytest.fixture
@@ -32,6 +91,7 @@ def functions_with_missing_images(sandbox):
             client.delete_function(FunctionName=name)
 
 
+@pytest.mark.sandbox
 def test_deployed_images__every_seeded_function_and_service_image_is_in_ecr(sandbox):
     deployed = images.deployed_images(sandbox.session, sandbox.settings)
 
@@ -45,6 +105,7 @@ def test_deployed_images__every_seeded_function_and_service_image_is_in_ecr(sand
     assert backend.image == f"{REGISTRY}/tradai/backend:{backend.reference}"
 
 
+@pytest.mark.sandbox
 def test_deployed_images__flags_functions_whose_image_is_missing(sandbox, functions_with_missing_images):
     deployed = images.deployed_images(sandbox.session, sandbox.settings)
 
@@ -71,6 +132,7 @@ def test_parse_ecr_image__splits_ecr_uris_and_skips_other_registries(image, expe
                                          parsed.digest)) == expected
 
 
+@pytest.mark.sandbox
 def test_latest_images__newest_image_of_each_repository(sandbox):
     latest = images.latest_images(sandbox.session, sandbox.settings).set_index("repository")
 
@@ -80,6 +142,6 @@ def test_latest_images__newest_image_of_each_repository(sandbox):
     assert latest["pushed_at"].notna().all() and latest["digest"].str.startswith("sha256:").all()
 
 
-def test_check_parameters__only_missing_must_be_true_or_false(sandbox):
+def test_check_parameters__only_missing_must_be_true_or_false():
     with pytest.raises(ParameterError, match="parameter 'only_missing'"):
-        images.check_parameters(sandbox.settings, only_missing="yes")
+        images.check_parameters(load_settings("local"), only_missing="yes")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import keyword
 
 import pytest
 
@@ -29,7 +30,10 @@ def is_taggable(type_token: str) -> bool:
     package, module, kind = type_token.split(":")
     if package != "aws":
         return False
-    resource_class = getattr(importlib.import_module(f"pulumi_aws.{module.split('/')[0]}"), kind)
+    python_module = module.split("/")[0]
+    if keyword.iskeyword(python_module):  # aws:lambda/... lives in pulumi_aws.lambda_
+        python_module += "_"
+    resource_class = getattr(importlib.import_module(f"pulumi_aws.{python_module}"), kind)
     return "tags" in inspect.signature(resource_class._internal_init).parameters
 
 

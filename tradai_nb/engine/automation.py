@@ -50,8 +50,8 @@ AWS_SERVICES: dict[str, tuple[str, ...]] = {
     "persistent": ("s3", "dynamodb", "ecr", "cognitoidp", "codeartifact", "cloudtrail", "iam", "sts"),
     "foundation": ("ec2", "autoscaling", "iam", "kms", "logs", "rds", "secretsmanager", "lambda", "sqs", "sns", "ssm",
                    "sts"),
-    "compute": ("iam", "elbv2", "ecs", "ec2", "autoscaling", "servicediscovery", "lambda", "sfn", "events", "logs",
-                "ssm", "sts"),
+    "compute": ("iam", "elbv2", "ecs", "ec2", "autoscaling", "servicediscovery", "lambda", "sfn", "sns", "events",
+                "logs", "ssm", "sts"),
     "edge": ("apigatewayv2", "wafv2", "cloudwatch", "logs", "sts"),
 }
 # Provider settings that carry credentials are stored encrypted in the stack config.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +13,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 inputs=_plain(inputs),
                 id=response.id,
                 outputs=_plain(rpc.deserialize_properties(response.object)),
-                dependencies=tuple(sorted(request.dependencies)),
+                dependencies=tuple(sorted(request.dependencies)),  # the SDK gathers them in a set
             ))
         return response
 
@@ -76,12 +78,26 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 def run(program: Callable[[], None], answers, *, project: str, stack: str) -> tuple[list[Registration], dict[str, Any]]:
     """Run `program` as stack `project/stack` under mocks; return its registrations and resolved exports."""
     pulumi_settings.ROOT.set(None)
+    # Pulumi keeps failed outputs registered until program exit; a new run must not inherit an earlier run's.
+    pulumi_settings.SETTINGS.outputs = set()
     monitor = _RecordingMonitor(_Mocks(answers))
     pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
     root = pulumi_settings.get_root_resource()
-    _sync_await(run_pulumi_func(program))
-    outputs = _sync_await(_resolve(dict(root.outputs))) if root is not None else {}
-    pulumi_settings.ROOT.set(None)
+    tasks_before = asyncio.all_tasks(_ensure_event_loop())
+    try:
+        _sync_await(run_pulumi_func(program))
+        outputs = _sync_await(_resolve(dict(root.outputs))) if root is not None else {}
+    except BaseException:
+        _settle_failed_run(tasks_before)
+        raise
+    finally:
+        # Leave no mock stack behind: code run after a plan must not believe a Pulumi program is running, and
+        # the RPC bookkeeping (which outlives set_mocks) must not carry a failed program's errors into the next run.
+        pulumi_settings.ROOT.set(None)
+        pulumi_settings.SETTINGS.stack = None
+        pulumi_settings.SETTINGS.project = None
+        pulumi_settings.SETTINGS.rpc_manager.clear()
+        pulumi_settings.SETTINGS.outputs.clear()
     return _in_dependency_order(monitor.registrations), _plain(outputs)
 
 
@@ -105,6 +121,21 @@ def _in_dependency_order(registrations: list[Registration]) -> list[Registration
             if not waiting_on[dependent]:
                 heapq.heappush(ready, dependent)
     return ordered
+
+
+def _settle_failed_run(tasks_before: set[asyncio.Task]) -> None:
+    # A failed program leaves pending applies on the shared event loop and futures holding its error. Cancel the
+    # first and mark the second as seen (the failure itself is what gets reported), so that neither surfaces in a
+    # later run, as its error or as "exception was never retrieved" noise.
+    loop = _ensure_event_loop()
+    leftovers = [task for task in asyncio.all_tasks(loop) - tasks_before if not task.done()]
+    for task in leftovers:
+        task.cancel()
+    _sync_await(asyncio.gather(*leftovers, return_exceptions=True))
+    for future in gc.get_objects():
+        if isinstance(future, asyncio.Future) and future.get_loop() is loop:
+            if future.done() and not future.cancelled():
+                future.exception()
 
 
 async def _resolve(outputs: dict[str, Any]) -> dict[str, Any]:

@@ -149,6 +149,8 @@ def _computed_attributes(typ: str, physical: str, resource_id: str, region: str)
         return {"arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{physical}-{resource_id[:6]}"}
     if typ == "aws:cloudwatch/logGroup:LogGroup":
         return {"arn": f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{physical}"}
+    if typ == "aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace":
+        return {"hostedZone": "Z" + resource_id[:13].upper()}
     if typ == "aws:sfn/stateMachine:StateMachine":
         return {"arn": f"arn:aws:states:{region}:{ACCOUNT_ID}:stateMachine:{physical}"}
     return {}
@@ -261,7 +263,7 @@ def plan_stack(settings: Settings, spec: StackSpec, upstream_exports: Mapping[st
             "inputs": r.inputs,
             "id": r.id,
             "outputs": r.outputs,
-            "dependencies": list(r.dependencies),
+            "dependencies": sorted(r.dependencies),
         }
         # mock_runtime.run returns dependency order with ties broken by URN: stable, and what a checkpoint needs.
         for r in registrations

@@ -1,0 +1,33 @@
+"""refresh_notebooks re-executes a notebook in place and reproduces the committed outputs of the local plan."""
+
+from __future__ import annotations
+
+import shutil
+
+import nbformat
+
+from tradai_nb.runner import STACK_NOTEBOOKS_DIR, refresh_notebooks
+
+
+def _plain_outputs(notebook) -> list[list[str]]:
+    return [[o.get("text") or o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", [])]
+            for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def test_refresh__re_executes_in_place_and_matches_the_committed_outputs(tmp_path):
+    committed = nbformat.read(STACK_NOTEBOOKS_DIR / "edge.ipynb", as_version=4)
+    copy = tmp_path / "edge.ipynb"
+    shutil.copy(STACK_NOTEBOOKS_DIR / "edge.ipynb", copy)
+    cleared = nbformat.read(copy, as_version=4)
+    for cell in cleared.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(cleared, copy)
+
+    assert refresh_notebooks([copy], on_progress=lambda line: None) == [copy]
+
+    refreshed = nbformat.read(copy, as_version=4)
+    assert any(_plain_outputs(refreshed))
+    assert _plain_outputs(refreshed) == _plain_outputs(committed)
+    assert [c.execution_count for c in refreshed.cells if c.cell_type == "code"] == list(range(1, 6))
+    assert not any("execution" in c.metadata for c in refreshed.cells)  # no timing metadata to churn in git

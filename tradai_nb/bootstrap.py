@@ -1,0 +1,104 @@
+"""Bootstrap: one action over all four stacks in dependency order, stopping at the first failure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from tradai_nb.actions import ActionResult, run_stack_action
+from tradai_nb.errors import OperationError, ParameterError, TradaiError
+from tradai_nb.settings import Settings
+from tradai_nb.stacks import stacks
+
+# What a bootstrap does: plan (offline), preview, or deploy everything. Destroying is per stack, never bootstrapped.
+BOOTSTRAP_ACTIONS = ("plan", "preview", "up")
+STEP_COLUMNS = ["stack", "action", "status", "resources", "outputs", "detail"]
+# The stack whose Lambda functions need their images in ECR before it deploys, and the actions that deploy.
+IMAGE_CONSUMER = "compute"
+DEPLOYING_ACTIONS = ("preview", "up")
+
+
+@dataclass
+class BootstrapResult:
+    """What a bootstrap did: one step per stack (done, failed, or not run), each done stack's result."""
+
+    environment: str
+    action: str
+    steps: pd.DataFrame
+    results: dict[str, ActionResult] = field(default_factory=dict)
+    images: pd.DataFrame | None = None
+    error: TradaiError | None = None
+
+    def resources_per_stack(self) -> pd.DataFrame:
+        """Resources each stack's summary counted (0 for stacks not run)."""
+        counts = self.steps[["stack", "resources"]].copy()
+        counts["resources"] = pd.to_numeric(counts["resources"]).fillna(0).astype(int)
+        return counts
+
+    def raise_if_failed(self) -> None:
+        """Raise the error that stopped the bootstrap, so a headless run records it as failed (or refused)."""
+        if self.error is not None:
+            raise self.error
+
+
+def check_bootstrap_action(action: str) -> None:
+    """Refuse actions a bootstrap does not do, naming the ones it does."""
+    if action not in BOOTSTRAP_ACTIONS:
+        raise ParameterError(f"parameter 'action': bootstrap does {', '.join(BOOTSTRAP_ACTIONS)}, not {action!r}; "
+                             "run other actions from the stack's own notebook", name="action")
+
+
+def require_lambda_images(settings: Settings, action: str) -> pd.DataFrame | None:
+    """Before compute deploys: the Lambda images it needs, raising if any is missing (None for other actions)."""
+    if action not in DEPLOYING_ACTIONS:
+        return None
+    from tradai_nb.aws import session_for
+    from tradai_nb.ops.images import lambda_image_status
+
+    status = lambda_image_status(session_for(settings), settings)
+    missing = status[~status["present"]]
+    if not missing.empty:
+        images = ", ".join(f"{row.repository}:{row.tag}" for row in missing.itertuples())
+        raise OperationError(f"compute deploys Lambda images that are not in ECR ({settings.environment}): {images}; "
+                             "push them (the team's `just lambda-bootstrap`) and run again")
+    return status
+
+
+def bootstrap(settings: Settings, action: str = "plan", *, confirm: str = "",
+              on_output: Callable[[str], None] = print) -> BootstrapResult:
+    """Run `action` on persistent, foundation, compute, edge in that order; stop at the first failure."""
+    check_bootstrap_action(action)
+    result = BootstrapResult(settings.environment, action, pd.DataFrame(columns=STEP_COLUMNS))
+    steps = []
+    failed_stack = None
+    for spec in stacks:
+        if failed_stack is not None:
+            steps.append(_step(spec.name, action, "not run", detail=f"stopped: {failed_stack} failed"))
+            continue
+        try:
+            if spec.name == IMAGE_CONSUMER:
+                result.images = require_lambda_images(settings, action)
+            done = run_stack_action(settings, spec.name, action, confirm=confirm, on_output=on_output)
+        except TradaiError as exc:
+            result.error, failed_stack = exc, spec.name
+            steps.append(_step(spec.name, action, "failed", detail=f"{type(exc).__name__}: {exc}"))
+            continue
+        result.results[spec.name] = done
+        steps.append(_step(spec.name, action, "done", resources=_resource_count(done), outputs=len(done.outputs)))
+    result.steps = pd.DataFrame(steps, columns=STEP_COLUMNS)
+    return result
+
+
+def _step(stack: str, action: str, status: str, *, resources: int | None = None, outputs: int | None = None,
+          detail: str = "") -> dict:
+    return {"stack": stack, "action": action, "status": status, "resources": resources, "outputs": outputs,
+            "detail": detail}
+
+
+def _resource_count(result: ActionResult) -> int | None:
+    # Summaries that count (the plan's resources by type) sum up; others have no single resource count.
+    if "count" in result.summary.columns:
+        return int(result.summary["count"].sum())
+    return None

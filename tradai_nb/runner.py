@@ -1,0 +1,353 @@
+"""Headless notebook runs: parameters checked, guards pre-checked, sandbox started, papermill run, audit record kept."""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import os
+import socket
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import papermill
+import yaml
+from papermill.exceptions import PapermillException, PapermillExecutionError
+from papermill.iorw import papermill_io
+
+from tradai_nb import audit
+from tradai_nb.audit import AuditRecord
+from tradai_nb.errors import GuardError, ParameterError, SettingsError, TradaiError
+from tradai_nb.guards import check_stack_action
+from tradai_nb.settings import PROJECT_ROOT, SETTINGS_FIELDS, Settings, load_settings
+
+KERNEL_NAME = "python3"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+STACK_NOTEBOOKS_DIR = NOTEBOOKS_DIR / "stacks"
+BOOTSTRAP_NOTEBOOK = "bootstrap"
+# Where a run is recorded is the environment's choice (params file), never a run's own parameter.
+AUDIT_SETTINGS = ("audit_dir", "audit_upload")
+# A run stopped by one of these was refused (nothing was changed), not failed.
+REFUSALS = ("GuardError", "ParameterError")
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+@dataclass(frozen=True)
+class NotebookParameter:
+    """One name of a notebook's `parameters` cell, its literal default and the help from its comment."""
+
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+
+@dataclass(frozen=True)
+class CheckedParameters:
+    """Parameters that passed every check: what to inject, what the notebook will see, the settings they make."""
+
+    given: dict[str, Any]
+    effective: dict[str, Any]
+    settings: Settings
+
+
+def run_notebook(notebook: str | Path, environment: str, parameters: Mapping[str, Any] | None = None, *,
+                 progress_bar: bool | None = None) -> AuditRecord:
+    """Run a notebook headless in one environment and keep the run as an audit record, refusals included."""
+    source = notebook_path(notebook)
+    settings = load_settings(environment)
+    requested = {"environment": environment, **(parameters or {})}
+    run = audit.Run(source, settings, requested)
+    try:
+        checked = check_parameters(source, settings, requested)
+        precheck_stack_action(source, checked)
+    except (ParameterError, GuardError) as exc:
+        return run.finish(prepare(source, requested), status="refused", parameters=requested, error=describe(exc))
+    run.settings = checked.settings
+    try:
+        sandbox = start_sandbox(run.settings) if run.settings.is_local else {}
+    except TradaiError as exc:
+        return run.finish(prepare(source, checked.given), status=outcome(exc), parameters=checked.given, error=describe(exc))
+    run.settings = run.settings.model_copy(update=sandbox)
+    given = {**checked.given, **sandbox}
+    executed, error = execute(source, given, progress_bar=sys.stderr.isatty() if progress_bar is None else progress_bar)
+    record = run.finish(executed, status=outcome(error), parameters=given, error=describe(error))
+    if isinstance(error, KeyboardInterrupt):
+        raise error
+    return record
+
+
+def notebook_path(notebook: str | Path) -> Path:
+    """The notebook file: as given, or relative to the project root."""
+    for candidate in (Path(notebook), PROJECT_ROOT / notebook):
+        if candidate.is_file() and candidate.suffix == ".ipynb":
+            return candidate.resolve()
+    raise ParameterError(f"notebook {str(notebook)!r}: no such .ipynb file (paths are relative to the current "
+                         f"directory or to {PROJECT_ROOT}); the stack notebooks are in notebooks/stacks/", name="notebook")
+
+
+def notebook_parameters(source: Path) -> dict[str, NotebookParameter]:
+    """The names, literal defaults and help of the notebook's `parameters` cell (as papermill reads it)."""
+    declared = {}
+    for name, found in papermill.inspect_notebook(str(source)).items():
+        try:
+            default = ast.literal_eval(found["default"])
+        except (ValueError, SyntaxError):
+            raise ParameterError(f"notebook {source.name}: parameter {name!r} defaults to {found['default']!r}, which is "
+                                 "not a literal; the parameters cell must hold literal defaults only", name=name) from None
+        declared[name] = NotebookParameter(name, default, found["help"])
+    return declared
+
+
+def check_parameters(source: Path, settings: Settings, requested: Mapping[str, Any]) -> CheckedParameters:
+    """Refuse unknown, mistyped or missing parameters (naming them) before any kernel starts."""
+    declared = notebook_parameters(source)
+    given: dict[str, Any] = {}
+    overrides: dict[str, Any] = {}
+    for name, value in requested.items():
+        if name == "environment":
+            if value != settings.environment:
+                raise ParameterError(f"parameter 'environment': the run is for {settings.environment!r} but the "
+                                     f"parameter says {value!r}; choose the environment with --env only", name=name)
+        elif name in declared:
+            value = _coerce(name, value, declared[name].default)
+        elif name in AUDIT_SETTINGS:
+            raise ParameterError(f"parameter {name!r}: where runs are recorded is set in params/{settings.environment}.yaml "
+                                 f"(or ${audit.AUDIT_DIR_VARIABLE}), not per run", name=name)
+        elif name not in SETTINGS_FIELDS:
+            raise ParameterError(
+                f"parameter {name!r}: unknown to {source.name}; it takes {', '.join(declared) or 'no parameters'} "
+                "(and any settings key of params/<env>.yaml)", name=name)
+        if name in SETTINGS_FIELDS and name != "environment":
+            value = overrides[name] = _setting_value(name, value)
+        given[name] = value
+    missing = next((p for p in declared.values() if p.required and given.get(p.name) in (None, "")), None)
+    if missing is not None:
+        hint = f" ({missing.help})" if missing.help else ""
+        raise ParameterError(f"parameter {missing.name!r} is required by {source.name} and was not given; "
+                             f"pass -p {missing.name} <value>{hint}", name=missing.name)
+    try:
+        run_settings = load_settings(settings.environment, overrides) if overrides else settings
+    except SettingsError as exc:
+        raise ParameterError(f"parameter {exc.key!r} is not a valid setting: {exc}", name=exc.key) from None
+    effective = {**{p.name: p.default for p in declared.values()}, **given}
+    return CheckedParameters(given, effective, run_settings)
+
+
+def precheck_stack_action(source: Path, checked: CheckedParameters) -> None:
+    """For stack notebooks, refuse what the action's guards and needs would refuse, before the kernel starts."""
+    stack_names = stacks_of(source)
+    if not stack_names:
+        return
+    values = checked.effective
+    action = values.get("action", "plan")
+    if source.stem == BOOTSTRAP_NOTEBOOK:
+        from tradai_nb.bootstrap import check_bootstrap_action
+
+        check_bootstrap_action(action)
+    for stack in stack_names:
+        check_stack_action(checked.settings, stack, action, confirm=values.get("confirm", ""),
+                           allow_destroy=values.get("allow_destroy", False),
+                           state_file=values.get("state_file") or None)
+
+
+def stacks_of(source: Path) -> tuple[str, ...]:
+    """The stacks a notebook of notebooks/stacks/ acts on (none for any other notebook)."""
+    from tradai_nb.stacks import stacks
+
+    if source.resolve().parent != STACK_NOTEBOOKS_DIR.resolve():
+        return ()
+    if source.stem == BOOTSTRAP_NOTEBOOK:
+        return stacks.names()
+    return (source.stem,) if source.stem in stacks.names() else ()
+
+
+def start_sandbox(settings: Settings) -> dict[str, Any]:
+    """Have the embedded AWS answering before a local run; returns `sandbox_port` to inject when it moved."""
+    if _answers(settings.sandbox_port):
+        return {}
+    from tradai_nb.sandbox import ensure_running
+
+    port = urlparse(ensure_running(settings)).port
+    return {} if port == settings.sandbox_port else {"sandbox_port": port}
+
+
+def prepare(source: Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameterized notebook, not executed (what a refused run stores)."""
+    prepared = papermill.execute_notebook(str(source), None, parameters=dict(parameters), prepare_only=True,
+                                          kernel_name=KERNEL_NAME, progress_bar=False)
+    return json.loads(json.dumps(prepared))
+
+
+def execute(source: Path, parameters: Mapping[str, Any], *, progress_bar: bool) -> tuple[dict[str, Any], BaseException | None]:
+    """Execute with papermill in the project root; returns the executed notebook and the error that stopped it."""
+    target = _IN_MEMORY.new_path(source)
+    error = None
+    try:
+        with kernel_config() as config:
+            papermill.execute_notebook(str(source), target, parameters=dict(parameters), kernel_name=KERNEL_NAME,
+                                       cwd=str(PROJECT_ROOT), progress_bar=progress_bar, config=config)
+    except (Exception, KeyboardInterrupt) as exc:
+        error = exc
+    written = _IN_MEMORY.pop(target)
+    return (json.loads(written) if written else prepare(source, parameters)), error
+
+
+def outcome(error: BaseException | None) -> str:
+    """The run status an error (or none) gives."""
+    if error is None:
+        return "succeeded"
+    return "refused" if describe(error)["ename"] in REFUSALS else "failed"
+
+
+def describe(error: BaseException | None) -> dict[str, Any] | None:
+    """The error summary a record keeps: exception name, message and, for a notebook error, the cell."""
+    if error is None:
+        return None
+    if isinstance(error, PapermillExecutionError):
+        return {"ename": error.ename, "evalue": error.evalue, "cell": error.exec_count}
+    return {"ename": type(error).__name__, "evalue": str(error), "cell": None}
+
+
+def refresh_notebooks(paths: Sequence[Path] | None = None, *, on_progress: Callable[[str], None] = print) -> list[Path]:
+    """Re-execute notebooks in place with their literal defaults (env local, action plan): the outputs nbval checks."""
+    import nbclient
+    import nbformat
+
+    refreshed = []
+    for path in paths or sorted(STACK_NOTEBOOKS_DIR.glob("*.ipynb")):
+        path = notebook_path(path)
+        on_progress(f"refreshing {path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path}")
+        node = nbformat.read(path, as_version=4)
+        # Same working directory as nbval's kernel (the notebook's folder), no timing metadata to churn in git.
+        with kernel_config() as config:
+            nbclient.NotebookClient(node, kernel_name=KERNEL_NAME, timeout=600, record_timing=False, config=config,
+                                    resources={"metadata": {"path": str(path.parent)}}).execute()
+        audit.write_atomically(path, nbformat.writes(node).encode("utf-8"))
+        refreshed.append(path)
+    return refreshed
+
+
+@contextmanager
+def kernel_config() -> Iterator[Any]:
+    """Kernel settings for headless runs: IPC sockets in a private folder, so outputs (secrets included, before
+    they are scrubbed) never cross a TCP port. The socket path is absolute: kernel and client may differ in cwd."""
+    from traitlets.config import Config
+
+    with tempfile.TemporaryDirectory(prefix="tradai-kernel-") as sockets:
+        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}})
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """A value of the default's type: CLI strings are converted, anything that does not convert is refused."""
+    if default is None:
+        return value
+    expected = type(default)
+    converted = _from_text(value, expected) if isinstance(value, str) and expected is not str else value
+    if expected is float and isinstance(converted, int) and not isinstance(converted, bool):
+        converted = float(converted)
+    if converted is _INVALID or not isinstance(converted, expected) or (expected is int and isinstance(converted, bool)):
+        raise ParameterError(f"parameter {name!r}: expected {_describe_type(expected)} like the notebook's default "
+                             f"{default!r}, got {value!r}", name=name)
+    return converted
+
+
+_INVALID = object()
+
+
+def _from_text(text: str, expected: type) -> Any:
+    if expected is bool:
+        lowered = text.strip().lower()
+        return True if lowered in _TRUE else False if lowered in _FALSE else _INVALID
+    try:
+        if expected is int:
+            return int(text)
+        if expected is float:
+            return float(text)
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return _INVALID
+
+
+def _describe_type(expected: type) -> str:
+    if expected is bool:
+        return "a bool (true/false)"
+    return {int: "an int", float: "a float", str: "a string"}.get(expected, f"a {expected.__name__} literal")
+
+
+def _setting_value(name: str, value: Any) -> Any:
+    """A settings value from a CLI string, read as YAML (as in params files) unless the setting is plain text."""
+    from tradai_nb.settings import Settings as SettingsModel
+
+    annotation = SettingsModel.model_fields[name].annotation
+    if not isinstance(value, str) or annotation is str:
+        return value
+    parsed = yaml.safe_load(value) if value.strip() else None
+    if annotation == (str | None):
+        return None if parsed is None else value
+    return parsed
+
+
+def _answers(port: int | None) -> bool:
+    if port is None:
+        return False
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class _InMemoryNotebooks:
+    """A papermill I/O handler keeping output notebooks in memory: an unscrubbed notebook never touches the disk."""
+
+    scheme = "tradai-memory://"
+
+    def __init__(self) -> None:
+        self._written: dict[str, str] = {}
+        self._count = 0
+
+    def new_path(self, source: Path) -> str:
+        self._count += 1
+        return f"{self.scheme}{self._count}/{source.name}"
+
+    def pop(self, path: str) -> str | None:
+        return self._written.pop(path, None)
+
+    def write(self, buf: str, path: str) -> None:
+        self._written[path] = buf
+
+    def read(self, path: str) -> str:
+        if path not in self._written:
+            raise PapermillException(f"{path}: nothing written there")
+        return self._written[path]
+
+    def listdir(self, path: str) -> list[str]:
+        raise PapermillException("listing is not supported for in-memory notebooks")
+
+    def pretty_path(self, path: str) -> str:
+        return path
+
+
+class _SettingsKeysAreKnown(logging.Filter):
+    """Drop papermill's "Passed unknown parameter" warning for settings keys: the runner checked them, and the
+    notebook reads them through settings.from_parameters, not through its parameters cell."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Passed unknown parameter: ") and message.rsplit(" ", 1)[1] in SETTINGS_FIELDS)
+
+
+_IN_MEMORY = _InMemoryNotebooks()
+papermill_io.register(_InMemoryNotebooks.scheme, _IN_MEMORY)
+logging.getLogger("papermill").addFilter(_SettingsKeysAreKnown())
