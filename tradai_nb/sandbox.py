@@ -227,6 +227,12 @@ def _server_command(port: int) -> list[str]:
     return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
 
 
+def _server_environment(port: int) -> dict[str, str]:
+    # moto reports a new ECS service's tasks as pending forever unless told how many run; the estate's services
+    # (one task each) run, so the runbooks can wait for them to be stable as on the real estate.
+    return {"MOTO_PORT": str(port), "MOTO_ECS_SERVICE_RUNNING": "1"}
+
+
 def _spawn(port: int, home: Path) -> SandboxProcess:
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / LOG_FILE
@@ -238,7 +244,7 @@ def _spawn(port: int, home: Path) -> SandboxProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=home,
-            env={**os.environ, "MOTO_PORT": str(port)},
+            env={**os.environ, **_server_environment(port)},
             start_new_session=True,
             close_fds=True,
         )

@@ -1,4 +1,5 @@
-"""lambda_image_status against a moto server: which Lambda images compute needs are in ECR."""
+"""Image checks: which Lambda images compute needs are in ECR, what each function and ECS service runs and whether
+ECR holds it, the newest image per repository."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ from moto.server import ThreadedMotoServer
 
 from tradai_nb import config
 from tradai_nb.aws import session_for
-from tradai_nb.errors import AwsAccessError
+from tradai_nb.errors import AwsAccessError, ParameterError
+from tradai_nb.ops import images
 from tradai_nb.ops.images import lambda_image_status
 from tradai_nb.settings import load_settings
+
+REGISTRY = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
 
 MANIFEST = json.dumps({
     "schemaVersion": 2,
@@ -66,3 +70,78 @@ def test_lambda_image_status__marks_each_function_by_whether_its_tagged_image_ex
 def test_lambda_image_status__refuses_a_session_of_another_environment(local_settings):
     with pytest.raises(AwsAccessError, match="session is for 'local' but the settings are for 'dev'"):
         lambda_image_status(session_for(local_settings), load_settings("dev"))
+
+
+@pytest.fixture
+def functions_with_missing_images(sandbox):
+    """Two image functions of the environment: one whose tag was never pushed, one whose repository does not exist.
+    Deleted afterwards."""
+    client = sandbox.session.client("lambda")
+    role = sandbox.session.client("iam").get_role(RoleName=config.get_resource_name("lambda-role", "local"))["Role"]["Arn"]
+    created = {
+        "tradai-ghost-tag-local": f"{REGISTRY}/tradai/drift-monitor:v404.0.0",
+        "tradai-ghost-repo-local": f"{REGISTRY}/tradai/never-built:v1.0.0",
+    }
+    for name, image in created.items():
+        client.create_function(FunctionName=name, PackageType="Image", Code={"ImageUri": image}, Role=role)
+    try:
+        yield created
+    finally:
+        for name in created:
+            client.delete_function(FunctionName=name)
+
+
+@pytest.mark.sandbox
+def test_deployed_images__every_seeded_function_and_service_image_is_in_ecr(sandbox):
+    deployed = images.deployed_images(sandbox.session, sandbox.settings)
+
+    functions = deployed[deployed["kind"] == "lambda"]
+    services = deployed[deployed["kind"] == "ecs"]
+    assert sorted(functions["name"]) == sorted(config.get_function_name(f, "local") for f in config.LAMBDA_FUNCTIONS)
+    assert sorted(services["name"]) == sorted(config.get_service_name(s, "local") for s in config.SERVICES)
+    assert deployed["present"].eq(True).all()
+    backend = services[services["name"] == config.get_service_name("backend", "local")].iloc[0]
+    assert (backend.container, backend.repository) == ("backend-api", "tradai/backend")
+    assert backend.image == f"{REGISTRY}/tradai/backend:{backend.reference}"
+
+
+@pytest.mark.sandbox
+def test_deployed_images__flags_functions_whose_image_is_missing(sandbox, functions_with_missing_images):
+    deployed = images.deployed_images(sandbox.session, sandbox.settings)
+
+    missing = images.missing_images(deployed)
+    assert sorted(missing["name"]) == sorted(functions_with_missing_images)
+    assert dict(zip(missing["name"], missing["reference"])) == {
+        "tradai-ghost-tag-local": "v404.0.0", "tradai-ghost-repo-local": "v1.0.0"}
+    assert deployed["present"].sum() == len(config.LAMBDA_FUNCTIONS) + len(config.SERVICES)
+
+
+@pytest.mark.parametrize("image, expected", [
+    (f"{REGISTRY}/tradai/backend:v1.2.0", ("123456789012", "eu-central-1", "tradai/backend", "v1.2.0", None)),
+    (f"{REGISTRY}/tradai/backend", ("123456789012", "eu-central-1", "tradai/backend", "latest", None)),
+    (f"{REGISTRY}/tradai/backend@sha256:{'a' * 64}",
+     ("123456789012", "eu-central-1", "tradai/backend", None, f"sha256:{'a' * 64}")),
+    ("210987654321.dkr.ecr.us-east-1.amazonaws.com/base:3", ("210987654321", "us-east-1", "base", "3", None)),
+    ("python:3.11-slim", None),
+    ("ghcr.io/mlflow/mlflow:v2.16.0", None),
+], ids=["tag", "no-tag", "digest", "other-account-and-region", "docker-hub", "ghcr"])
+def test_parse_ecr_image__splits_ecr_uris_and_skips_other_registries(image, expected):
+    parsed = images.parse_ecr_image(image)
+
+    assert (None if parsed is None else (parsed.registry, parsed.region, parsed.repository, parsed.tag,
+                                         parsed.digest)) == expected
+
+
+@pytest.mark.sandbox
+def test_latest_images__newest_image_of_each_repository(sandbox):
+    latest = images.latest_images(sandbox.session, sandbox.settings).set_index("repository")
+
+    assert sorted(latest.index) == sorted(config.get_ecr_repo_name(r) for r in config.ECR_REPOSITORIES)
+    assert latest.loc["tradai/backend", ["images", "latest_tags"]].tolist() == [3, "v1.2.0"]
+    assert latest.loc["tradai/cost-reporter", ["images", "latest_tags"]].tolist() == [1, "v1.0.0"]
+    assert latest["pushed_at"].notna().all() and latest["digest"].str.startswith("sha256:").all()
+
+
+def test_check_parameters__only_missing_must_be_true_or_false():
+    with pytest.raises(ParameterError, match="parameter 'only_missing'"):
+        images.check_parameters(load_settings("local"), only_missing="yes")

@@ -22,7 +22,7 @@ def test_s3_store__a_missing_object_is_named(sandbox):
 def test_s3_store__a_missing_bucket_says_to_check_the_environment(sandbox):
     store = S3ObjectStore(sandbox.session, "tradai-pulumi-state-nowhere")
 
-    with pytest.raises(OperationError, match="listing s3://tradai-pulumi-state-nowhere/.pulumi/ failed: not found "
+    with pytest.raises(OperationError, match="listing s3://tradai-pulumi-state-nowhere/.pulumi/: not found "
                                              r"\(NoSuchBucket.*right environment"):
         store.list(".pulumi/")
 

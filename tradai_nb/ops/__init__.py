@@ -1,56 +1,92 @@
-"""Runbook actions for the on-call engineer; helpers shared by every ops module (AWS error mapping, confirmation)."""
+"""Runbook actions over boto3: plain functions taking a session, returning DataFrames or dataclasses."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError as BotoConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    TokenRetrievalError,
+)
+from botocore.parsers import ResponseParserError
 
 from tradai_nb import config
-from tradai_nb.errors import AwsAccessError, GuardError, OperationError
+from tradai_nb.errors import AwsAccessError, GuardError, OperationError, ParameterError
 from tradai_nb.settings import Settings
 
 _ACCESS_CODES = frozenset({
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
-    "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "SignatureDoesNotMatch", "AuthFailure",
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "AuthFailure",
+    "UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException",
+    "SignatureDoesNotMatch", "InvalidSignatureException",
 })
-_NOT_FOUND_SUFFIXES = ("NotFound", "NotFoundException", "NoSuchKey", "NoSuchBucket", "NoSuchEntity")
+_THROTTLING_CODES = frozenset({
+    "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown",
+})
+_NOT_FOUND_CODES = frozenset({
+    "NoSuchEntity", "NoSuchBucket", "NoSuchKey", "InvocationDoesNotExist", "InvalidCommandId",
+    "ClusterNotFoundException", "ServiceNotFoundException",
+})
 
 
 @contextmanager
 def aws_errors(what: str) -> Iterator[None]:
-    """Turn botocore failures inside the block into messages that say what failed and what to check."""
+    """Turn AWS failures inside the block into errors that say what failed and what to check.
+
+    `what` names the step in the words of an operator ("describing services in cluster tradai-dev").
+    """
     try:
         yield
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        code, message = error.get("Code", "Unknown"), error.get("Message", str(exc))
+        code = str(error.get("Code", "Unknown"))
+        detail = f"{code}: {error.get('Message', '') or exc}"
         if code in _ACCESS_CODES:
             raise AwsAccessError(
-                f"{what} was refused by AWS ({code}: {message}); check that the credentials of this environment "
-                "(aws_profile in its params file) are current and allow this call"
+                f"{what}: AWS refused the request ({detail}); check who you are (`aws sts get-caller-identity`), "
+                "that your role has this permission, and that you chose the right environment and profile"
             ) from None
-        if code.endswith(_NOT_FOUND_SUFFIXES) or code == "404":
+        if code in _NOT_FOUND_CODES or code.endswith(("NotFound", "NotFoundException")) or ".NotFound" in code:
             raise OperationError(
-                f"{what} failed: not found ({code}: {message}); check the name and that you chose the right "
-                "environment"
+                f"{what}: not found ({detail}); check that you chose the right environment and region "
+                "and that the stack that creates it is deployed"
             ) from None
-        raise OperationError(f"{what} failed ({code}: {message})") from None
-    except NoCredentialsError:
+        if code in _THROTTLING_CODES:
+            raise OperationError(f"{what}: AWS is throttling requests ({detail}); wait a minute and run again") from None
+        raise OperationError(f"{what} failed ({detail}); check the parameters and the resource's current state") from None
+    except (NoCredentialsError, PartialCredentialsError, ProfileNotFound, TokenRetrievalError) as exc:
         raise AwsAccessError(
-            f"{what} needs AWS credentials and none were found: run `aws sso login --profile <profile>` or set "
-            "aws_profile in the environment's params file"
+            f"{what}: no usable AWS credentials ({exc}); log in (`aws sso login --profile <profile>`) "
+            "or set aws_profile in the environment's params file"
+        ) from None
+    except BotoConnectionError as exc:
+        raise AwsAccessError(
+            f"{what}: cannot reach the AWS endpoint ({exc}); check the network, or for --env local that the sandbox "
+            "runs (`tradai-nb sandbox status`)"
+        ) from None
+    except ResponseParserError:
+        raise OperationError(
+            f"{what} failed: the endpoint answered with something that is not an AWS response; for --env local, "
+            "the sandbox does not implement every AWS call (rehearse this step in dev)"
         ) from None
     except BotoCoreError as exc:
-        raise OperationError(f"{what} failed before AWS answered ({exc}); check network access and the region") from None
+        raise OperationError(f"{what} failed ({exc})") from None
 
 
 def require_confirm(settings: Settings, confirm: str, what: str) -> None:
-    """Refuse a changing step in staging/prod unless confirm names the environment."""
-    if settings.environment in config.PROTECTED_ENVIRONMENTS and confirm != settings.environment:
+    """Refuse a changing step in staging or prod unless confirm names the environment; checked before any AWS call."""
+    if not isinstance(confirm, str):
+        raise ParameterError(f"parameter 'confirm': expected the environment name as text, got {confirm!r}",
+                             name="confirm")
+    environment = settings.environment
+    if environment in config.PROTECTED_ENVIRONMENTS and confirm != environment:
         raise GuardError(
-            f"{what} changes {settings.environment}: pass confirm={settings.environment!r} to go ahead "
-            f"(got {confirm!r}); run the read-only default first to see what would change",
+            f"{what} changes {environment}: pass confirm={environment!r} to go ahead (got {confirm!r}); "
+            "run the read-only default action first to see what it would change",
             name="confirm",
         )
