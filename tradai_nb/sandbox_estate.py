@@ -83,6 +83,9 @@ def _role_arn(session: boto3.Session, settings: Settings, key: str) -> str:
     return session.client("iam").get_role(RoleName=_role_names(settings)[key])["Role"]["Arn"]
 
 
+LATEST_TAG = "latest"
+
+
 def _image_tags(repository: str) -> list[str]:
     """Tags pushed to a repository: one per task-definition revision for services, one otherwise."""
     count = TASK_DEFINITION_REVISIONS if repository in config.SERVICES else 1
@@ -131,11 +134,13 @@ def seed_ecr(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, 
             for page in ecr.get_paginator("list_images").paginate(repositoryName=name)
             for image in page["imageIds"]
         }
-        for tag in _image_tags(repository):
+        versions = _image_tags(repository)
+        # `latest` also names the newest version, as after the guide's push: what the compute stack deploys.
+        for tag, version in [*zip(versions, versions), (LATEST_TAG, versions[-1])]:
             if tag in tags_present:
                 yield "ecr image", f"{name}:{tag}", "exists"
             else:
-                ecr.put_image(repositoryName=name, imageManifest=_image_manifest(repository, tag), imageTag=tag)
+                ecr.put_image(repositoryName=name, imageManifest=_image_manifest(repository, version), imageTag=tag)
                 yield "ecr image", f"{name}:{tag}", "created"
 
 

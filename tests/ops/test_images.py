@@ -137,11 +137,18 @@ def test_latest_images__newest_image_of_each_repository(sandbox):
     latest = images.latest_images(sandbox.session, sandbox.settings).set_index("repository")
 
     assert sorted(latest.index) == sorted(config.get_ecr_repo_name(r) for r in config.ECR_REPOSITORIES)
-    assert latest.loc["tradai/backend", ["images", "latest_tags"]].tolist() == [3, "v1.2.0"]
-    assert latest.loc["tradai/cost-reporter", ["images", "latest_tags"]].tolist() == [1, "v1.0.0"]
+    assert latest.loc["tradai/backend", ["images", "latest_tags"]].tolist() == [3, "latest, v1.2.0"]
+    assert latest.loc["tradai/cost-reporter", ["images", "latest_tags"]].tolist() == [1, "latest, v1.0.0"]
     assert latest["pushed_at"].notna().all() and latest["digest"].str.startswith("sha256:").all()
 
 
 def test_check_parameters__only_missing_must_be_true_or_false():
     with pytest.raises(ParameterError, match="parameter 'only_missing'"):
         images.check_parameters(load_settings("local"), only_missing="yes")
+
+
+def test_lambda_image_status__the_seeded_estate_holds_every_image_compute_deploys(sandbox):
+    status = images.lambda_image_status(sandbox.session, sandbox.settings)
+
+    assert sorted(status["function"]) == sorted(config.LAMBDA_FUNCTIONS)
+    assert status["present"].all() and set(status["tag"]) == {"latest"}
