@@ -7,16 +7,12 @@ import copy
 import json
 import shutil
 import subprocess
-import sys
-import types
-from unittest.mock import create_autospec
 
-import pandas as pd
 import pytest
 from pulumi import automation as auto
 from state_fixtures import local_settings, no_pulumi_cli, sdk, write_backup  # noqa: F401 (fixtures)
 
-from tradai_nb import pulumi_state
+from tradai_nb import config, pulumi_state
 from tradai_nb.errors import GuardError, ParameterError, PulumiCliMissingError, StateError
 from tradai_nb.ops import rollback, state_backup
 from tradai_nb.settings import PROJECT_ROOT, load_settings
@@ -187,21 +183,20 @@ def test_git_revision_deploy__needs_the_pulumi_cli(revision_repo, no_pulumi_cli)
                           dry_run=False, repo_dir=revision_repo)
 
 
-def test_ecs_mode__calls_the_ecs_runbook_with_the_agreed_arguments(sandbox, monkeypatch):
-    def rollback_service(session, settings, service, revision=None, dry_run=True, confirm=""):
-        """The signature agreed for tradai_nb.ops.ecs.rollback_service."""
+def test_ecs_mode__dry_run_names_the_previous_revision_and_changes_nothing(sandbox):
+    ecs = sandbox.session.client("ecs")
+    cluster, service = config.get_cluster_name("local"), config.get_service_name("backend", "local")
 
-    ecs = types.ModuleType("tradai_nb.ops.ecs")
-    ecs.rollback_service = create_autospec(rollback_service, return_value=pd.DataFrame(
-        [{"service": "tradai-backend-local", "from_revision": 3, "to_revision": 2}]))
-    monkeypatch.setitem(sys.modules, "tradai_nb.ops.ecs", ecs)
+    def running() -> str:
+        return ecs.describe_services(cluster=cluster, services=[service])["services"][0]["taskDefinition"]
 
+    before = running()
     result = rollback.rollback(sandbox.session, sandbox.settings, mode="ecs-task-definition", service="backend")
 
-    ecs.rollback_service.assert_called_once_with(sandbox.session, sandbox.settings, "backend", revision=None,
-                                                 dry_run=True, confirm="")
-    assert result.changes.to_dict("records") == [
-        {"service": "tradai-backend-local", "from_revision": 3, "to_revision": 2}]
+    (change,) = result.changes.to_dict("records")
+    assert change["service"] == service and change["applied"] is False
+    assert change["to_revision"] == change["from_revision"] - 1
+    assert before.endswith(f":{change['from_revision']}") and running() == before
     assert result.message == "would move service backend of local to its previous revision"
 
 
