@@ -16,14 +16,23 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@
 
+# The main job on the embedded local environment: sandbox up, the whole estate planned through the bootstrap
+# notebook, two runbooks rehearsed (ECS status, a state backup), the audit chain checked.
 demo: install
-	$(BIN)/tradai-nb demo
+	$(BIN)/tradai-nb sandbox start
+	$(BIN)/tradai-nb run notebooks/stacks/bootstrap.ipynb --env local
+	$(BIN)/tradai-nb run notebooks/runbooks/ecs_operations.ipynb --env local
+	$(BIN)/tradai-nb run notebooks/runbooks/state_backup.ipynb --env local -p action backup
+	$(BIN)/tradai-nb audit list --env local
+	$(BIN)/tradai-nb audit verify
 
 test: install
 	$(BIN)/python -m pytest
 
 benchmarks: install
 	$(BIN)/python benchmarks/plan.py
+	$(BIN)/python benchmarks/runner.py
+	$(BIN)/python benchmarks/ops.py
 
 clean:
 	rm -rf $(VENV) .tradai runs .pytest_cache

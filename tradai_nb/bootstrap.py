@@ -55,6 +55,10 @@ def require_lambda_images(settings: Settings, action: str) -> pd.DataFrame | Non
     if action not in DEPLOYING_ACTIONS:
         return None
     from tradai_nb.aws import session_for
+    from tradai_nb.engine.automation import find_pulumi_cli
+
+    # Without the CLI the action cannot run at all: say so first, before asking AWS anything.
+    find_pulumi_cli(action)
     from tradai_nb.ops.images import lambda_image_status
 
     status = lambda_image_status(session_for(settings), settings)

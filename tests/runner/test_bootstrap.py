@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from tradai_nb import actions, bootstrap, config
+from tradai_nb.engine import automation
 from tradai_nb.aws import session_for
 from tradai_nb.errors import OperationError, ParameterError, PulumiCliMissingError
 from tradai_nb.settings import load_settings
@@ -55,6 +56,8 @@ def stack_action(monkeypatch):
 
     mock = create_autospec(actions.run_stack_action, side_effect=answer)
     monkeypatch.setattr(bootstrap, "run_stack_action", mock)
+    # The CLI check that precedes the image check: found, as on an operator's machine.
+    monkeypatch.setattr(automation, "find_pulumi_cli", create_autospec(automation.find_pulumi_cli))
     return mock
 
 
@@ -115,3 +118,12 @@ def test_bootstrap__refuses_actions_it_does_not_do(action, stack_action):
     with pytest.raises(ParameterError, match=f"bootstrap does plan, preview, up, not '{action}'"):
         bootstrap.bootstrap(load_settings("dev"), action)
     assert stack_action.call_count == 0
+
+
+def test_bootstrap__without_the_pulumi_cli_stops_at_compute_before_asking_aws(stack_action):
+    automation.find_pulumi_cli.side_effect = PulumiCliMissingError("the Pulumi CLI is not installed")
+    # dev has no credentials here: reaching the ECR check would fail with an AWS error instead.
+    result = bootstrap.bootstrap(load_settings("dev"), "preview")
+    assert isinstance(result.error, PulumiCliMissingError)
+    assert result.steps.set_index("stack").loc["compute", "status"] == "failed"
+    assert result.images is None
