@@ -8,26 +8,15 @@ import nbformat
 import papermill
 import pytest
 
+from state_notebooks import RUNBOOKS, shown
+
 from tradai_nb.settings import PROJECT_ROOT
-
-RUNBOOKS = PROJECT_ROOT / "notebooks" / "runbooks"
-
-
-def _cell_text(notebook: nbformat.NotebookNode, cell_id: str) -> str:
-    cell = next(c for c in notebook.cells if c.get("id") == cell_id)
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream":
-            parts.append(output["text"])
-        elif "data" in output:
-            parts.append(output["data"].get("text/plain", ""))
-    return "\n".join(parts)
 
 
 @pytest.fixture
 def cell_text():
     """cell_text(notebook, cell_id) -> everything that cell printed or displayed, as plain text."""
-    return _cell_text
+    return shown
 
 
 @pytest.fixture
