@@ -22,6 +22,19 @@ def _unused_port() -> int:
     return port
 
 
+@pytest.fixture(scope="session")
+def settings_of():
+    """settings_of("dev") -> the validated settings of that environment's params file (loaded once)."""
+    cache: dict[str, Settings] = {}
+
+    def get(environment: str) -> Settings:
+        if environment not in cache:
+            cache[environment] = load_settings(environment)
+        return cache[environment]
+
+    return get
+
+
 @pytest.fixture
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing listens on."""

@@ -15,7 +15,6 @@ from tradai_nb import cli
 from tradai_nb.actions import ACTIONS, ActionResult, run_stack_action
 from tradai_nb.engine import automation
 from tradai_nb.errors import GuardError, ParameterError, PulumiCliMissingError
-from tradai_nb.settings import load_settings
 
 PASSPHRASE = "tr0ub4dor-and-3-9d1e"
 REAL_PULUMI_COMMAND = auto.PulumiCommand
@@ -62,18 +61,6 @@ def assert_untouched(sdk) -> None:
     for entry in (sdk.command_class, sdk.command_class.install, sdk.create_or_select, sdk.select, sdk.local_workspace):
         entry.assert_not_called()
     assert sdk.stack.mock_calls == [] and sdk.stack.workspace.mock_calls == []
-
-
-@pytest.fixture(scope="module")
-def settings_of():
-    cache = {}
-
-    def get(environment: str):
-        if environment not in cache:
-            cache[environment] = load_settings(environment)
-        return cache[environment]
-
-    return get
 
 
 @pytest.mark.parametrize(

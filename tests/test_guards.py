@@ -8,20 +8,7 @@ import pytest
 
 from tradai_nb.errors import GuardError, ParameterError
 from tradai_nb.guards import ACTIONS, CHANGING_ACTIONS, check_stack_action
-from tradai_nb.settings import load_settings
 from tradai_nb.stacks import stacks
-
-
-@pytest.fixture(scope="module")
-def settings_of():
-    cache = {}
-
-    def get(environment: str):
-        if environment not in cache:
-            cache[environment] = load_settings(environment)
-        return cache[environment]
-
-    return get
 
 
 def deployment(project: str = "tradai-compute", environment: str = "dev", types=("aws:ecs/cluster:Cluster",)) -> dict:

@@ -42,18 +42,6 @@ LOCKED_STDERR = (
 )
 
 
-@pytest.fixture(scope="module")
-def settings_of():
-    cache = {}
-
-    def get(environment: str):
-        if environment not in cache:
-            cache[environment] = load_settings(environment)
-        return cache[environment]
-
-    return get
-
-
 def exported(project: str = "tradai-compute", environment: str = "dev") -> dict:
     return {
         "version": 3,
