@@ -36,7 +36,7 @@ def test_local_session__reaches_the_sandbox_whatever_aws_endpoint_url_says(sandb
 
 
 def test_local_session__uses_test_credentials_not_the_callers(sandbox, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALLOOKINGKEY00")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ENVIRONMENTKEYID0000")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-looking-secret")
     monkeypatch.setenv("AWS_PROFILE", "no-such-profile-here")
 
