@@ -20,8 +20,8 @@ $(STAMP): requirements.lock pyproject.toml
 # notebook, two runbooks rehearsed (ECS status, a state backup), the audit chain checked.
 demo: install
 	$(BIN)/tradai-nb sandbox start
-	$(BIN)/tradai-nb run notebooks/stacks/bootstrap.ipynb --env local
-	$(BIN)/tradai-nb run notebooks/runbooks/ecs_operations.ipynb --env local
+	$(BIN)/tradai-nb run notebooks/stacks/bootstrap.ipynb --env local --show
+	$(BIN)/tradai-nb run notebooks/runbooks/ecs_operations.ipynb --env local --show
 	$(BIN)/tradai-nb run notebooks/runbooks/state_backup.ipynb --env local -p action backup
 	$(BIN)/tradai-nb audit list --env local
 	$(BIN)/tradai-nb audit verify

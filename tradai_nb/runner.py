@@ -230,6 +230,26 @@ def refresh_notebooks(paths: Sequence[Path] | None = None, *, on_progress: Calla
                 for path in paths or sorted(NOTEBOOKS_DIR.glob("*/*.ipynb"))]
 
 
+def notebook_text(path: Path) -> str:
+    """What an executed notebook showed, as text: each code cell's printed and displayed text, the parameters cells
+    left out."""
+    import nbformat
+
+    shown = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type != "code" or "parameters" in tags or "injected-parameters" in tags:
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                shown.append(output.get("text", "").rstrip("\n"))
+            elif output.get("output_type") == "error":
+                shown.append(f"{output.get('ename')}: {output.get('evalue')}")
+            elif "text/plain" in output.get("data", {}) and "image/png" not in output["data"]:
+                shown.append(output["data"]["text/plain"].rstrip("\n"))
+    return "\n\n".join(part for part in shown if part)
+
+
 def _refresh(path: Path, on_progress: Callable[[str], None]) -> Path:
     import nbclient
     import nbformat

@@ -17,6 +17,15 @@ def test_run_command__succeeds_with_exit_0_and_prints_where_the_record_is(probe_
     assert record.parameters == {"environment": "dev", "target": "cli", "count": 4}
 
 
+def test_run_command__show_prints_what_the_notebook_showed_without_its_parameters(probe_notebook, audit_dir, capsys):
+    assert main(["run", str(probe_notebook), "--env", "dev", "-p", "target", "shown", "-p", "count", "3", "--show"]) == 0
+
+    printed = capsys.readouterr().out
+    assert "types int float bool 3 0.5 False" in printed and "target shown label probe" in printed
+    assert "retention 7" in printed
+    assert 'label = "probe"' not in printed and "target = " not in printed
+
+
 def test_run_command__refusal_exits_2_naming_the_parameter(probe_notebook, audit_dir, capsys):
     assert main(["run", str(probe_notebook), "--env", "dev", "-p", "target", "cli", "-p", "ratio", "lots"]) == 2
 

@@ -16,12 +16,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--env", required=True, help=f"environment: {', '.join(config.ENVIRONMENTS)}")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a notebook parameter or a settings key (repeatable), e.g. -p action preview")
+    parser.add_argument("--show", action="store_true",
+                        help="also print what the executed notebook showed (its text outputs), e.g. for CI logs")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from tradai_nb.audit import audit_root
     from tradai_nb.errors import ParameterError
-    from tradai_nb.runner import run_notebook
+    from tradai_nb.runner import notebook_text, run_notebook
+    from tradai_nb.settings import load_settings
 
     parameters: dict[str, str] = {}
     for name, value in args.parameter:
@@ -30,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
                                  name=name)
         parameters[name] = value
     record = run_notebook(args.notebook, args.env, parameters)
+    if args.show:
+        print(notebook_text(audit_root(load_settings(args.env)) / record.notebook_file))
     print(f"{record.status}: {record.notebook} in {record.environment} ({record.duration_s:.1f} s), record {record.id}")
     if record.error:
         print(f"  {record.error['ename']}: {record.error['evalue']}")
