@@ -6,6 +6,7 @@ import pytest
 from pulumi.runtime import settings as pulumi_settings
 
 from tradai_nb import config
+from tradai_nb.engine import offloop
 from tradai_nb.engine.plan import plan, plan_stack
 from tradai_nb.errors import ConfigError, PlanError
 from tradai_nb.settings import load_settings
@@ -24,19 +25,26 @@ def test_plan__rows_in_dependency_order_the_same_on_every_run():
     assert list(plan(load_settings("dev"), ["edge"]).resources["urn"]) == list(frame["urn"])
 
 
+def _pulumi_view() -> tuple:
+    """What Pulumi's runtime settings (context variables) say in the calling thread."""
+    return pulumi_settings.SETTINGS.stack, pulumi_settings.SETTINGS.project, pulumi_settings.get_root_resource()
+
+
 def test_plan__leaves_no_pulumi_stack_behind():
+    caller_before = _pulumi_view()
     plan(load_settings("dev"), ["edge"])
-    assert pulumi_settings.SETTINGS.stack is None
-    assert pulumi_settings.get_root_resource() is None
+    assert offloop.call(_pulumi_view) == (None, None, None)
+    assert _pulumi_view() == caller_before, "the plan changed Pulumi's settings in the caller's thread"
     with pytest.raises(ConfigError, match="no environment given"):
-        config.get_resource_name("backend")
+        offloop.call(config.get_resource_name, "backend")
 
 
 def test_plan__leaves_no_pulumi_stack_behind_when_a_program_fails():
+    caller_before = _pulumi_view()
     with pytest.raises(PlanError):
         plan_stack(load_settings("dev"), stacks.get("edge"), {"persistent": {}, "foundation": {}, "compute": {}})
-    assert pulumi_settings.SETTINGS.stack is None
-    assert pulumi_settings.get_root_resource() is None
+    assert offloop.call(_pulumi_view) == (None, None, None)
+    assert _pulumi_view() == caller_before
 
 
 def test_plan__a_failed_plan_does_not_fail_the_next_one():

@@ -13,7 +13,6 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 
 @dataclass(frozen=True)
@@ -76,19 +75,28 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
 
 def run(program: Callable[[], None], answers, *, project: str, stack: str) -> tuple[list[Registration], dict[str, Any]]:
-    """Run `program` as stack `project/stack` under mocks; return its registrations and resolved exports."""
+    """Run `program` as stack `project/stack` under mocks; return its registrations and resolved exports.
+
+    It always runs on the Pulumi worker thread (offloop), whose event loop is its own and never running when this
+    starts: never on a caller's loop, which may be a Jupyter kernel's.
+    """
+    from tradai_nb.engine import offloop
+
+    if not offloop.on_worker():
+        return offloop.call(run, program, answers, project=project, stack=stack)
+    loop = asyncio.get_event_loop()
     pulumi_settings.ROOT.set(None)
     # Pulumi keeps failed outputs registered until program exit; a new run must not inherit an earlier run's.
     pulumi_settings.SETTINGS.outputs = set()
     monitor = _RecordingMonitor(_Mocks(answers))
     pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
     root = pulumi_settings.get_root_resource()
-    tasks_before = asyncio.all_tasks(_ensure_event_loop())
+    tasks_before = asyncio.all_tasks(loop)
     try:
-        _sync_await(run_pulumi_func(program))
-        outputs = _sync_await(_resolve(dict(root.outputs))) if root is not None else {}
+        loop.run_until_complete(run_pulumi_func(program))
+        outputs = loop.run_until_complete(_resolve(dict(root.outputs))) if root is not None else {}
     except BaseException:
-        _settle_failed_run(tasks_before)
+        _settle_failed_run(loop, tasks_before)
         raise
     finally:
         # Leave no mock stack behind: code run after a plan must not believe a Pulumi program is running, and
@@ -123,15 +131,14 @@ def _in_dependency_order(registrations: list[Registration]) -> list[Registration
     return ordered
 
 
-def _settle_failed_run(tasks_before: set[asyncio.Task]) -> None:
+def _settle_failed_run(loop: asyncio.AbstractEventLoop, tasks_before: set[asyncio.Task]) -> None:
     # A failed program leaves pending applies on the shared event loop and futures holding its error. Cancel the
     # first and mark the second as seen (the failure itself is what gets reported), so that neither surfaces in a
     # later run, as its error or as "exception was never retrieved" noise.
-    loop = _ensure_event_loop()
     leftovers = [task for task in asyncio.all_tasks(loop) - tasks_before if not task.done()]
     for task in leftovers:
         task.cancel()
-    _sync_await(asyncio.gather(*leftovers, return_exceptions=True))
+    loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
     for future in gc.get_objects():
         if isinstance(future, asyncio.Future) and future.get_loop() is loop:
             if future.done() and not future.cancelled():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,8 +220,10 @@ class Plan:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, default=str)
 
 
-def plan(settings: Settings, stack_names: Sequence[str] | None = None) -> Plan:
-    """Plan the named stacks (all four when None), each fed by the planned exports of its upstream stacks."""
+def plan(settings: Settings, stack_names: Sequence[str] | None = None, *,
+         on_progress: Callable[[str], None] | None = None) -> Plan:
+    """Plan the named stacks (all four when None), each fed by the planned exports of its upstream stacks;
+    `on_progress` hears of each stack as it starts and of the end."""
     requested = list(stack_names) if stack_names else list(stacks.names())
     specs: list[StackSpec] = []
     for name in requested:
@@ -231,11 +233,15 @@ def plan(settings: Settings, stack_names: Sequence[str] | None = None) -> Plan:
     specs = [spec for spec in stacks if spec in specs]  # dependency order
     exports: dict[str, dict[str, Any]] = {}
     result = Plan(settings.environment)
-    for spec in specs:
+    for number, spec in enumerate(specs, 1):
+        if on_progress:
+            on_progress(f"planning {spec.name} ({number}/{len(specs)})")
         stack_plan = plan_stack(settings, spec, {u: exports[u] for u in spec.upstream})
         exports[spec.name] = stack_plan.exports
         if spec.name in requested:
             result.stacks.append(stack_plan)
+    if on_progress:
+        on_progress(f"planned {', '.join(s.name for s in specs)} in {settings.environment}")
     return result
 
 

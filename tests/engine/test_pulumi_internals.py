@@ -1,0 +1,40 @@
+"""The private parts of Pulumi's runtime the offline plan relies on, and the pin that keeps them where they are."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import tomllib
+
+from packaging.requirements import Requirement
+
+from tradai_nb.settings import PROJECT_ROOT
+
+
+def _requirement(name: str) -> Requirement:
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    return next(Requirement(r) for r in project["dependencies"] if Requirement(r).name == name)
+
+
+def test_pulumi_pin__is_compatible_release_of_the_installed_version():
+    requirement = _requirement("pulumi")
+    installed = importlib.metadata.version("pulumi")
+
+    assert [s.operator for s in requirement.specifier] == ["~="], "pin pulumi with ~= (private internals are used)"
+    assert requirement.specifier.contains(installed), f"pulumi {installed} is outside the pin {requirement}"
+    assert str(next(iter(requirement.specifier)).version).rsplit(".", 1)[0] == installed.rsplit(".", 1)[0]
+
+
+def test_pulumi_internals__the_mock_runtime_uses_are_still_there():
+    from pulumi.runtime import mocks, rpc
+    from pulumi.runtime import settings as pulumi_settings
+    from pulumi.runtime.stack import run_pulumi_func
+
+    assert isinstance(rpc._special_sig_key, str) and rpc._special_sig_key == "4dabf18193072939515e22adb298388d"
+    assert hasattr(pulumi_settings.ROOT, "set") and callable(pulumi_settings.get_root_resource)
+    for attribute in ("stack", "project", "rpc_manager", "outputs"):
+        assert hasattr(pulumi_settings.SETTINGS, attribute), attribute
+    assert callable(pulumi_settings.SETTINGS.rpc_manager.clear)
+    assert "parent" in inspect.signature(mocks.MockMonitor.make_urn).parameters
+    assert callable(mocks.MockMonitor.RegisterResource)
+    assert inspect.iscoroutinefunction(run_pulumi_func)
