@@ -27,7 +27,7 @@ demo: install
 	$(BIN)/tradai-nb audit verify
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 benchmarks: install
 	$(BIN)/python benchmarks/plan.py

@@ -14,7 +14,8 @@ from pulumi import automation as auto
 from tradai_nb import cli
 from tradai_nb.actions import ACTIONS, ActionResult, run_stack_action
 from tradai_nb.engine import automation
-from tradai_nb.errors import GuardError, ParameterError, PulumiCliMissingError
+from tradai_nb.errors import EXIT_PREREQUISITE, EXIT_REFUSED, GuardError, ParameterError, PulumiCliMissingError
+from tradai_nb.pulumi_state import secrets_provider_state
 
 PASSPHRASE = "tr0ub4dor-and-3-9d1e"
 REAL_PULUMI_COMMAND = auto.PulumiCommand
@@ -25,6 +26,8 @@ def exported(project: str = "tradai-compute", environment: str = "dev") -> dict:
         "version": 3,
         "deployment": {
             "manifest": {"time": "2026-01-01T00:00:00Z", "magic": "abc", "version": "v3.272.0"},
+            "secrets_providers": {"type": "passphrase",
+                                  "state": secrets_provider_state(environment, project, passphrase=PASSPHRASE)},
             "resources": [{"urn": f"urn:pulumi:{environment}::{project}::aws:ecs/cluster:Cluster::cluster",
                            "type": "aws:ecs/cluster:Cluster", "custom": True, "id": "tradai-dev"}],
         },
@@ -109,18 +112,24 @@ def test_confirmed_prod_up__reaches_the_automation_api(sdk, settings_of):
     sdk.stack.up.return_value = auto.UpResult("", "", auto.UpdateSummary(
         kind="update", start_time=None, message="", environment={}, config={}, result="succeeded",
         resource_changes={"update": 1}), {"cluster_name": auto.OutputValue("tradai-prod", secret=False)})
-    result = run_stack_action(settings_of("prod"), "compute", "up", confirm="prod", on_output=lambda line: None)
-    assert sdk.create_or_select.call_args.kwargs["stack_name"] == "organization/tradai-compute/prod"
-    assert (result.environment, result.stack, result.action) == ("prod", "compute", "up")
+    result = run_stack_action(settings_of("prod"), "edge", "up", confirm="prod", on_output=lambda line: None)
+    assert sdk.create_or_select.call_args.kwargs["stack_name"] == "organization/tradai-edge/prod"
+    assert (result.environment, result.stack, result.action) == ("prod", "edge", "up")
     assert result.summary.to_dict("records") == [{"operation": "update", "count": 1}]
     assert result.outputs.loc[0, "value"] == "tradai-prod"
 
 
 def test_preview__streams_engine_output_to_on_output(sdk, settings_of):
     lines: list[str] = []
-    run_stack_action(settings_of("dev"), "compute", "preview", on_output=lines.append)
-    sdk.stack.preview.call_args.kwargs["on_output"]("~ aws:ecs/service:Service backend update")
-    assert lines == ["~ aws:ecs/service:Service backend update"]
+    preview = sdk.stack.preview.return_value
+
+    def engine_streams(*args, **kwargs):
+        kwargs["on_output"]("~ aws:apigatewayv2/api:Api api update")
+        return preview
+
+    sdk.stack.preview.side_effect = engine_streams
+    run_stack_action(settings_of("dev"), "edge", "preview", on_output=lines.append)
+    assert lines == ["~ aws:apigatewayv2/api:Api api update"]
 
 
 def test_export__returns_the_deployment(sdk, settings_of):
@@ -139,8 +148,10 @@ def test_import__imports_the_state_file(sdk, settings_of, tmp_path):
 
 def test_signature__stays_what_the_notebooks_call():
     parameters = inspect.signature(run_stack_action).parameters
-    assert list(parameters) == ["settings", "stack", "action", "confirm", "allow_destroy", "on_output", "state_file"]
-    assert [parameters[n].default for n in ("confirm", "allow_destroy", "on_output", "state_file")] == ["", False, print, None]
+    assert list(parameters) == ["settings", "stack", "action", "confirm", "allow_destroy", "on_output", "state_file",
+                                "on_progress"]
+    assert [parameters[n].default for n in ("confirm", "allow_destroy", "on_output", "state_file", "on_progress")] == [
+        "", False, print, None, None]
     assert all(parameters[n].kind is inspect.Parameter.KEYWORD_ONLY for n in list(parameters)[3:])
     assert ACTIONS[0] == "plan"
 
@@ -154,7 +165,7 @@ def test_passphrase__cannot_be_passed_as_a_parameter(sdk, settings_of):
 # --- the command line -----------------------------------------------------------------------------------------------
 
 def test_cli_stack_up_in_prod_without_confirm__is_refused(sdk, capsys):
-    assert cli.main(["stack", "up", "--stack", "compute", "--env", "prod"]) == 2
+    assert cli.main(["stack", "up", "--stack", "compute", "--env", "prod"]) == EXIT_REFUSED
     assert "--confirm prod" in capsys.readouterr().err
     assert_untouched(sdk)
 
@@ -185,6 +196,6 @@ def test_cli_setup_without_network__says_why(sdk, monkeypatch, tmp_path, capsys)
     missing = FileNotFoundError(2, "No such file or directory", "pulumi")
     sdk.command_class.side_effect = [missing, missing]
     sdk.command_class.install.side_effect = urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
-    assert cli.main(["setup"]) == 2
+    assert cli.main(["setup"]) == EXIT_PREREQUISITE
     err = capsys.readouterr().err
     assert "Temporary failure in name resolution" in err and automation.INSTALL_DOCS_URL in err

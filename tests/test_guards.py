@@ -8,7 +8,10 @@ import pytest
 
 from tradai_nb.errors import GuardError, ParameterError
 from tradai_nb.guards import ACTIONS, CHANGING_ACTIONS, check_stack_action
+from tradai_nb.pulumi_state import secrets_provider_state
 from tradai_nb.stacks import stacks
+
+PASSPHRASE = "guard-tests-passphrase-5c1e"
 
 
 def deployment(project: str = "tradai-compute", environment: str = "dev", types=("aws:ecs/cluster:Cluster",)) -> dict:
@@ -22,7 +25,8 @@ def deployment(project: str = "tradai-compute", environment: str = "dev", types=
         "version": 3,
         "deployment": {
             "manifest": {"time": "2026-01-01T00:00:00Z", "magic": "abc", "version": "v3.200.0"},
-            "secrets_providers": {"type": "passphrase", "state": {"salt": "v1:abc"}},
+            "secrets_providers": {"type": "passphrase", "state": secrets_provider_state(environment, project,
+                                                                                        passphrase=PASSPHRASE)},
             "resources": resources,
         },
     }
@@ -116,12 +120,46 @@ def test_import__returns_the_parsed_deployment(settings_of, tmp_path):
     assert approved.deployment == deployment()
 
 
-def test_import__accepts_a_deployment_of_an_empty_stack(settings_of, tmp_path):
-    empty = deployment()
-    del empty["deployment"]["resources"]
+@pytest.mark.parametrize("resources", [None, [], "stack-only"], ids=["no-resources-key", "empty-list", "stack-only"])
+def test_import__refuses_a_deployment_that_would_empty_the_stack(settings_of, tmp_path, resources):
+    empty = deployment(environment="prod")
+    if resources is None:
+        del empty["deployment"]["resources"]
+    elif resources == "stack-only":
+        empty["deployment"]["resources"] = empty["deployment"]["resources"][:1]
+    else:
+        empty["deployment"]["resources"] = []
     state_file = tmp_path / "empty.json"
     state_file.write_text(json.dumps(empty))
-    assert check_stack_action(settings_of("dev"), "compute", "import", state_file=state_file).deployment == empty
+
+    with pytest.raises(GuardError) as caught:
+        check_stack_action(settings_of("prod"), "compute", "import", confirm="prod", state_file=state_file)
+
+    assert caught.value.name == "state_file" and "holds no resources" in str(caught.value)
+
+
+def test_import__refuses_another_secrets_provider(settings_of, tmp_path):
+    foreign = deployment()
+    foreign["deployment"]["secrets_providers"] = {"type": "awskms", "state": {"url": "awskms://alias/x"}}
+    state_file = tmp_path / "kms.json"
+    state_file.write_text(json.dumps(foreign))
+
+    with pytest.raises(GuardError, match="secrets provider 'awskms'") as caught:
+        check_stack_action(settings_of("dev"), "compute", "import", state_file=state_file)
+    assert caught.value.name == "state_file"
+
+
+def test_import__refuses_a_deployment_the_shells_passphrase_cannot_open(settings_of, tmp_path, monkeypatch):
+    state_file = tmp_path / "compute.json"
+    state_file.write_text(json.dumps(deployment()))
+    monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "another-passphrase-entirely")
+
+    with pytest.raises(GuardError, match="another passphrase"):
+        check_stack_action(settings_of("dev"), "compute", "import", state_file=state_file)
+
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
+    assert check_stack_action(settings_of("dev"), "compute", "import", state_file=state_file).deployment is not None
 
 
 @pytest.mark.parametrize(

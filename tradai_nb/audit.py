@@ -1,17 +1,16 @@
-"""Audit records: each run's scrubbed notebook plus a hash-chained JSONL index, kept locally and in the logs bucket."""
+"""Audit records: one hash-chained JSONL index per audit folder, appended durably ahead of every change."""
 
 from __future__ import annotations
 
 import copy
 import fcntl
-import getpass
 import hashlib
 import json
 import os
 import re
-import socket
-import subprocess
 import tempfile
+import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -19,41 +18,57 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tradai_nb import config
-from tradai_nb.errors import AuditError, AwsAccessError
-from tradai_nb.redaction import Redactor
+from tradai_nb.errors import AuditError, AuditStoreError
 from tradai_nb.settings import PROJECT_ROOT, Settings
 
 INDEX_FILE = "index.jsonl"
+# The chain's identity: which uploaded copy this folder's index must match.
+CHAIN_FILE = "chain.json"
 LOCK_FILE = "index.lock"
 # Overrides settings.audit_dir for every environment (tests, CI workspaces).
 AUDIT_DIR_VARIABLE = "TRADAI_AUDIT_DIR"
-UPLOAD_PREFIX = "audit"
-STATUSES = ("succeeded", "failed", "refused")
-RECORD_COLUMNS = ["id", "start", "environment", "notebook", "status", "duration_s", "operator"]
+KINDS = ("run", "change")
+# Where a record came from: `tradai-nb run`, a notebook open in JupyterLab or VS Code, a headless notebook client
+# (papermill, nbval, nbclient), or Python code outside any notebook.
+ORIGINS = ("run", "interactive", "papermill", "python")
+STARTED = "started"
+OUTCOMES = ("succeeded", "failed", "refused")
+STATUSES = (STARTED, *OUTCOMES)
+RECORD_COLUMNS = ["id", "start", "environment", "origin", "kind", "action", "target", "status", "duration_s",
+                  "operator"]
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+# Serialises appends from threads of one process; the file lock serialises processes.
+_append_lock = threading.Lock()
 
 
 @dataclass
 class AuditRecord:
-    """One run as the index keeps it; `hash` covers every other field, `prev_hash` links it to the record before."""
+    """One line of the index. A run or change writes a `started` line before it acts and an outcome line (same id)
+    after; a refusal is one line. `hash` covers every other field; `prev_hash` links the line to the one before."""
 
+    chain: str
+    seq: int
     id: str
+    kind: str
+    status: str
+    origin: str
+    action: str
+    target: str
+    environment: str
     operator: str
     host: str
     git_commit: str | None
     git_dirty: bool | None
-    notebook: str
-    environment: str
+    notebook: str | None
     parameters: dict[str, Any]
     start: str
-    end: str
-    duration_s: float
-    status: str
+    end: str | None
+    duration_s: float | None
+    stage: str | None
     error: dict[str, Any] | None
-    notebook_file: str
-    notebook_sha256: str
-    upload: dict[str, Any] | None
+    notebook_file: str | None
+    notebook_sha256: str | None
+    parent: str | None
     prev_hash: str | None
     hash: str = ""
 
@@ -69,204 +84,354 @@ class AuditRecord:
         return cls(**{name: data[name] for name in names})
 
     def to_line(self) -> str:
-        return _canonical(self.to_dict())
+        return canonical(self.to_dict())
+
+
+@dataclass(frozen=True)
+class IndexProblem:
+    """Something wrong with one line of an index (or with the index as a whole, line None)."""
+
+    line: int | None
+    record_id: str | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line is not None else "the index"
+        named = f"record {self.record_id!r} ({where})" if self.record_id else where
+        return f"{named}: {self.problem}"
 
 
 def record_hash(data: Mapping[str, Any]) -> str:
     """SHA-256 of a record's canonical JSON, without its own `hash` field."""
-    return hashlib.sha256(_canonical({k: v for k, v in data.items() if k != "hash"}).encode()).hexdigest()
+    return hashlib.sha256(canonical({k: v for k, v in data.items() if k != "hash"}).encode()).hexdigest()
 
 
-def audit_root(settings: Settings) -> Path:
-    """Where the environment's audit records live: $TRADAI_AUDIT_DIR, else settings.audit_dir under the project root."""
+def canonical(data: Mapping[str, Any]) -> str:
+    """The one serialisation that is hashed, stored and uploaded."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def audit_root(settings: Settings | None = None) -> Path:
+    """Where audit records live: $TRADAI_AUDIT_DIR, else settings.audit_dir (default runs/) under the project root."""
     override = os.environ.get(AUDIT_DIR_VARIABLE)
-    return Path(override).resolve() if override else (PROJECT_ROOT / settings.audit_dir).resolve()
+    if override:
+        return Path(override).expanduser().resolve()
+    return (PROJECT_ROOT / (settings.audit_dir if settings is not None else "runs")).resolve()
 
 
-class Run:
-    """A run being recorded: who started what, where and when; `finish` stores its notebook and record.
+class AuditStore:
+    """One audit folder: its chain id, its index and the notebooks its records keep."""
 
-    `settings` are the run's own (with its parameters applied): the upload goes where they point.
-    """
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.index = self.root / INDEX_FILE
+        self.chain_file = self.root / CHAIN_FILE
 
-    def __init__(self, notebook: Path, settings: Settings, parameters: Mapping[str, Any]) -> None:
-        self.notebook = notebook
-        self.settings = settings
-        self.started = datetime.now(UTC)
-        self.redactor = Redactor.for_run(parameters)
-        self.operator = _operator()
-        self.host = socket.gethostname()
-        self.git_commit, self.git_dirty = _git_state()
+    @classmethod
+    def for_settings(cls, settings: Settings | None) -> AuditStore:
+        return cls(audit_root(settings))
 
-    def finish(self, notebook: Mapping[str, Any], *, status: str, parameters: Mapping[str, Any],
-               error: Mapping[str, Any] | None = None) -> AuditRecord:
-        """Scrub and store the notebook, upload both where configured, append the record; returns the record."""
-        if status not in STATUSES:
-            raise AuditError(f"unknown run status {status!r}; expected one of {', '.join(STATUSES)}")
-        ended = datetime.now(UTC)
-        root = audit_root(self.settings)
-        scrubbed = self.redactor.scrub_notebook(copy.deepcopy(dict(notebook)))
-        with _index_lock(root):
-            previous = read_records(root)
-            record_id = _unique_id(root, self.started, self.notebook.stem, {r.id for r in previous})
-            notebook_file = Path(self.settings.environment, f"{self.started:%Y-%m-%d}", f"{record_id}.ipynb")
-            content = self._notebook_bytes(scrubbed, notebook_file)
-            write_atomically(root / notebook_file, content)
+    def chain_id(self) -> str | None:
+        """The chain's id, or None before the first record (or when chain.json is unreadable)."""
+        try:
+            data = json.loads(self.chain_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+
+    def lines(self) -> tuple[list[dict[str, Any]], list[IndexProblem]]:
+        """Every line of the index that parses as a record (in order), and the problems of the index as found by
+        reading it: lines that are not JSON or not records, hashes, links, sequence numbers and chain ids that do not
+        match. An index that does not exist is no problem here (the caller decides)."""
+        try:
+            raw = self.index.read_bytes()
+        except FileNotFoundError:
+            return [], []
+        except OSError as exc:
+            return [], [IndexProblem(None, None, f"cannot be read ({exc})")]
+        return check_chain(raw, self.chain_id())
+
+    def records(self) -> list[AuditRecord]:
+        """All records, oldest first; a damaged index raises AuditError naming its first problem."""
+        records, problems = self.lines()
+        if problems:
+            raise AuditError(f"{self.index}: {problems[0]}; `tradai-nb audit verify` lists every problem")
+        return [AuditRecord.from_dict(r) for r in records]
+
+    def append(self, entry: Mapping[str, Any], notebook: Mapping[str, Any] | bytes | None = None) -> AuditRecord:
+        """Append one record, durably (fsync) and only to an intact index; the notebook it keeps is written first.
+
+        `entry` holds the record's own fields (id, kind, status, ...); the store adds chain, seq, notebook_file,
+        notebook_sha256, prev_hash and hash. Raises AuditStoreError — naming the file, the line and the fix — when
+        the folder cannot be written or the index is damaged: the caller must then refuse its change.
+        """
+        with _append_lock, self._locked():
+            records, problems = self.lines()
+            if problems:
+                raise AuditStoreError(self._damage_message(problems[0]))
+            chain = self.chain_id()
+            new_chain = chain is None
+            if new_chain:
+                if records or self.chain_file.exists():
+                    raise AuditStoreError(self._damage_message(IndexProblem(None, None,
+                                                                            f"{CHAIN_FILE} is missing or unreadable")))
+                chain = self._new_chain()
+            elif not records:
+                state = "empty" if self.index.exists() else "missing"
+                raise AuditStoreError(self._damage_message(IndexProblem(None, None, f"it is {state}, but chain "
+                                                                        f"{chain} has begun ({CHAIN_FILE})")))
+            fields_ = dict(entry)
+            notebook_file, notebook_sha = None, None
+            if notebook is None:
+                fields_.pop("notebook_file", None)
+            else:
+                content = notebook if isinstance(notebook, bytes) else notebook_bytes(notebook)
+                notebook_file = fields_.pop("notebook_file", None) or self.notebook_path_for(fields_)
+                self._write(self.root / notebook_file, content)
+                notebook_sha = hashlib.sha256(content).hexdigest()
             record = AuditRecord(
-                id=record_id,
-                operator=self.redactor.scrub(self.operator),
-                host=self.redactor.scrub(self.host),
-                git_commit=self.git_commit,
-                git_dirty=self.git_dirty,
-                notebook=self.redactor.scrub(_display_path(self.notebook)),
-                environment=self.settings.environment,
-                parameters=self.redactor.parameters(parameters),
-                start=_timestamp(self.started),
-                end=_timestamp(ended),
-                duration_s=round((ended - self.started).total_seconds(), 3),
-                status=status,
-                error=self.redactor.scrub(dict(error)) if error else None,
-                notebook_file=notebook_file.as_posix(),
-                notebook_sha256=hashlib.sha256(content).hexdigest(),
-                upload=None,
-                prev_hash=previous[-1].hash if previous else None,
+                **{**fields_, "chain": chain, "seq": len(records) + 1, "notebook_file": notebook_file,
+                   "notebook_sha256": notebook_sha, "prev_hash": records[-1]["hash"] if records else None},
             )
-            if self.settings.audit_upload:
-                record.upload = upload(record, content, self.settings, self.redactor)
             record.hash = record_hash(record.to_dict())
-            _append_line(root / INDEX_FILE, record.to_line())
-        return record
+            try:
+                self._append_line(record.to_line())
+            except AuditStoreError:
+                if new_chain:
+                    self.chain_file.unlink(missing_ok=True)
+                raise
+            return record
 
-    def _notebook_bytes(self, notebook: dict[str, Any], notebook_file: Path) -> bytes:
-        import nbformat
+    def new_id(self, started: datetime, name: str) -> str:
+        """A record id unique in this folder: UTC start and a name, plus a short random part (several processes may
+        start a change in the same second)."""
+        return f"{started:%Y%m%dT%H%M%SZ}-{_UNSAFE_NAME.sub('-', name).strip('-')}-{uuid.uuid4().hex[:6]}"
 
-        papermill = notebook.get("metadata", {}).get("papermill")
-        if isinstance(papermill, dict) and "output_path" in papermill:
-            papermill["output_path"] = notebook_file.as_posix()
-        text = nbformat.writes(nbformat.from_dict(notebook))
-        # A secret the structured scrub missed (a form nobody foresaw) must still never reach the disk.
-        return self.redactor.scrub(text).encode("utf-8") if self.redactor.leaks(text) else text.encode("utf-8")
+    def notebook_path_for(self, entry: Mapping[str, Any]) -> str:
+        """Where a record's notebook is kept in the folder: <environment>/<date>/<id>[.<outcome>].ipynb."""
+        started = parse_time(entry["start"])
+        suffix = "" if entry.get("status") == STARTED else f".{entry.get('status')}"
+        return Path(str(entry["environment"]), f"{started:%Y-%m-%d}", f"{entry['id']}{suffix}.ipynb").as_posix()
+
+    def _new_chain(self) -> str:
+        chain = uuid.uuid4().hex
+        content = json.dumps({"id": chain, "created": timestamp(datetime.now(UTC))}, indent=2) + "\n"
+        self._write(self.chain_file, content.encode())
+        return chain
+
+    def _damage_message(self, problem: IndexProblem) -> str:
+        return (
+            f"the audit index {self.index} is damaged ({problem}), so no change can be recorded ahead of it and the "
+            "change was refused: nothing was touched. `tradai-nb audit verify` lists every problem. To record again, "
+            f"move {self.index} and {self.chain_file} aside together (keep them: they are the evidence); the next "
+            "change starts a new chain"
+        )
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock = (self.root / LOCK_FILE).open("a")
+        except OSError as exc:
+            raise AuditStoreError(self._unwritable(exc)) from None
+        with lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _append_line(self, line: str) -> None:
+        created = not self.index.exists()
+        try:
+            with self.index.open("ab") as out:
+                out.write(line.encode("utf-8") + b"\n")
+                out.flush()
+                os.fsync(out.fileno())
+            if created:
+                _fsync_directory(self.root)
+        except OSError as exc:
+            raise AuditStoreError(self._unwritable(exc)) from None
+
+    def _write(self, path: Path, content: bytes) -> None:
+        try:
+            write_atomically(path, content)
+        except OSError as exc:
+            raise AuditStoreError(self._unwritable(exc)) from None
+
+    def _unwritable(self, exc: OSError) -> str:
+        return (
+            f"the audit folder {self.root} cannot be written ({exc.strerror or exc}: {exc.filename or self.root}), so "
+            "no change can be recorded ahead of it and the change was refused: nothing was touched. Make the folder "
+            f"writable, or point ${AUDIT_DIR_VARIABLE} (or audit_dir in the params file) at one that is"
+        )
 
 
-def upload(record: AuditRecord, notebook: bytes, settings: Settings, redactor: Redactor) -> dict[str, Any]:
-    """Put the notebook and the record in the environment's logs bucket; failures are returned, never raised.
+def check_chain(raw: bytes, chain: str | None) -> tuple[list[dict[str, Any]], list[IndexProblem]]:
+    """The records of an index's bytes and every problem found in them (see AuditStore.lines)."""
+    records: list[dict[str, Any]] = []
+    problems: list[IndexProblem] = []
+    expected_fields = {f.name for f in fields(AuditRecord)}
+    lines = raw.split(b"\n")
+    unfinished = bool(raw) and not raw.endswith(b"\n")
+    if not unfinished:
+        lines = lines[:-1]
+    previous_hash: str | None | object = None
+    for number, line in enumerate(lines, 1):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            found = re.search(rb'"id":"([^"]*)"', line)
+            problems.append(IndexProblem(number, found[1].decode(errors="replace") if found else None,
+                                         "is not valid JSON (the index was changed after it was written, or a write "
+                                         "was cut short)"))
+            previous_hash = _UNKNOWN
+            continue
+        if not isinstance(data, dict) or not expected_fields <= set(data):
+            problems.append(IndexProblem(number, data.get("id") if isinstance(data, dict) else None,
+                                         "is not an audit record (fields are missing)"))
+            previous_hash = _UNKNOWN
+            continue
+        name = data.get("id")
+        if record_hash(data) != data.get("hash"):
+            problems.append(IndexProblem(number, name, "its content does not match its hash: the record was changed "
+                                                       "after it was written"))
+        elif previous_hash is not _UNKNOWN and data.get("prev_hash") != previous_hash:
+            problems.append(IndexProblem(number, name, "its prev_hash does not match the record before it: records "
+                                                       "were removed, reordered or inserted"))
+        elif data.get("seq") != number:
+            problems.append(IndexProblem(number, name, f"its sequence number is {data.get('seq')}, but it is line "
+                                                       f"{number}: records were removed or inserted before it"))
+        if chain is not None and data.get("chain") != chain:
+            problems.append(IndexProblem(number, name, f"it belongs to chain {data.get('chain')}, not to this "
+                                                       f"folder's chain {chain} ({CHAIN_FILE})"))
+        records.append(data)
+        previous_hash = data.get("hash")
+    if unfinished:
+        problems.append(IndexProblem(len(lines), records[-1].get("id") if records else None,
+                                     "the last line has no final newline: a write was cut short or the index was "
+                                     "edited"))
+    return records, problems
 
-    The uploaded record is the record as the index will hold it when the upload succeeds (same upload field, same
-    hash); when it fails, the index's copy notes the error instead.
-    """
-    from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
 
-    from tradai_nb.aws import session_for
-
-    bucket = config.get_bucket_name("logs", settings.environment)
-    base = f"{UPLOAD_PREFIX}/{record.notebook_file.removesuffix('.ipynb')}"
-    target = {"bucket": bucket, "notebook_key": f"{base}.ipynb", "record_key": f"{base}.json", "error": None}
-    record.upload = target
-    record.hash = record_hash(record.to_dict())
-    try:
-        # Few retries: a missing bucket or network must not hold the run (and the index lock) for minutes.
-        s3 = session_for(settings).client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3},
-                                                               connect_timeout=5, read_timeout=30))
-        s3.put_object(Bucket=bucket, Key=target["notebook_key"], Body=notebook, ContentType="application/x-ipynb+json")
-        s3.put_object(Bucket=bucket, Key=target["record_key"], Body=record.to_line().encode(), ContentType="application/json")
-    except (BotoCoreError, ClientError, AwsAccessError) as exc:
-        target = {**target, "error": redactor.scrub(f"{type(exc).__name__}: {exc}")}
-    return target
+_UNKNOWN = object()
 
 
 def read_records(root: Path) -> list[AuditRecord]:
     """All records of an audit directory, oldest first (none if it holds no index yet)."""
-    return [AuditRecord.from_dict(data) for _, data in _index_lines(root / INDEX_FILE)]
+    return AuditStore(root).records()
 
 
-def list_records(root: Path, environment: str | None = None, since: datetime | None = None) -> list[AuditRecord]:
-    """Records of one environment (or all) that started at or after `since`."""
+@dataclass(frozen=True)
+class Entry:
+    """A run or change as `audit list` shows it: its started line (if any) merged with its outcome line."""
+
+    id: str
+    kind: str
+    origin: str
+    action: str
+    target: str
+    environment: str
+    status: str
+    start: str
+    end: str | None
+    duration_s: float | None
+    operator: str
+    parent: str | None
+    error: dict[str, Any] | None
+    records: tuple[AuditRecord, ...]
+
+    @property
+    def last(self) -> AuditRecord:
+        return self.records[-1]
+
+
+def entries(records: Sequence[AuditRecord]) -> list[Entry]:
+    """Records grouped by id, in order of their first line; an entry still `started` never recorded its outcome
+    (it is running, or its process died)."""
+    grouped: dict[str, list[AuditRecord]] = {}
+    for record in records:
+        grouped.setdefault(record.id, []).append(record)
+    result = []
+    for record_id, group in grouped.items():
+        first, last = group[0], group[-1]
+        result.append(Entry(record_id, first.kind, first.origin, first.action, first.target, first.environment,
+                            last.status, first.start, last.end, last.duration_s, first.operator, first.parent,
+                            last.error, tuple(group)))
+    return result
+
+
+def list_records(root: Path, environment: str | None = None, since: datetime | None = None) -> list[Entry]:
+    """Runs and changes of one environment (or all) that started at or after `since`."""
     return [
-        r for r in read_records(root)
-        if (environment is None or r.environment == environment) and (since is None or _parse_time(r.start) >= since)
+        e for e in entries(read_records(root))
+        if (environment is None or e.environment == environment) and (since is None or parse_time(e.start) >= since)
     ]
 
 
-def find_record(root: Path, record_id: str) -> AuditRecord:
-    """The record with this id, or the only one whose id starts with it."""
-    records = read_records(root)
-    exact = [r for r in records if r.id == record_id]
-    matches = exact or [r for r in records if r.id.startswith(record_id)]
+def find_record(root: Path, record_id: str) -> Entry:
+    """The run or change with this id, or the only one whose id starts with it."""
+    found = entries(read_records(root))
+    exact = [e for e in found if e.id == record_id]
+    matches = exact or [e for e in found if e.id.startswith(record_id)]
     if not matches:
         raise AuditError(f"no audit record {record_id!r} in {root / INDEX_FILE}; `tradai-nb audit list` shows the ids")
     if len(matches) > 1:
-        raise AuditError(f"{record_id!r} matches {len(matches)} records ({', '.join(r.id for r in matches[:5])}); give more of the id")
+        raise AuditError(f"{record_id!r} matches {len(matches)} records ({', '.join(e.id for e in matches[:5])}); "
+                         "give more of the id")
     return matches[0]
 
 
-def verify(root: Path) -> int:
-    """Recompute the chain and every stored notebook's hash; raises AuditError naming the first record that fails."""
-    previous_hash = None
-    count = 0
-    for line_number, data in _index_lines(root / INDEX_FILE):
-        name = f"record {data.get('id')!r} (line {line_number} of {root / INDEX_FILE})"
-        if record_hash(data) != data.get("hash"):
-            raise AuditError(f"{name}: its content does not match its hash; the record was changed after it was written")
-        if data.get("prev_hash") != previous_hash:
-            raise AuditError(f"{name}: its prev_hash does not match the record before it; records were removed, "
-                             "reordered or inserted")
-        stored = root / str(data.get("notebook_file"))
-        if not stored.is_file():
-            raise AuditError(f"{name}: its notebook {stored} is missing")
-        if hashlib.sha256(stored.read_bytes()).hexdigest() != data.get("notebook_sha256"):
-            raise AuditError(f"{name}: its notebook {stored} does not match its SHA-256; the notebook was changed "
-                             "after the run")
-        previous_hash = data["hash"]
-        count += 1
-    return count
-
-
-def records_table(records: Sequence[AuditRecord]):
-    """Records as a table, one row per run."""
+def records_table(found: Sequence[Entry]):
+    """Runs and changes as a table, one row each."""
     import pandas as pd
 
-    return pd.DataFrame([{c: getattr(r, c) for c in RECORD_COLUMNS} for r in records], columns=RECORD_COLUMNS)
+    return pd.DataFrame([{c: getattr(e, c) for c in RECORD_COLUMNS} for e in found], columns=RECORD_COLUMNS)
 
 
-def _index_lines(index: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    if not index.exists():
-        return
-    with index.open(encoding="utf-8") as lines:
-        for line_number, line in enumerate(lines, 1):
-            try:
-                data = json.loads(line)
-            except ValueError:
-                found = re.search(r'"id":"([^"]*)"', line)
-                name = f"record {found[1]!r}" if found else "a record"
-                raise AuditError(f"{name} (line {line_number} of {index}) is not valid JSON; the index was changed "
-                                 "after it was written") from None
-            if not isinstance(data, dict):
-                raise AuditError(f"line {line_number} of {index} is not a record")
-            yield line_number, data
+def local_problems(store: AuditStore) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records of a folder and everything its local chain shows to be wrong: damaged lines, broken links,
+    notebooks missing, changed, or kept without a record, an index missing or emptied after its chain began."""
+    problems: list[str] = []
+    if not store.root.is_dir():
+        return [], [f"{store.root}: there is no audit folder here (nothing was ever recorded here, or it was "
+                    "removed); check $TRADAI_AUDIT_DIR and audit_dir in the params files"]
+    records, index_problems = store.lines()
+    problems += [f"{store.index}: {p}" for p in index_problems]
+    chain = store.chain_id()
+    if chain is None and (records or store.chain_file.exists()):
+        problems.append(f"{store.chain_file}: missing or unreadable, but the index holds records")
+    if not records and chain is not None:
+        state = "empty" if store.index.exists() else "missing"
+        problems.append(f"{store.index}: the index is {state}, but chain {chain} has begun ({CHAIN_FILE})")
+    referenced = set()
+    for record in records:
+        if not record.get("notebook_file"):
+            continue
+        referenced.add(str(record["notebook_file"]))
+        stored = store.root / str(record["notebook_file"])
+        name = f"record {record.get('id')!r} (line {record.get('seq')})"
+        if not stored.is_file():
+            problems.append(f"{name}: its notebook {stored} is missing")
+        elif hashlib.sha256(stored.read_bytes()).hexdigest() != record.get("notebook_sha256"):
+            problems.append(f"{name}: its notebook {stored} does not match its SHA-256: the notebook was changed "
+                            "after it was recorded")
+    for path in sorted(store.root.glob("*/*/*.ipynb")):
+        if path.relative_to(store.root).as_posix() not in referenced:
+            problems.append(f"{path}: a notebook no record of the index refers to (added, or its record removed)")
+    return records, problems
 
 
-@contextmanager
-def _index_lock(root: Path) -> Iterator[None]:
-    """Serialise writers of one audit directory, so the chain never forks."""
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / LOCK_FILE).open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def notebook_bytes(notebook: Mapping[str, Any]) -> bytes:
+    """A notebook (JSON data) as stored: nbformat's own serialisation."""
+    import nbformat
 
-
-def _append_line(index: Path, line: str) -> None:
-    existing = index.read_bytes() if index.exists() else b""
-    if existing and not existing.endswith(b"\n"):
-        raise AuditError(f"{index} ends in an unfinished line; run `tradai-nb audit verify` and repair it first")
-    write_atomically(index, existing + line.encode("utf-8") + b"\n")
+    return nbformat.writes(nbformat.from_dict(copy.deepcopy(dict(notebook)))).encode("utf-8")
 
 
 def write_atomically(path: Path, content: bytes) -> None:
-    """Write to a temporary file beside the target, then rename it over: readers never see half a file."""
+    """Write to a uniquely named temporary file beside the target, fsync, rename it over, fsync the folder: readers
+    never see half a file, and a crash leaves the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -278,54 +443,28 @@ def write_atomically(path: Path, content: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _fsync_directory(path.parent)
 
 
-def _unique_id(root: Path, started: datetime, stem: str, taken: set[str]) -> str:
-    base = f"{started:%Y%m%dT%H%M%SZ}-{_UNSAFE_NAME.sub('-', stem)}"
-    candidate, number = base, 1
-    while candidate in taken or any(root.glob(f"*/*/{candidate}.ipynb")):
-        number += 1
-        candidate = f"{base}-{number}"
-    return candidate
+def timestamp(moment: datetime) -> str:
+    """A UTC time as records keep it: ISO 8601 with milliseconds and Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _canonical(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse_time(text: str) -> datetime:
+def parse_time(text: str) -> datetime:
+    """A record's time back as an aware datetime."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _display_path(path: Path) -> str:
+def _fsync_directory(path: Path) -> None:
+    # The new name of a renamed or created file is durable only once its folder is.
     try:
-        return path.resolve().relative_to(PROJECT_ROOT).as_posix()
-    except ValueError:
-        return str(path.resolve())
-
-
-def _operator() -> str:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return os.environ.get("USER") or "unknown"
-
-
-def _git_state() -> tuple[str | None, bool | None]:
-    """The checked-out commit and whether the working tree differs from it (None when not a git checkout)."""
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", "-C", str(PROJECT_ROOT), *args], capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    if commit is None:
-        return None, None
-    status = git("status", "--porcelain")
-    return commit.strip(), None if status is None else bool(status.strip())
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -10,7 +10,7 @@ import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ProfileNotFound
 
-from tradai_nb.errors import AwsAccessError
+from tradai_nb.errors import AwsAccessError, CredentialsMissingError
 from tradai_nb.settings import Settings
 
 # Test credentials for the sandbox; moto accepts any, real AWS accepts none of these.
@@ -76,7 +76,7 @@ def session_for(settings: Settings) -> EnvironmentSession:
             botocore_session=_botocore_session(ignore_configured_endpoints=True, isolated=False),
         )
     except ProfileNotFound:
-        raise AwsAccessError(
+        raise CredentialsMissingError(
             f"AWS profile {settings.aws_profile!r} (aws_profile in params/{settings.environment}.yaml) is not configured "
             "on this machine: run `aws configure --profile "
             f"{settings.aws_profile}` or `aws sso login --profile {settings.aws_profile}`, or pass -p aws_profile <name>"

@@ -7,17 +7,15 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from tradai_nb import progress
 from tradai_nb.actions import ActionResult, run_stack_action
-from tradai_nb.errors import OperationError, ParameterError, TradaiError
+from tradai_nb.errors import ParameterError, TradaiError
 from tradai_nb.settings import Settings
 from tradai_nb.stacks import stacks
 
 # What a bootstrap does: plan (offline), preview, or deploy everything. Destroying is per stack, never bootstrapped.
 BOOTSTRAP_ACTIONS = ("plan", "preview", "up")
 STEP_COLUMNS = ["stack", "action", "status", "resources", "outputs", "detail"]
-# The stack whose Lambda functions need their images in ECR before it deploys, and the actions that deploy.
-IMAGE_CONSUMER = "compute"
-DEPLOYING_ACTIONS = ("preview", "up")
 
 
 @dataclass
@@ -50,30 +48,12 @@ def check_bootstrap_action(action: str) -> None:
                              "run other actions from the stack's own notebook", name="action")
 
 
-def require_lambda_images(settings: Settings, action: str) -> pd.DataFrame | None:
-    """Before compute deploys: the Lambda images it needs, raising if any is missing (None for other actions)."""
-    if action not in DEPLOYING_ACTIONS:
-        return None
-    from tradai_nb.aws import session_for
-    from tradai_nb.engine.automation import find_pulumi_cli
-
-    # Without the CLI the action cannot run at all: say so first, before asking AWS anything.
-    find_pulumi_cli(action)
-    from tradai_nb.ops.images import lambda_image_status
-
-    status = lambda_image_status(session_for(settings), settings)
-    missing = status[~status["present"]]
-    if not missing.empty:
-        images = ", ".join(f"{row.repository}:{row.tag}" for row in missing.itertuples())
-        raise OperationError(f"compute deploys Lambda images that are not in ECR ({settings.environment}): {images}; "
-                             "push them (the team's `just lambda-bootstrap`) and run again")
-    return status
-
-
 def bootstrap(settings: Settings, action: str = "plan", *, confirm: str = "",
-              on_output: Callable[[str], None] = print) -> BootstrapResult:
+              on_output: Callable[[str], None] = print,
+              on_progress: Callable[[str], None] | None = None) -> BootstrapResult:
     """Run `action` on persistent, foundation, compute, edge in that order; stop at the first failure."""
     check_bootstrap_action(action)
+    on_progress = progress.reporter(f"bootstrap {action}", on_progress)
     result = BootstrapResult(settings.environment, action, pd.DataFrame(columns=STEP_COLUMNS))
     steps = []
     failed_stack = None
@@ -81,17 +61,20 @@ def bootstrap(settings: Settings, action: str = "plan", *, confirm: str = "",
         if failed_stack is not None:
             steps.append(_step(spec.name, action, "not run", detail=f"stopped: {failed_stack} failed"))
             continue
+        on_progress(f"{spec.name}: {action}")
         try:
-            if spec.name == IMAGE_CONSUMER:
-                result.images = require_lambda_images(settings, action)
-            done = run_stack_action(settings, spec.name, action, confirm=confirm, on_output=on_output)
+            done = run_stack_action(settings, spec.name, action, confirm=confirm, on_output=on_output,
+                                    on_progress=on_progress)
         except TradaiError as exc:
             result.error, failed_stack = exc, spec.name
             steps.append(_step(spec.name, action, "failed", detail=f"{type(exc).__name__}: {exc}"))
             continue
         result.results[spec.name] = done
+        if done.images is not None:
+            result.images = done.images
         steps.append(_step(spec.name, action, "done", resources=_resource_count(done), outputs=len(done.outputs)))
     result.steps = pd.DataFrame(steps, columns=STEP_COLUMNS)
+    on_progress(f"{action} {'stopped at ' + failed_stack if failed_stack else 'done'}")
     return result
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-from tradai_nb.errors import TradaiError
+from tradai_nb.errors import EXIT_INTERRUPTED, EXIT_OK, TradaiError
 
 # Each module registers its subcommands; the handler is stored as the parser default `handler`.
 COMMAND_MODULES = (
@@ -29,12 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; the exit code says how it ended (see tradai_nb.errors and the README's table)."""
+    from tradai_nb.commands.run import joined_parameters
+
+    args = build_parser().parse_args(joined_parameters(list(sys.argv[1:] if argv is None else argv)))
     try:
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()
+        return code
     except TradaiError as exc:
         print(f"tradai-nb: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         print("tradai-nb: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`tradai-nb audit list | head`): nothing more to say, and no one to say it to.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK

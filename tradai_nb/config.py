@@ -58,6 +58,11 @@ S3_BUCKETS = {
 }
 # The self-managed Pulumi backend bucket (persistent stack, never destroyed).
 STATE_BUCKET_KEY = "pulumi-state"
+# The bucket that takes CloudTrail logs and the uploaded audit records (under Object Lock).
+LOGS_BUCKET_KEY = "logs"
+# Key prefixes in the logs bucket: CloudTrail's log files, and the uploaded audit chains.
+TRAIL_KEY_PREFIX = "cloudtrail"
+AUDIT_KEY_PREFIX = "audit"
 
 # Lambda functions: name -> what triggers it. "setting:<field>" means the schedule comes from settings.
 LAMBDA_FUNCTIONS: dict[str, dict[str, str | int]] = {

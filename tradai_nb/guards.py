@@ -1,14 +1,15 @@
-"""Guard rails for stack actions, checked before any AWS or Pulumi call."""
+"""Guard rails for stack actions: the request, the destroy policy, and what a stack import may take."""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tradai_nb import config
-from tradai_nb.errors import ConfigError, GuardError, ParameterError
+from tradai_nb import config, files
+from tradai_nb.errors import ConfigError, GuardError, ParameterError, UnreadableFileError
 from tradai_nb.settings import Settings
 from tradai_nb.stacks.registry import DestroyPolicy, StackSpec, stacks
 
@@ -16,6 +17,10 @@ ACTIONS = ("plan", "preview", "up", "refresh", "destroy", "outputs", "export", "
 # Actions that change a stack's resources or state; in protected environments they need confirm=<environment>.
 CHANGING_ACTIONS = ("up", "refresh", "destroy", "import", "cancel")
 DEPLOYMENT_VERSION = 3
+# A deployment of a few hundred resources is a few MB; 256 MiB is far beyond any real one, and bounds the memory a
+# wrong path (a disk image, say) could take.
+MAX_STATE_FILE_BYTES = 256 * 1024 * 1024
+STACK_RESOURCE = "pulumi:pulumi:Stack"
 
 
 @dataclass(frozen=True)
@@ -27,9 +32,9 @@ class ApprovedAction:
     deployment: dict[str, Any] | None = None
 
 
-def check_stack_action(settings: Settings, stack: str, action: str, *, confirm: str = "", allow_destroy: bool = False,
-                       state_file: str | Path | None = None) -> ApprovedAction:
-    """Refuse what must not run; each refusal names the parameter and what to do instead."""
+def check_stack_request(settings: Settings, stack: str, action: str, *, confirm: object = "",
+                        allow_destroy: object = False, state_file: str | Path | None = None) -> StackSpec:
+    """Refuse an unknown action or stack and parameters of the wrong type; nothing about permission yet."""
     if action not in ACTIONS:
         raise ParameterError(f"parameter 'action': unknown action {action!r}; choose one of {', '.join(ACTIONS)}",
                              name="action")
@@ -45,22 +50,102 @@ def check_stack_action(settings: Settings, stack: str, action: str, *, confirm: 
     if not isinstance(allow_destroy, bool):
         raise ParameterError(f"parameter 'allow_destroy': expected True or False, got {allow_destroy!r}",
                              name="allow_destroy")
+    if action != "import" and state_file is not None:
+        raise ParameterError(f"parameter 'state_file': only action='import' reads a state file (action is {action!r})",
+                             name="state_file")
+    return spec
+
+
+def check_stack_action(settings: Settings, stack: str, action: str, *, confirm: str = "", allow_destroy: bool = False,
+                       state_file: str | Path | None = None) -> ApprovedAction:
+    """Everything the change gate of the action will check, checked early (for a refusal before a kernel starts):
+    the request, the destroy policy, the confirm rule, and an import's deployment."""
+    from tradai_nb import gate
+
+    spec = check_stack_request(settings, stack, action, confirm=confirm, allow_destroy=allow_destroy,
+                               state_file=state_file)
     if action == "destroy":
-        _check_destroy_policy(spec, settings.environment, allow_destroy)
-    protected = settings.environment in config.PROTECTED_ENVIRONMENTS
-    if action in CHANGING_ACTIONS and protected and confirm != settings.environment:
-        raise GuardError(
-            f"action {action!r} changes stack {stack!r} in {settings.environment}: pass confirm={settings.environment!r} "
-            f"(--confirm {settings.environment} on the command line) to go ahead (got {confirm!r}); "
-            "run action='preview' first to see what would change",
-            name="confirm",
-        )
+        check_destroy_policy(spec, settings.environment, allow_destroy)
+    if action in CHANGING_ACTIONS:
+        # Called before a run's kernel starts: the run's own record keeps the refusal.
+        gate.precheck(settings, f"stack.{action}", target=stack, confirm=confirm, record=False)
     if action != "import":
-        if state_file is not None:
-            raise ParameterError(f"parameter 'state_file': only action='import' reads a state file (action is {action!r})",
-                                 name="state_file")
         return ApprovedAction(spec, action)
-    return ApprovedAction(spec, action, load_deployment(state_file, spec, settings.environment))
+    deployment = load_deployment(state_file, spec, settings.environment)
+    check_import(deployment, "state_file", spec, settings)
+    return ApprovedAction(spec, action, deployment)
+
+
+def check_destroy_policy(spec: StackSpec, environment: str, allow_destroy: object) -> None:
+    """Persistent is never destroyed; foundation only with allow_destroy=True; the others freely."""
+    if spec.destroy_policy is DestroyPolicy.NEVER:
+        raise GuardError(
+            f"stack {spec.name!r} is never destroyed: it holds the estate's data ({spec.description}). "
+            "Remove single resources with a reviewed change to the stack program instead",
+            name="action",
+        )
+    if spec.destroy_policy is DestroyPolicy.EXPLICIT_ALLOW and allow_destroy is not True:
+        raise GuardError(
+            f"destroying stack {spec.name!r} in {environment} needs allow_destroy=True (parameter 'allow_destroy'); "
+            f"everything built on it ({', '.join(s.name for s in stacks if spec.name in s.upstream)}) "
+            "must be destroyed first",
+            name="allow_destroy",
+        )
+
+
+def check_import(data: Any, source: str, spec: StackSpec, settings: Settings, *,
+                 parameter: str = "state_file") -> dict[str, Any]:
+    """What a stack import may take: a Pulumi deployment of this stack and environment (check_deployment) that holds
+    resources — an empty one would wipe the stack's state — under a secrets provider this environment can open."""
+    check_deployment(data, source, spec, settings.environment, parameter=parameter)
+    deployment = data["deployment"]
+    held = [r for r in deployment.get("resources", []) if r.get("type") != STACK_RESOURCE]
+    if not held:
+        raise GuardError(
+            f"{source} holds no resources of stack {config.get_stack_project(spec.name)}: importing it would empty the "
+            f"stack's state in {settings.environment} and orphan every resource it manages. Import a backup that "
+            "holds the stack's resources (the state backup runbook lists them with their counts); to remove the "
+            "resources themselves, destroy the stack",
+            name=parameter,
+        )
+    _check_secrets_provider(deployment, source, settings, parameter)
+    return data
+
+
+def _check_secrets_provider(deployment: dict[str, Any], source: str, settings: Settings, parameter: str) -> None:
+    from tradai_nb.pulumi_state import passphrase_opens
+
+    provider = deployment.get("secrets_providers")
+    if not isinstance(provider, dict) or provider.get("type") != settings.secrets_provider:
+        found = provider.get("type") if isinstance(provider, dict) else "none"
+        raise GuardError(
+            f"{source} was written under the secrets provider {found!r}, but {settings.environment}'s stacks use "
+            f"{settings.secrets_provider!r} (secrets_provider in params/{settings.environment}.yaml): its secrets "
+            "could not be read after the import. Export the state with this environment's passphrase provider",
+            name=parameter,
+        )
+    state = provider.get("state")
+    passphrase = _passphrase()
+    if passphrase is not None and isinstance(state, dict) and not passphrase_opens(state, passphrase):
+        raise GuardError(
+            f"{source} was written under another passphrase than the one set in this shell "
+            "(PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE): after the import no secret of the stack "
+            "could be decrypted. Set the passphrase the export was made with, or export again under this one",
+            name=parameter,
+        )
+
+
+def _passphrase() -> str | None:
+    value = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
+    if value:
+        return value
+    path = os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    if path:
+        try:
+            return Path(path).expanduser().read_text(encoding="utf-8").strip() or None
+        except (OSError, UnicodeDecodeError):
+            return None
+    return None
 
 
 def load_deployment(state_file: str | Path | None, spec: StackSpec, environment: str) -> dict[str, Any]:
@@ -71,15 +156,30 @@ def load_deployment(state_file: str | Path | None, spec: StackSpec, environment:
             "(what `pulumi stack export` or action='export' wrote)",
             name="state_file",
         )
+
+    def refuse(problem: str) -> ParameterError:
+        return ParameterError(f"parameter 'state_file': {path} {problem}; expected a JSON file of at most "
+                              f"{MAX_STATE_FILE_BYTES // (1024 * 1024)} MiB, as `pulumi stack export` or "
+                              "action='export' wrote it", name="state_file")
+
+    if not isinstance(state_file, (str, os.PathLike)):
+        raise ParameterError(f"parameter 'state_file': expected the path of a deployment file as text, got "
+                             f"{state_file!r}", name="state_file")
     path = Path(state_file).expanduser()
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ParameterError(f"parameter 'state_file': {path} does not exist", name="state_file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParameterError(f"parameter 'state_file': cannot read {path} ({exc})", name="state_file") from None
+        text = files.read_text(path, MAX_STATE_FILE_BYTES)
+    except UnreadableFileError as exc:
+        if exc.reason == "missing":
+            raise ParameterError(f"parameter 'state_file': {path} does not exist", name="state_file") from None
+        raise refuse("is a folder, not a deployment file" if exc.reason == "folder" else exc.problem) from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ParameterError(f"parameter 'state_file': {path} is not JSON ({exc})", name="state_file") from None
+        raise refuse(f"is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise refuse("is not a deployment: its JSON is nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise refuse(f"is not a deployment JSON file ({exc})") from None
     return check_deployment(data, str(path), spec, environment)
 
 
@@ -89,22 +189,6 @@ def check_deployment(data: Any, source: str, spec: StackSpec, environment: str, 
     _check_deployment_shape(data, source, parameter)
     _check_deployment_owner(data["deployment"], source, config.get_stack_project(spec.name), environment, parameter)
     return data
-
-
-def _check_destroy_policy(spec: StackSpec, environment: str, allow_destroy: bool) -> None:
-    if spec.destroy_policy is DestroyPolicy.NEVER:
-        raise GuardError(
-            f"stack {spec.name!r} is never destroyed: it holds the estate's data ({spec.description}). "
-            "Remove single resources with a reviewed change to the stack program instead",
-            name="action",
-        )
-    if spec.destroy_policy is DestroyPolicy.EXPLICIT_ALLOW and not allow_destroy:
-        raise GuardError(
-            f"destroying stack {spec.name!r} in {environment} needs allow_destroy=True (parameter 'allow_destroy'); "
-            f"everything built on it ({', '.join(s.name for s in stacks if spec.name in s.upstream)}) "
-            "must be destroyed first",
-            name="allow_destroy",
-        )
 
 
 def _check_deployment_shape(data: Any, source: str, parameter: str) -> None:

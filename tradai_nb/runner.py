@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import logging
 import os
-import socket
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -21,20 +22,21 @@ import yaml
 from papermill.exceptions import PapermillException, PapermillExecutionError
 from papermill.iorw import papermill_io
 
-from tradai_nb import audit
+from tradai_nb import anchoring, audit, provenance
 from tradai_nb.audit import AuditRecord
 from tradai_nb.errors import GuardError, ParameterError, SettingsError, TradaiError
 from tradai_nb.guards import check_stack_action
-from tradai_nb.settings import PROJECT_ROOT, SETTINGS_FIELDS, Settings, load_settings
+from tradai_nb.redaction import Redactor, check_secret_strength
+from tradai_nb.settings import PROJECT_ROOT, SETTINGS_FIELDS, Settings, load_settings, port_answers
 
 KERNEL_NAME = "python3"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 STACK_NOTEBOOKS_DIR = NOTEBOOKS_DIR / "stacks"
 BOOTSTRAP_NOTEBOOK = "bootstrap"
 # Where a run is recorded is the environment's choice (params file), never a run's own parameter.
-AUDIT_SETTINGS = ("audit_dir", "audit_upload")
+AUDIT_SETTINGS = ("audit_dir", "audit_upload", "audit_retention_days")
 # A run stopped by one of these was refused (nothing was changed), not failed.
-REFUSALS = ("GuardError", "ParameterError")
+REFUSALS = ("GuardError", "ParameterError", "SettingsError", "AuditStoreError")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -63,28 +65,153 @@ class CheckedParameters:
 
 def run_notebook(notebook: str | Path, environment: str, parameters: Mapping[str, Any] | None = None, *,
                  progress_bar: bool | None = None) -> AuditRecord:
-    """Run a notebook headless in one environment and keep the run as an audit record, refusals included."""
-    source = notebook_path(notebook)
-    settings = load_settings(environment)
+    """Run a notebook headless in one environment and keep the run as an audit record, refusals included: a
+    `started` record before anything happens, the outcome with the executed notebook after. Returns the outcome.
+    Raises AuditStoreError (nothing run) when the audit folder cannot take the started record."""
     requested = {"environment": environment, **(parameters or {})}
-    run = audit.Run(source, settings, requested)
+    try:
+        settings = load_settings(environment)
+    except SettingsError as exc:
+        return _RunRecord(str(notebook), None, requested).refuse("settings", exc)
+    try:
+        source = notebook_path(notebook)
+    except ParameterError as exc:
+        return _RunRecord(str(notebook), settings, requested).refuse("notebook", exc)
+    run = _RunRecord(provenance.display_path(source), settings, requested)
+    run.start(requested)
     try:
         checked = check_parameters(source, settings, requested)
+        run.stage = "guard"
         precheck_stack_action(source, checked)
+        check_secret_strength(checked.settings.environment, run.redactor)
     except (ParameterError, GuardError) as exc:
-        return run.finish(prepare(source, requested), status="refused", parameters=requested, error=describe(exc))
-    run.settings = checked.settings
+        return run.finish(_without_outputs(prepare(source, requested)), "refused", requested, exc)
+    run.settings, run.stage = checked.settings, "sandbox"
     try:
         sandbox = start_sandbox(run.settings) if run.settings.is_local else {}
     except TradaiError as exc:
-        return run.finish(prepare(source, checked.given), status=outcome(exc), parameters=checked.given, error=describe(exc))
+        return run.finish(_without_outputs(prepare(source, checked.given)), outcome(exc), checked.given, exc)
     run.settings = run.settings.model_copy(update=sandbox)
     given = {**checked.given, **sandbox}
-    executed, error = execute(source, given, progress_bar=sys.stderr.isatty() if progress_bar is None else progress_bar)
-    record = run.finish(executed, status=outcome(error), parameters=given, error=describe(error))
+    run.stage = "kernel"
+    with _run_environment(run.id, run.notebook):
+        executed, error = execute(source, given,
+                                  progress_bar=sys.stderr.isatty() if progress_bar is None else progress_bar)
+    if executed is None:
+        executed = _without_outputs(prepare(source, given))
+    else:
+        run.stage = _how_far(executed, error)
+    record = run.finish(executed, outcome(error), given, error)
     if isinstance(error, KeyboardInterrupt):
         raise error
     return record
+
+
+class _RunRecord:
+    """The two records of one headless run: `started` before anything happens, then its outcome."""
+
+    def __init__(self, notebook: str, settings: Settings | None, requested: Mapping[str, Any]) -> None:
+        self.notebook = notebook
+        self.settings = settings
+        self.store = audit.AuditStore.for_settings(settings)
+        self.started = datetime.now(UTC)
+        self.redactor = Redactor.for_run(requested)
+        self.origin = provenance.current()
+        self.id = self.store.new_id(self.started, Path(notebook).stem)
+        self.stage = "parameters"
+        self.parameters = self.redactor.parameters(requested)
+
+    def _fields(self, status: str, error: BaseException | None, ended: datetime | None) -> dict[str, Any]:
+        environment = self.settings.environment if self.settings else str(self.parameters.get("environment"))
+        return {
+            "id": self.id, "kind": "run", "status": status, "origin": "run", "action": "notebook",
+            "target": self.redactor.scrub(self.notebook), "environment": environment,
+            "operator": self.redactor.scrub(self.origin.operator), "host": self.redactor.scrub(self.origin.host),
+            "git_commit": self.origin.git_commit, "git_dirty": self.origin.git_dirty,
+            "notebook": self.redactor.scrub(self.notebook), "parameters": self.parameters,
+            "start": audit.timestamp(self.started), "end": audit.timestamp(ended) if ended else None,
+            "duration_s": round((ended - self.started).total_seconds(), 3) if ended else None,
+            "stage": self.stage, "error": self.redactor.scrub(describe(error)) if error is not None else None,
+            "parent": None,
+        }
+
+    def start(self, requested: Mapping[str, Any]) -> AuditRecord:
+        record = self.store.append(self._fields(audit.STARTED, None, None))
+        # Settings keys among the parameters (a sandbox_port, say) may point the upload elsewhere: then the started
+        # record goes up with the outcome, under the run's own settings. A failed upload is said once, at the end.
+        if not any(name in SETTINGS_FIELDS and name != "environment" for name in requested):
+            self._anchor(warn=False)
+        return record
+
+    def refuse(self, stage: str, error: BaseException) -> AuditRecord:
+        """One record for a run that could not even begin (unknown environment or notebook)."""
+        self.stage = stage
+        record = self.store.append(self._fields("refused", error, datetime.now(UTC)))
+        self._anchor()
+        return record
+
+    def finish(self, notebook: dict[str, Any], status: str, parameters: Mapping[str, Any],
+               error: BaseException | None) -> AuditRecord:
+        self.parameters = self.redactor.parameters(parameters)
+        entry = self._fields(status, error, datetime.now(UTC))
+        entry["notebook_file"] = self.store.notebook_path_for(entry)
+        record = self.store.append(entry, self._notebook_bytes(notebook, entry["notebook_file"]))
+        self._anchor()
+        return record
+
+    def _notebook_bytes(self, notebook: dict[str, Any], notebook_file: str) -> bytes:
+        scrubbed = self.redactor.scrub_notebook(copy.deepcopy(notebook))
+        papermill_metadata = scrubbed.get("metadata", {}).get("papermill")
+        if isinstance(papermill_metadata, dict) and "output_path" in papermill_metadata:
+            papermill_metadata["output_path"] = notebook_file
+        text = audit.notebook_bytes(scrubbed).decode("utf-8")
+        # A secret the structured scrub missed (a form nobody foresaw) must still never reach the disk.
+        return (self.redactor.scrub(text) if self.redactor.leaks(text) else text).encode("utf-8")
+
+    def _anchor(self, *, warn: bool = True) -> None:
+        if self.settings is None:
+            return
+        uploaded = anchoring.upload_pending(self.store, self.settings)
+        if uploaded.error and warn:
+            print(f"tradai-nb: warning: the run's record is kept in {self.store.index}, but its upload to "
+                  f"s3://{uploaded.bucket} failed ({uploaded.error}); the next record's upload retries it",
+                  file=sys.stderr)
+
+
+@contextmanager
+def _run_environment(run_id: str, notebook: str) -> Iterator[None]:
+    """The kernel papermill starts inherits these: changes made in it name this run as their parent."""
+    saved = {name: os.environ.get(name) for name in (provenance.RUN_ID_VARIABLE, provenance.RUN_NOTEBOOK_VARIABLE)}
+    os.environ[provenance.RUN_ID_VARIABLE] = run_id
+    os.environ[provenance.RUN_NOTEBOOK_VARIABLE] = notebook
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _without_outputs(notebook: dict[str, Any]) -> dict[str, Any]:
+    """The notebook with no stored outputs: what a run that never reached its kernel keeps (the committed outputs
+    are not this run's results)."""
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+    return notebook
+
+
+def _how_far(executed: dict[str, Any], error: BaseException | None) -> str:
+    if error is None:
+        return "finished"
+    if isinstance(error, PapermillExecutionError):
+        return f"cell {error.exec_count}"
+    counts = [c.get("execution_count") for c in executed.get("cells", []) if c.get("cell_type") == "code"]
+    ran = [n for n in counts if n]
+    return f"after cell {max(ran)}" if ran else "kernel"
 
 
 def notebook_path(notebook: str | Path) -> Path:
@@ -174,7 +301,7 @@ def stacks_of(source: Path) -> tuple[str, ...]:
 
 def start_sandbox(settings: Settings) -> dict[str, Any]:
     """Have the embedded AWS answering before a local run; returns `sandbox_port` to inject when it moved."""
-    if _answers(settings.sandbox_port):
+    if port_answers(settings.sandbox_port):
         return {}
     from tradai_nb.sandbox import ensure_running
 
@@ -189,8 +316,10 @@ def prepare(source: Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(prepared))
 
 
-def execute(source: Path, parameters: Mapping[str, Any], *, progress_bar: bool) -> tuple[dict[str, Any], BaseException | None]:
-    """Execute with papermill in the project root; returns the executed notebook and the error that stopped it."""
+def execute(source: Path, parameters: Mapping[str, Any], *,
+            progress_bar: bool) -> tuple[dict[str, Any] | None, BaseException | None]:
+    """Execute with papermill in the project root; returns the executed notebook (None when papermill wrote none:
+    the kernel never ran) and the error that stopped it."""
     target = _IN_MEMORY.new_path(source)
     error = None
     try:
@@ -200,7 +329,7 @@ def execute(source: Path, parameters: Mapping[str, Any], *, progress_bar: bool) 
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
     written = _IN_MEMORY.pop(target)
-    return (json.loads(written) if written else prepare(source, parameters)), error
+    return (json.loads(written) if written else None), error
 
 
 def outcome(error: BaseException | None) -> str:
@@ -322,16 +451,6 @@ def _setting_value(name: str, value: Any) -> Any:
     if annotation == (str | None):
         return None if parsed is None else value
     return parsed
-
-
-def _answers(port: int | None) -> bool:
-    if port is None:
-        return False
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class _InMemoryNotebooks:

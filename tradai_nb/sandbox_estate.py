@@ -353,7 +353,8 @@ def seed_logs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str,
 
 
 def seed_s3(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The five data buckets and the Pulumi state bucket (versioned)."""
+    """The five data buckets and the Pulumi state bucket (versioned); the logs bucket with Object Lock, as the
+    persistent stack makes it, so uploaded audit records cannot be rewritten."""
     s3 = session.client("s3")
     existing = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     for key in (*config.S3_BUCKETS, config.STATE_BUCKET_KEY):
@@ -361,7 +362,8 @@ def seed_s3(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, s
         if name in existing:
             yield "s3 bucket", name, "exists"
             continue
-        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": settings.aws_region})
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": settings.aws_region},
+                         ObjectLockEnabledForBucket=key == config.LOGS_BUCKET_KEY)
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tag_list(_tags(settings, "storage"))})
         if key == config.STATE_BUCKET_KEY:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})

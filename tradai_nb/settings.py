@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -12,8 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tradai_nb import config
-from tradai_nb.errors import SettingsError
+from tradai_nb import config, files
+from tradai_nb.errors import SettingsError, UnreadableFileError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PARAMS_DIR = PROJECT_ROOT / "params"
@@ -28,6 +30,10 @@ LOCAL_HOME = ".tradai"
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\((\S+ ){5}\S+\))$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# S3 Object Lock accepts retention periods of up to 100 years.
+MAX_AUDIT_RETENTION_DAYS = 36500
+# Where `tradai-nb sandbox start` records the running sandbox (pid, port, start time), under tradai_home().
+SANDBOX_STATE_FILE = "sandbox.json"
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
 
@@ -63,6 +69,7 @@ class Settings(BaseModel):
     state_backup_url: str = Field(description="where state backups go: s3://bucket/prefix or file://folder")
     audit_dir: str = "runs"
     audit_upload: bool = Field(True, description="also upload audit records to the environment's logs bucket")
+    audit_retention_days: int = Field(365, description="Object Lock retention of uploaded audit records (days)")
     protect_data: bool = Field(description="protect data-bearing resources from deletion")
 
     @field_validator("vpc_cidr")
@@ -141,6 +148,13 @@ class Settings(BaseModel):
             raise ValueError("expected a number that is zero or more")
         return value
 
+    @field_validator("audit_retention_days")
+    @classmethod
+    def _audit_retention(cls, value: int) -> int:
+        if not 1 <= value <= MAX_AUDIT_RETENTION_DAYS:
+            raise ValueError(f"expected a number of days from 1 to {MAX_AUDIT_RETENTION_DAYS}")
+        return value
+
     @field_validator("sandbox_port")
     @classmethod
     def _port(cls, value: int | None) -> int | None:
@@ -192,6 +206,37 @@ def tradai_home() -> Path:
     return Path(override).expanduser().resolve() if override else PROJECT_ROOT / LOCAL_HOME
 
 
+def recorded_sandbox() -> dict[str, Any] | None:
+    """The sandbox recorded in tradai_home() if its process is still alive (pid, port, started_at, ...), else None."""
+    try:
+        recorded = json.loads((tradai_home() / SANDBOX_STATE_FILE).read_text(encoding="utf-8"))
+        pid, port = int(recorded["pid"]), int(recorded["port"])
+        os.kill(pid, 0)
+    except PermissionError:
+        return {**recorded, "port": int(recorded["port"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        stat = []
+    # A zombie has exited; field 22 of stat (the start time) tells a reused pid from the sandbox.
+    if stat and (stat[0] == "Z" or recorded.get("process_start_ticks") not in (None, int(stat[19]))):
+        return None
+    return {**recorded, "port": port}
+
+
+def port_answers(port: int | None) -> bool:
+    """Whether something accepts connections on this port of 127.0.0.1 (half a second at most)."""
+    if port is None:
+        return False
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def local_folder(url: str) -> Path:
     """The folder of a file:// URL from a params file: `.tradai/...` is under tradai_home(), other relative paths are
     relative to the project root."""
@@ -213,17 +258,115 @@ def params_path(environment: str, params_dir: Path | None = None) -> Path:
     return (params_dir or default_params_dir()) / f"{environment}.yaml"
 
 
+# Params files are small flat `key: value` files (a few KiB); these bounds refuse anything else before it costs much.
+MAX_PARAMS_BYTES = 1024 * 1024
+_PARAMS_LIMIT = f"{MAX_PARAMS_BYTES // (1024 * 1024)} MiB ({MAX_PARAMS_BYTES:,} bytes)"
+# Nesting levels below the top-level mapping: lists of strings need one; more than a few is not a params file.
+MAX_PARAMS_DEPTH = 8
+
+
 def read_params(path: Path) -> dict[str, Any]:
-    """The raw mapping of a params file (no validation)."""
+    """The raw mapping of a params file (no validation): a regular file of at most MAX_PARAMS_BYTES of UTF-8 YAML,
+    a mapping at the top level, without anchors or aliases, nested at most MAX_PARAMS_DEPTH levels."""
+    text = _read_params_text(path)
+    loader = None
     try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SettingsError(f"{path}: params file not found", path=str(path)) from None
+        loader = _ParamsLoader(text)
+        data = loader.get_single_data()
+    except _ParamsRefused as exc:
+        where = f"{path}:{exc.mark.line + 1}:{exc.mark.column + 1}" if exc.mark else str(path)
+        key = exc.key or loader.top_level_key_at(exc.mark)
+        raise SettingsError(f"{where}: {f'key {key!r}: ' if key else ''}{exc}", path=str(path), key=key) from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML ({exc})", path=str(path)) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
-        raise SettingsError(f"{path}: expected a mapping of settings at the top level", path=str(path))
+        got = "an empty file" if data is None else type(data).__name__
+        raise SettingsError(f"{path}: expected a mapping of settings at the top level (key: value lines), got {got}",
+                            path=str(path))
+    for key in data:
+        if not isinstance(key, str):
+            raise SettingsError(f"{path}: key {key!r}: expected setting names (text) as keys, got {type(key).__name__}",
+                                path=str(path), key=str(key))
     return data
+
+
+def _read_params_text(path: Path) -> str:
+    """The file's text: a regular file (not a folder, device or pipe) of at most MAX_PARAMS_BYTES, decoded as UTF-8."""
+    try:
+        return files.read_text(path, MAX_PARAMS_BYTES)
+    except UnreadableFileError as exc:
+        problem = {
+            "missing": "params file not found" if Path(path).parent.is_dir() else
+            f"{Path(path).parent} is not a folder; the params folder ({PARAMS_DIR_ENV_VAR}, else params/) holds the "
+            "<environment>.yaml files",
+            "folder": "is a folder, not a params file; expected a <environment>.yaml file",
+            "not-regular": f"{exc.problem}; expected a <environment>.yaml file",
+            "too-large": f"{exc.problem}; a params file is at most {_PARAMS_LIMIT} of key: value lines",
+            "not-utf8": f"{exc.problem}; save the file as UTF-8",
+        }.get(exc.reason, f"cannot read the params file: it {exc.problem}")
+        raise SettingsError(f"{path}: {problem}", path=str(path)) from None
+
+
+class _ParamsRefused(Exception):
+    """Something a params file must not hold, with where it starts (and the top-level key, when known)."""
+
+    def __init__(self, message: str, mark, key: str | None = None) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.key = key
+
+
+class _ParamsLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors and aliases (params files are flat key: value files; an alias bomb never
+    expands), nesting deeper than MAX_PARAMS_DEPTH, and scalars that do not convert to their tagged type."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._key: str | None = None  # the top-level key whose value is being composed
+        self._root: yaml.Node | None = None
+
+    def compose_node(self, parent, index):
+        if self._depth == 1:  # an entry of the top-level mapping: its key (index None) or its value (index: the key)
+            self._key = index.value if isinstance(index, yaml.ScalarNode) else None
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            name = event.anchor
+            raise _ParamsRefused(f"anchors and aliases (&{name} / *{name}) are not allowed: params files are flat "
+                                 "key: value files; write each value out", event.start_mark, self._key)
+        if self._depth > MAX_PARAMS_DEPTH:
+            raise _ParamsRefused(f"nested more than {MAX_PARAMS_DEPTH} levels deep; params files are flat key: value "
+                                 "files (values are text, numbers, true/false, null or short lists)",
+                                 event.start_mark, self._key)
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if self._depth == 0:
+            self._root = node
+        return node
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            value = node.value if isinstance(node, yaml.ScalarNode) else node.tag
+            shown = value if len(value) <= 60 else f"{value[:60]}..."
+            raise _ParamsRefused(f"cannot read the value {shown!r} as {node.tag.rsplit(':', 1)[-1]} ({exc})",
+                                 node.start_mark) from None
+
+    def top_level_key_at(self, mark) -> str | None:
+        """The top-level key whose entry holds mark (None when unknown)."""
+        if mark is None or not isinstance(self._root, yaml.MappingNode):
+            return None
+        for key_node, value_node in self._root.value:
+            if key_node.start_mark.index <= mark.index <= value_node.end_mark.index:
+                return key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        return None
 
 
 def validate(data: Mapping[str, Any], source: str) -> Settings:
@@ -246,6 +389,11 @@ def load_settings(environment: str, overrides: Mapping[str, Any] | None = None, 
         )
     data = {**data, **dict(overrides or {})}
     source = str(path) if not overrides else f"{path} (with overrides {', '.join(sorted(overrides))})"
+    if environment == "local" and "sandbox_port" not in (overrides or {}):
+        # A sandbox started on another port (`sandbox start --port N`) is the one every local run must reach.
+        running = recorded_sandbox()
+        if running is not None:
+            data["sandbox_port"] = running["port"]
     return validate(data, source)
 
 

@@ -1,167 +1,222 @@
-"""Audit records: the chain, verification naming the first bad record, atomic writes, listing and lookup."""
+"""The audit store: a hash-chained index appended durably ahead of changes; damage refuses changes and is reported."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
+from dataclasses import fields
 from datetime import UTC, datetime
 
 import pytest
 
 from tradai_nb import audit
+from tradai_nb.audit import AuditRecord, AuditStore
 from tradai_nb.cli import main
-from tradai_nb.errors import AuditError
-from tradai_nb.settings import load_settings
+from tradai_nb.errors import EXIT_AUDIT_STORE, EXIT_FAILED, EXIT_OK, AuditError, AuditStoreError
+
+
+# Every field a record's hash covers, pinned here rather than read from the code under test.
+HASHED_FIELDS = ["chain", "seq", "id", "kind", "status", "origin", "action", "target", "environment", "operator",
+                 "host", "git_commit", "git_dirty", "notebook", "parameters", "start", "end", "duration_s", "stage",
+                 "error", "notebook_file", "notebook_sha256", "parent", "prev_hash"]
 
 
 def _lines(audit_dir) -> list[str]:
     return (audit_dir / audit.INDEX_FILE).read_text().splitlines()
 
 
-def _rewrite_line(audit_dir, index: int, line: str) -> None:
-    lines = _lines(audit_dir)
-    lines[index] = line
-    (audit_dir / audit.INDEX_FILE).write_text("\n".join(lines) + "\n")
+def _write_lines(audit_dir, lines: list[str]) -> None:
+    (audit_dir / audit.INDEX_FILE).write_text("".join(line + "\n" for line in lines))
 
 
-def test_finish__writes_the_notebook_and_chains_each_record_to_the_one_before(audit_dir, record_run):
-    first, second, third = record_run("dev"), record_run("local", "failed"), record_run("prod", "refused")
+def _problems(audit_dir) -> list[str]:
+    return audit.local_problems(AuditStore(audit_dir))[1]
 
+
+def test_append__chains_each_record_to_the_one_before_and_keeps_its_notebook(audit_dir, append):
+    first, second, third = append("dev"), append("local", "failed"), append("prod", "refused", text=None)
+
+    assert [r.seq for r in (first, second, third)] == [1, 2, 3]
     assert [first.prev_hash, second.prev_hash, third.prev_hash] == [None, first.hash, second.hash]
-    assert [json.loads(line)["id"] for line in _lines(audit_dir)] == [first.id, second.id, third.id]
+    assert len({first.chain, second.chain, third.chain}) == 1 == len({AuditStore(audit_dir).chain_id(), first.chain})
     assert all(audit.record_hash(json.loads(line)) == json.loads(line)["hash"] for line in _lines(audit_dir))
-    assert second.notebook_file == f"local/{second.start[:10]}/{second.id}.ipynb" and "-foundation" in second.id
-    stored = json.loads((audit_dir / second.notebook_file).read_text())
-    assert stored["metadata"]["papermill"]["output_path"] == second.notebook_file
-    assert second.error == {"ename": "RuntimeError", "evalue": "boom", "cell": 1}
-    assert (first.operator, first.host) != ("", "") and first.git_commit and first.git_dirty in (True, False)
-    assert audit.verify(audit_dir) == 3
+    assert second.notebook_file == f"local/{second.start[:10]}/{second.id}.failed.ipynb"
+    assert third.notebook_file is None and third.notebook_sha256 is None
+    assert "hello" in (audit_dir / second.notebook_file).read_text()
+    assert _problems(audit_dir) == []
 
 
-def test_finish__gives_runs_started_in_the_same_second_distinct_ids(audit_dir, record_run):
-    moment = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-    ids = [record_run(started=moment).id for _ in range(3)]
-
-    assert ids == ["20250301T120000Z-foundation", "20250301T120000Z-foundation-2", "20250301T120000Z-foundation-3"]
-    assert audit.verify(audit_dir) == 3
+def test_hashed_fields__are_every_field_of_a_record():
+    assert sorted(f.name for f in fields(AuditRecord) if f.name != "hash") == sorted(HASHED_FIELDS)
 
 
-def test_verify__names_the_record_whose_notebook_changed_by_one_byte(audit_dir, record_run):
-    _, tampered, _ = record_run(text="one"), record_run(text="two"), record_run(text="three")
-    stored = audit_dir / tampered.notebook_file
-    content = bytearray(stored.read_bytes())
-    content[content.index(b"two")] = ord("T")
-    stored.write_bytes(bytes(content))
-
-    with pytest.raises(AuditError, match=f"record '{tampered.id}' .*does not match its SHA-256"):
-        audit.verify(audit_dir)
-
-
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [('"status":"succeeded"', '"status":"succeedex"'), ('"environment":"dev"', '"environment":"deV"'),
-     ('"duration_s":', '"duration_s":1'), ('"hash":"', '"hash":"0')],
-    ids=["status", "parameter", "duration", "hash"],
-)
-def test_verify__names_the_record_edited_by_one_byte(audit_dir, record_run, old, new):
-    records = [record_run() for _ in range(3)]
-    line = _lines(audit_dir)[1]
-    assert old in line
-    _rewrite_line(audit_dir, 1, line.replace(old, new, 1))
-
-    with pytest.raises(AuditError, match=f"record '{records[1].id}' \\(line 2 .*changed after it was written"):
-        audit.verify(audit_dir)
-
-
-def test_verify__names_the_record_whose_line_is_no_longer_json(audit_dir, record_run):
-    records = [record_run() for _ in range(2)]
-    _rewrite_line(audit_dir, 1, _lines(audit_dir)[1][:-1])
-
-    with pytest.raises(AuditError, match=f"record '{records[1].id}' \\(line 2 .* not valid JSON"):
-        audit.verify(audit_dir)
-
-
-def test_verify__names_the_record_after_a_removed_one(audit_dir, record_run):
-    records = [record_run() for _ in range(3)]
+@pytest.mark.parametrize("field", HASHED_FIELDS)
+def test_local_check__names_the_record_whose_field_was_edited(audit_dir, append, field):
+    records = [append() for _ in range(3)]
+    line = json.loads(_lines(audit_dir)[1])
+    line[field] = {"tampered": True} if not isinstance(line[field], dict) else {**line[field], "tampered": True}
     lines = _lines(audit_dir)
-    (audit_dir / audit.INDEX_FILE).write_text(lines[0] + "\n" + lines[2] + "\n")
+    lines[1] = audit.canonical(line)
+    _write_lines(audit_dir, lines)
 
-    with pytest.raises(AuditError, match=f"record '{records[2].id}' \\(line 2 .*prev_hash does not match"):
-        audit.verify(audit_dir)
+    problems = _problems(audit_dir)
 
-
-def test_finish__a_crash_while_replacing_the_index_leaves_the_previous_index_whole(audit_dir, record_run, monkeypatch):
-    record_run()
-    before = (audit_dir / audit.INDEX_FILE).read_bytes()
-    real_replace = os.replace
-
-    def crash_on_index(source, target):
-        if str(target).endswith(audit.INDEX_FILE):
-            raise OSError("disk full")
-        return real_replace(source, target)
-
-    monkeypatch.setattr(audit.os, "replace", crash_on_index)
-    with pytest.raises(OSError, match="disk full"):
-        record_run()
-
-    assert (audit_dir / audit.INDEX_FILE).read_bytes() == before
-    assert not list(audit_dir.rglob("*.tmp"))
-    assert audit.verify(audit_dir) == 1
+    assert any("(line 2): its content does not match its hash" in p for p in problems), problems
+    assert len(records) == 3
 
 
-def test_finish__an_upload_failure_is_noted_and_the_local_record_kept(audit_dir, record_run):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    settings = load_settings("local", {"sandbox_port": closed_port})
+def test_local_check__names_a_line_that_is_no_longer_json_and_an_unfinished_last_line(audit_dir, append):
+    records = [append() for _ in range(3)]
+    lines = _lines(audit_dir)
+    lines[1] = lines[1][:-1]
+    (audit_dir / audit.INDEX_FILE).write_text("\n".join(lines))
 
-    record = record_run("local", settings=settings)
+    problems = _problems(audit_dir)
 
-    assert record.upload["bucket"] == "tradai-logs-local"
-    assert record.upload["notebook_key"] == f"audit/{record.notebook_file}"
-    assert record.upload["error"].startswith("EndpointConnectionError")
-    assert json.loads(_lines(audit_dir)[0])["upload"] == record.upload
-    assert audit.verify(audit_dir) == 1
+    assert any(f"record {records[1].id!r} (line 2): is not valid JSON" in p for p in problems)
+    assert any("line 3" in p and "no final newline" in p for p in problems)
 
 
-def test_list_records__filters_by_environment_and_start(audit_dir, record_run):
-    old = record_run("dev", started=datetime(2025, 1, 5, 9, 0, tzinfo=UTC))
-    new = record_run("dev", started=datetime(2025, 2, 5, 9, 0, tzinfo=UTC))
-    other = record_run("staging", started=datetime(2025, 2, 6, 9, 0, tzinfo=UTC))
+def test_local_check__names_the_record_after_a_removed_one(audit_dir, append):
+    records = [append() for _ in range(3)]
+    lines = _lines(audit_dir)
+    _write_lines(audit_dir, [lines[0], lines[2]])
 
-    assert [r.id for r in audit.list_records(audit_dir)] == [old.id, new.id, other.id]
-    assert [r.id for r in audit.list_records(audit_dir, "dev")] == [old.id, new.id]
-    assert [r.id for r in audit.list_records(audit_dir, since=datetime(2025, 2, 1, tzinfo=UTC))] == [new.id, other.id]
-    assert list(audit.records_table([new])["status"]) == ["succeeded"]
+    assert any(f"record {records[2].id!r} (line 2): its prev_hash" in p for p in _problems(audit_dir))
 
 
-def test_find_record__by_id_or_unique_prefix(audit_dir, record_run):
-    first = record_run(started=datetime(2025, 1, 5, 9, 0, tzinfo=UTC))
-    record_run(started=datetime(2025, 1, 5, 10, 0, tzinfo=UTC))
+def test_local_check__names_changed_missing_and_unrecorded_notebooks(audit_dir, append):
+    changed, missing = append(text="one"), append(text="two")
+    stored = audit_dir / changed.notebook_file
+    stored.write_bytes(stored.read_bytes().replace(b"one", b"One", 1))
+    (audit_dir / missing.notebook_file).unlink()
+    stray = audit_dir / "dev" / "2026-01-01" / "forged.ipynb"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("{}")
 
-    assert audit.find_record(audit_dir, first.id) == first
-    assert audit.find_record(audit_dir, "20250105T09") == first
-    with pytest.raises(AuditError, match="matches 2 records"):
-        audit.find_record(audit_dir, "20250105T")
+    problems = "\n".join(_problems(audit_dir))
+
+    assert f"record {changed.id!r}" in problems and "does not match its SHA-256" in problems
+    assert f"record {missing.id!r}" in problems and "is missing" in problems
+    assert f"{stray}: a notebook no record of the index refers to" in problems
+
+
+@pytest.mark.parametrize("damage", ["garbage-line", "no-final-newline", "edited-record", "emptied", "deleted"])
+def test_append__to_a_damaged_index_is_refused_naming_the_file_and_the_fix_and_writes_nothing(
+        audit_dir, append, damage):
+    append(), append()
+    index = audit_dir / audit.INDEX_FILE
+    if damage == "garbage-line":
+        index.write_text(index.read_text() + "not a record\n")
+    elif damage == "no-final-newline":
+        index.write_text(index.read_text().rstrip("\n"))
+    elif damage == "edited-record":
+        index.write_text(index.read_text().replace('"operator":"ana"', '"operator":"bob"', 1))
+    elif damage == "emptied":
+        index.write_text("")
+    else:
+        index.unlink()
+    before = sorted(p.relative_to(audit_dir).as_posix() for p in audit_dir.rglob("*"))
+    content = index.read_bytes() if index.exists() else None
+
+    with pytest.raises(AuditStoreError) as caught:
+        append()
+
+    message = str(caught.value)
+    assert str(index) in message and "nothing was touched" in message and "aside" in message
+    assert sorted(p.relative_to(audit_dir).as_posix() for p in audit_dir.rglob("*")) == before
+    assert (index.read_bytes() if index.exists() else None) == content
+
+
+def test_append__to_a_folder_that_cannot_be_written_is_refused(tmp_path, make_entry):
+    blocker = tmp_path / "runs"
+    blocker.write_text("a file where the audit folder should be")
+    store = AuditStore(blocker)
+
+    with pytest.raises(AuditStoreError, match="cannot be written"):
+        store.append(make_entry())
+    assert blocker.read_text() == "a file where the audit folder should be"
+
+
+def test_append__fsyncs_the_line_before_returning(audit_dir, append, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(audit.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                         real_fsync(fd)))
+
+    append(text=None)
+
+    assert str(audit_dir / audit.INDEX_FILE) in synced
+
+
+def test_entries__merge_started_and_outcome_and_show_where_each_came_from(audit_dir, append):
+    moment = datetime(2025, 1, 5, 9, 0, tzinfo=UTC)
+    started = append(status="started", started=moment, text=None, end=None, duration_s=None)
+    append(status="succeeded", started=moment, text=None, id=started.id)
+    other = append("staging", "refused", started=datetime(2025, 2, 6, tzinfo=UTC), text=None, origin="interactive")
+
+    found = audit.list_records(audit_dir)
+
+    assert [(e.id, e.status, e.origin) for e in found] == [(started.id, "succeeded", "python"),
+                                                          (other.id, "refused", "interactive")]
+    assert [e.id for e in audit.list_records(audit_dir, "staging")] == [other.id]
+    assert [e.id for e in audit.list_records(audit_dir, since=datetime(2025, 2, 1, tzinfo=UTC))] == [other.id]
+    assert audit.find_record(audit_dir, started.id[:20]).records[0].status == "started"
+    assert list(audit.records_table(found)["origin"]) == ["python", "interactive"]
     with pytest.raises(AuditError, match="no audit record 'nope'"):
         audit.find_record(audit_dir, "nope")
 
 
-def test_audit_cli__list_show_and_verify(audit_dir, record_run, capsys):
-    record = record_run("dev")
-    record_run("local")
+def test_audit_cli__list_shows_origins_show_prints_every_line_and_verify_fails_on_damage(audit_dir, append, capsys):
+    record = append("dev", status="started", text=None, end=None, duration_s=None)
+    append("dev", id=record.id)
 
-    assert main(["audit", "list", "--env", "dev"]) == 0
+    assert main(["audit", "list", "--env", "dev"]) == EXIT_OK
     listing = capsys.readouterr().out
-    assert record.id in listing and "local" not in listing.split("\n", 1)[1]
-    assert main(["audit", "show", record.id]) == 0
-    assert f'"id": "{record.id}"' in capsys.readouterr().out
-    assert main(["audit", "verify"]) == 0
-    assert "2 records verified" in capsys.readouterr().out
+    assert record.id in listing and "python" in listing and "succeeded" in listing
+    assert main(["audit", "show", record.id]) == EXIT_OK
+    shown = capsys.readouterr().out
+    assert shown.count(f'"id": "{record.id}"') == 2
+    assert main(["audit", "verify", "--local-only"]) == EXIT_OK
+    assert "2 records" in capsys.readouterr().out
 
-    stored = audit_dir / record.notebook_file
-    stored.write_bytes(stored.read_bytes().replace(b"hello", b"hellO", 1))
-    assert main(["audit", "verify"]) != 0
-    assert f"record '{record.id}'" in capsys.readouterr().err
+    index = audit_dir / audit.INDEX_FILE
+    index.write_text(index.read_text() + "{broken\n")
+    assert main(["audit", "verify", "--local-only"]) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert "line 3" in out and "not valid JSON" in out and "Traceback" not in out
+    assert main(["audit", "list"]) != EXIT_OK
+
+
+def test_audit_cli__verify_of_a_folder_that_does_not_exist_fails(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(audit.AUDIT_DIR_VARIABLE, str(tmp_path / "nonexistent"))
+
+    assert main(["audit", "verify"]) == EXIT_FAILED
+    assert "there is no audit folder here" in capsys.readouterr().out
+
+
+def test_audit_cli__a_broken_pipe_ends_quietly(audit_dir, append, tmp_path):
+    import subprocess
+    import sys
+
+    for _ in range(30):
+        append(text=None)
+    command = f"{sys.executable} -m tradai_nb audit list | head -1"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, audit.AUDIT_DIR_VARIABLE: str(audit_dir)})
+
+    assert done.stdout.strip() and "BrokenPipeError" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_store_error__exits_with_its_own_code(audit_dir, append, monkeypatch, capsys):
+    from tradai_nb.settings import load_settings
+
+    append()
+    (audit_dir / audit.INDEX_FILE).write_text("garbage\n")
+    monkeypatch.setenv("TRADAI_AUDIT_DIR", str(audit_dir))
+
+    code = main(["stack", "up", "--stack", "edge", "--env", "dev"])
+
+    assert code == EXIT_AUDIT_STORE
+    assert "damaged" in capsys.readouterr().err
+    assert load_settings("dev").environment == "dev"

@@ -16,6 +16,7 @@ import pytest
 from pulumi import automation as auto
 from pulumi.automation.errors import create_command_error
 
+from tradai_nb.pulumi_state import secrets_provider_state
 from tradai_nb import guards
 from tradai_nb.engine import automation
 from tradai_nb.engine.plan import plan
@@ -47,7 +48,8 @@ def exported(project: str = "tradai-compute", environment: str = "dev") -> dict:
         "version": 3,
         "deployment": {
             "manifest": {"time": "2026-01-01T00:00:00Z", "magic": "abc", "version": "v3.272.0"},
-            "secrets_providers": {"type": "passphrase", "state": {"salt": "v1:c2FsdA==:v1:abc"}},
+            "secrets_providers": {"type": "passphrase",
+                                  "state": secrets_provider_state(environment, project, passphrase=PASSPHRASE)},
             "resources": [
                 {"urn": f"urn:pulumi:{environment}::{project}::pulumi:pulumi:Stack::{project}-{environment}",
                  "type": "pulumi:pulumi:Stack", "custom": False},
@@ -404,10 +406,17 @@ def test_program_actions__pin_the_aws_plugin_and_set_config_state_actions_do_not
 
 def test_preview__shows_the_diff_streams_output_and_summarises_by_operation(sdk, settings_of):
     lines: list[str] = []
+    result_of_preview = sdk.stack.preview.return_value
+
+    def engine_streams(*args, **kwargs):
+        # The engine streams while the call runs (on the Pulumi worker thread); the caller's on_output gets it.
+        kwargs["on_output"]("+ aws:ecs/cluster:Cluster cluster create")
+        return result_of_preview
+
+    sdk.stack.preview.side_effect = engine_streams
     result = run(settings_of("dev"), "compute", "preview", lines)
     kwargs = sdk.stack.preview.call_args.kwargs
     assert kwargs["diff"] is True and kwargs["color"] == "never"
-    kwargs["on_output"]("+ aws:ecs/cluster:Cluster cluster create")
     assert lines == ["+ aws:ecs/cluster:Cluster cluster create"]
     assert result.summary.to_dict("records") == [{"operation": "create", "count": 3}, {"operation": "same", "count": 2}]
 

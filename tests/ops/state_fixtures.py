@@ -16,9 +16,11 @@ from pulumi import automation as auto
 
 from tradai_nb.engine import automation
 from tradai_nb.ops import state_backup
+from tradai_nb.pulumi_state import LOCAL_PASSPHRASE
 from tradai_nb.settings import Settings, load_settings
 
-PASSPHRASE = "correct-horse-battery-staple-42d1"
+# The rehearsal state in the sandbox is sealed under the documented local passphrase; an import checks it opens.
+PASSPHRASE = LOCAL_PASSPHRASE
 REAL_PULUMI_COMMAND = auto.PulumiCommand
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tradai_nb.errors import GuardError
-from tradai_nb.ops import access, ecs, require_confirm
+from tradai_nb.gate import require_confirm
+from tradai_nb.ops import access, ecs
 from tradai_nb.settings import load_settings
 
 CHANGING_STEPS = {
@@ -40,4 +41,4 @@ def test_changing_steps__refuse_without_confirm_before_any_aws_call(untouchable_
 @pytest.mark.parametrize("environment, confirm", [("local", ""), ("dev", ""), ("staging", "staging"), ("prod", "prod")],
                          ids=["local", "dev", "staging-confirmed", "prod-confirmed"])
 def test_require_confirm__lets_unprotected_or_confirmed_steps_through(environment, confirm):
-    require_confirm(load_settings(environment), confirm, "a changing step")
+    require_confirm(environment, confirm, "a changing step")

@@ -25,7 +25,7 @@ def state(sandbox):
     store = pulumi_state.state_store_for(sandbox.settings, sandbox.session)
     yield store
     for lock in store.locks(EDGE):
-        store.delete_lock(lock)
+        store.delete_lock(lock, sandbox.settings, confirm="local")
 
 
 def put_lock(state, lock_id: str, age: timedelta | None) -> None:

@@ -30,7 +30,7 @@ def test_ecs_operations__default_run_shows_services_and_host_and_changes_nothing
         assert config.get_service_name(service, "local") in services
     host = ecs.asg_status(sandbox.session, sandbox.settings)
     assert host.loc[0, "instance"] in cell_text(notebook, "host")
-    assert cell_text(notebook, "action") == "action 'status': nothing was changed\n"
+    assert cell_text(notebook, "action") == "action 'status': nothing was changed"
     assert ecs.service_status(sandbox.session, sandbox.settings).equals(before)
 
 

@@ -28,7 +28,7 @@ def test_service_access__default_run_shows_endpoints_and_the_ssm_session_line(sa
         assert f"{service}" in endpoints and str(spec["port"]) in endpoints and str(spec["path"]) in endpoints
     host = access.find_consolidated_instance(sandbox.session, sandbox.settings)
     assert f"aws ssm start-session --target {host.instance_id} --region eu-central-1" in cell_text(notebook, "shell")
-    assert cell_text(notebook, "action") == "action 'endpoints': nothing was run on the host\n"
+    assert cell_text(notebook, "action") == "action 'endpoints': nothing was run on the host"
 
 
 def test_service_access__docker_logs_runs_on_the_host_through_ssm(sandbox, run_runbook, cell_text):

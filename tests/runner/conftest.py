@@ -83,5 +83,6 @@ def local_logs_bucket(moto_port):
     s3 = session_for(settings).client("s3")
     bucket = config.get_bucket_name("logs", "local")
     if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": settings.aws_region})
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": settings.aws_region},
+                         ObjectLockEnabledForBucket=True)
     return moto_port

@@ -1,8 +1,8 @@
 """bootstrap: the four stacks in dependency order, Lambda images checked before compute, stop at the first failure.
 
-Actions other than plan need the Pulumi CLI, which cannot exist here: for them, run_stack_action is replaced by
-`create_autospec` of the real function (calls are checked against its signature) and the ECR check runs against
-a moto server.
+Actions other than plan need the Pulumi CLI, which cannot exist here: for them, automation.run_action is replaced by
+`create_autospec` of the real function (calls are checked against its signature) that runs the checks its change
+gate would run (the images in ECR, for compute's up), and the ECR check runs against a moto server.
 """
 
 from __future__ import annotations
@@ -49,13 +49,16 @@ def push_lambda_images(local_settings):
 
 @pytest.fixture
 def stack_action(monkeypatch):
-    """run_stack_action as bootstrap sees it: an autospec of the real function answering with a small result."""
-    def answer(settings, stack, action, **_):
+    """automation.run_action as run_stack_action sees it: an autospec of the real function that runs the checks
+    handed to the change gate, then answers with a small result."""
+    def answer(settings, stack, action, **kwargs):
+        for check in kwargs.get("checks", ()):
+            check()
         summary = pd.DataFrame({"stack": [stack], "type": ["aws:s3/bucket:Bucket"], "count": [len(stack)]})
-        return actions.ActionResult(settings.environment, stack, action, summary)
+        return automation.AutomationResult(summary)
 
-    mock = create_autospec(actions.run_stack_action, side_effect=answer)
-    monkeypatch.setattr(bootstrap, "run_stack_action", mock)
+    mock = create_autospec(automation.run_action, side_effect=answer)
+    monkeypatch.setattr(actions.automation, "run_action", mock)
     # The CLI check that precedes the image check: found, as on an operator's machine.
     monkeypatch.setattr(automation, "find_pulumi_cli", create_autospec(automation.find_pulumi_cli))
     return mock
@@ -78,9 +81,10 @@ def test_bootstrap__plan_runs_the_four_stacks_in_dependency_order():
 
 
 def test_bootstrap__stops_before_compute_when_lambda_images_are_missing(local_settings, stack_action):
-    result = bootstrap.bootstrap(local_settings, "up")
+    result = bootstrap.bootstrap(local_settings, "up", confirm="local")
 
-    assert _called_stacks(stack_action) == ["persistent", "foundation"]
+    # compute's up is asked for, and its gate stops it at the image check, after the guard, before any deploy.
+    assert _called_stacks(stack_action) == ["persistent", "foundation", "compute"]
     assert list(result.steps["status"]) == ["done", "done", "failed", "not run"]
     assert isinstance(result.error, OperationError)
     assert "tradai/drift-monitor:latest" in str(result.error) and "tradai/model-promoter:latest" in str(result.error)
@@ -103,7 +107,7 @@ def test_bootstrap__deploys_compute_once_its_lambda_images_are_in_ecr(local_sett
 
 def test_bootstrap__stops_at_the_first_failing_stack(local_settings, stack_action):
     failure = PulumiCliMissingError("the Pulumi CLI is not installed")
-    stack_action.side_effect = [stack_action.side_effect(local_settings, "persistent", "preview"), failure]
+    stack_action.side_effect = [automation.AutomationResult(pd.DataFrame({"count": [len("persistent")]})), failure]
 
     result = bootstrap.bootstrap(local_settings, "preview")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import nbformat
@@ -10,7 +11,9 @@ from tradai_nb.runner import STACK_NOTEBOOKS_DIR, refresh_notebooks
 
 
 def _plain_outputs(notebook) -> list[list[str]]:
-    return [[o.get("text") or o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", [])]
+    # Progress lines carry the time they took; everything else must be the same.
+    return [[re.sub(r"\(\d+\.\d s\)", "(DURATION)", o.get("text") or o.get("data", {}).get("text/plain", ""))
+             for o in cell.get("outputs", [])]
             for cell in notebook.cells if cell.cell_type == "code"]
 
 

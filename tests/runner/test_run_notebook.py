@@ -72,8 +72,8 @@ def test_run__refuses_bad_parameters_before_any_kernel_starts_and_records_it(
     assert len(injected) == 1
     assert "".join(injected[0]["source"]).splitlines()[1:] == [f"{k} = {v!r}".replace("'", '"')
                                                                for k, v in {"environment": "dev", **parameters}.items()]
-    assert [r.id for r in audit.read_records(audit_dir)] == [record.id]
-    assert audit.verify(audit_dir) == 1
+    assert [e.id for e in audit.entries(audit.read_records(audit_dir))] == [record.id]
+    assert audit.local_problems(audit.AuditStore(audit_dir))[1] == []
 
 
 def test_run__converts_cli_strings_to_the_types_of_the_defaults(probe_notebook, audit_dir, kernel_runs):
@@ -89,19 +89,21 @@ def test_run__converts_cli_strings_to_the_types_of_the_defaults(probe_notebook, 
                                  "log_retention_days": 14}
 
 
-def test_run__stack_notebook_in_dev_is_recorded_and_a_failed_upload_is_noted(audit_dir):
+def test_run__stack_notebook_in_dev_is_recorded_and_a_failed_upload_is_said(audit_dir, capfd):
     record = run_notebook(STACK_NOTEBOOKS_DIR / "foundation.ipynb", "dev", {"action": "plan"}, progress_bar=False)
 
     assert record.status == "succeeded", record.error
+    assert (record.kind, record.origin, record.stage) == ("run", "run", "finished")
     assert record.notebook == "notebooks/stacks/foundation.ipynb"
     assert record.environment == "dev" and record.parameters == {"environment": "dev", "action": "plan"}
-    assert record.upload["bucket"] == "tradai-logs-dev"
-    assert "AwsAccessError" in record.upload["error"] and "aws_profile" in record.upload["error"]
+    warning = capfd.readouterr().err
+    assert warning.count("upload to s3://tradai-logs-dev failed") == 1 and "aws_profile" in warning
     stored = audit_dir / record.notebook_file
     assert stored.parent == audit_dir / "dev" / record.start[:10]
-    assert stored.name == f"{record.start[:19].replace('-', '').replace(':', '')}Z-foundation.ipynb"
+    assert stored.name == f"{record.id}.succeeded.ipynb"
+    assert record.id.startswith(f"{record.start[:19].replace('-', '').replace(':', '')}Z-foundation-")
     assert "vpc_id" in _output_text(json.loads(stored.read_text()))
-    assert audit.verify(audit_dir) == 1
+    assert audit.local_problems(audit.AuditStore(audit_dir))[1] == []
 
 
 def test_run__local_run_uploads_the_notebook_and_the_record_to_the_logs_bucket(probe_notebook, audit_dir, local_logs_bucket):
@@ -111,14 +113,16 @@ def test_run__local_run_uploads_the_notebook_and_the_record_to_the_logs_bucket(p
     record = run_notebook(probe_notebook, "local", {"target": "upload", "sandbox_port": str(local_logs_bucket)},
                           progress_bar=False)
 
+    from tradai_nb import anchoring
+
     assert record.status == "succeeded", record.error
-    assert record.upload["error"] is None
     s3 = session_for(load_settings("local", {"sandbox_port": local_logs_bucket})).client("s3")
-    uploaded_notebook = s3.get_object(Bucket="tradai-logs-local", Key=record.upload["notebook_key"])["Body"].read()
-    uploaded_record = s3.get_object(Bucket="tradai-logs-local", Key=record.upload["record_key"])["Body"].read()
-    assert record.upload["notebook_key"] == f"audit/{record.notebook_file}"
+    notebook_key = anchoring.notebook_key(record.chain, record.notebook_file)
+    uploaded_notebook = s3.get_object(Bucket="tradai-logs-local", Key=notebook_key)["Body"].read()
+    started, finished = (s3.get_object(Bucket="tradai-logs-local", Key=anchoring.record_key(record.chain, seq))
+                         ["Body"].read().decode() for seq in (1, 2))
     assert uploaded_notebook == (audit_dir / record.notebook_file).read_bytes()
-    assert uploaded_record.decode() == (audit_dir / audit.INDEX_FILE).read_text().strip()
+    assert [started, finished] == (audit_dir / audit.INDEX_FILE).read_text().splitlines()
 
 
 def test_run__notebook_error_is_recorded_as_failed_with_its_cell(probe_notebook, audit_dir):
@@ -129,7 +133,7 @@ def test_run__notebook_error_is_recorded_as_failed_with_its_cell(probe_notebook,
     assert record.error["cell"] is not None
     stored = _notebook_of(audit_dir, record)
     assert "types int float bool 1 0.5 False" in _output_text(stored)
-    assert audit.verify(audit_dir) == 1
+    assert audit.local_problems(audit.AuditStore(audit_dir))[1] == []
 
 
 def test_run__guard_error_raised_inside_the_notebook_is_recorded_as_refused(probe_notebook, audit_dir):
@@ -151,11 +155,14 @@ def test_run__stack_notebook_precheck_refuses_before_the_kernel(audit_dir, kerne
     assert record.status == "refused" and f"'{named}'" in record.error["evalue"]
 
 
-def test_run__unknown_notebook_or_environment_is_an_error_without_a_record(audit_dir):
-    from tradai_nb.errors import ParameterError, SettingsError
+def test_run__unknown_notebook_or_environment_is_refused_and_recorded_without_a_notebook(audit_dir, kernel_runs):
+    missing = run_notebook("notebooks/stacks/nothing.ipynb", "dev")
+    unknown = run_notebook(PROJECT_ROOT / "notebooks" / "stacks" / "edge.ipynb", "qa")
 
-    with pytest.raises(ParameterError, match="no such .ipynb file"):
-        run_notebook("notebooks/stacks/nothing.ipynb", "dev")
-    with pytest.raises(SettingsError, match="unknown environment 'qa'"):
-        run_notebook(PROJECT_ROOT / "notebooks" / "stacks" / "edge.ipynb", "qa")
-    assert not (audit_dir / audit.INDEX_FILE).exists()
+    assert kernel_runs == []
+    assert (missing.status, missing.stage, missing.error["ename"]) == ("refused", "notebook", "ParameterError")
+    assert "no such .ipynb file" in missing.error["evalue"]
+    assert (unknown.status, unknown.stage, unknown.error["ename"]) == ("refused", "settings", "SettingsError")
+    assert "unknown environment 'qa'" in unknown.error["evalue"]
+    assert missing.notebook_file is None and unknown.notebook_file is None
+    assert [r.status for r in audit.read_records(audit_dir)] == ["refused", "refused"]

@@ -12,6 +12,7 @@ import pytest
 from tradai_nb import config
 from tradai_nb import sandbox as sandbox_api
 from tradai_nb.cli import main
+from tradai_nb.errors import EXIT_FAILED
 from tradai_nb.settings import PROJECT_ROOT
 
 
@@ -55,5 +56,5 @@ def test_cli__start_seeds_and_outlives_the_command_status_reports_stop_leaves_no
 
 
 def test_cli__seed_without_a_running_sandbox_says_how_to_start_one(cli_home, capsys):
-    assert main(["sandbox", "seed"]) == 2
+    assert main(["sandbox", "seed"]) == EXIT_FAILED
     assert "tradai-nb sandbox start" in capsys.readouterr().err

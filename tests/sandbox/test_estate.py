@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import time
 from urllib.parse import urlparse
 
@@ -246,7 +248,22 @@ def test_seed__refuses_anything_but_the_sandbox_session(sandbox, target, free_po
         sandbox_api.seed(session, settings)
 
 
-def test_seed__log_streams_gone_quiet_get_a_fresh_batch(sandbox, monkeypatch):
+@pytest.fixture
+def own_sandbox(tmp_path, free_port):
+    """A seeded sandbox of this test's own: refreshing the logs of the session's would change what other tests
+    count."""
+    settings = load_settings(ENV, {"sandbox_port": free_port})
+    sandbox_api.start(settings, home=tmp_path / "home")
+    try:
+        session = session_for(settings)
+        sandbox_api.seed(session, settings)
+        yield SimpleNamespace(settings=settings, session=session)
+    finally:
+        sandbox_api.stop(home=tmp_path / "home")
+
+
+def test_seed__log_streams_gone_quiet_get_a_fresh_batch(own_sandbox, monkeypatch):
+    sandbox = own_sandbox
     logs = sandbox.session.client("logs")
 
     def newest_event_ms() -> int:

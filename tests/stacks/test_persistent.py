@@ -93,21 +93,35 @@ def test_every_bucket__refuses_requests_without_tls(plan_of, environment):
         }], name
 
 
-def test_versioning__on_where_data_matters_and_off_for_logs(plan_of):
+def test_versioning__on_for_every_data_bucket_and_for_the_logs_bucket_object_lock_needs(plan_of):
     versioning = _by_bucket(plan_of("dev"), "aws:s3/bucketVersioning:BucketVersioning")
 
-    assert set(versioning) == {_bucket_name(key, "dev") for key in VERSIONED_BUCKETS}
+    assert set(versioning) == {_bucket_name(key, "dev") for key in (*VERSIONED_BUCKETS, "logs")}
     assert {v["versioningConfiguration"]["status"] for v in versioning.values()} == {"Enabled"}
 
 
-@pytest.mark.parametrize(("environment", "retention_days"), [("dev", 7), ("staging", 30), ("prod", 90)],
-                         ids=["dev", "staging", "prod"])
-def test_lifecycle__logs_and_old_results_expire_after_the_log_retention(plan_of, environment, retention_days):
+@pytest.mark.parametrize("environment", ["local", "dev", "staging", "prod"])
+def test_logs_bucket__has_object_lock_and_only_it(plan_of, environment):
+    buckets = _by_bucket(plan_of(environment), "aws:s3/bucket:Bucket")
+
+    locked = {name for name, inputs in buckets.items() if inputs.get("objectLockEnabled")}
+    assert locked == {_bucket_name("logs", environment)}
+
+
+@pytest.mark.parametrize(("environment", "retention_days", "audit_days"),
+                         [("dev", 7, 90), ("staging", 30, 365), ("prod", 90, 2557)], ids=["dev", "staging", "prod"])
+def test_lifecycle__logs_and_old_results_expire_after_the_log_retention_audit_records_after_theirs(
+        plan_of, environment, retention_days, audit_days):
     lifecycle = _by_bucket(plan_of(environment), "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     logs_rules = {r["id"]: r for r in lifecycle[_bucket_name("logs", environment)]["rules"]}
     results_rules = {r["id"]: r for r in lifecycle[_bucket_name("results", environment)]["rules"]}
 
-    assert logs_rules["expire-objects"]["expiration"] == {"days": retention_days}
+    assert logs_rules["expire-cloudtrail"] == {"id": "expire-cloudtrail", "status": "Enabled",
+                                               "filter": {"prefix": "cloudtrail/"},
+                                               "expiration": {"days": retention_days}}
+    assert logs_rules["expire-audit"]["filter"] == {"prefix": "audit/"}
+    assert logs_rules["expire-audit"]["expiration"] == {"days": audit_days}
+    assert "expire-objects" not in logs_rules
     assert results_rules["expire-old-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": retention_days}
     assert results_rules["to-infrequent-access"]["transitions"] == [{"days": 30, "storageClass": "STANDARD_IA"}]
     assert "expire-objects" not in results_rules

@@ -12,9 +12,9 @@ import boto3
 import pytest
 import yaml
 
-from tradai_nb import config, guards, pulumi_state
+from tradai_nb import audit, config, guards, pulumi_state
 from tradai_nb.engine.plan import plan
-from tradai_nb.errors import StateError
+from tradai_nb.errors import GuardError, StateError
 from tradai_nb.pulumi_state import FolderObjectStore, S3ObjectStore, StackRef, StateStore
 from tradai_nb.settings import HOME_ENV_VAR, PROJECT_ROOT, load_settings
 from tradai_nb.stacks.registry import stacks
@@ -101,7 +101,8 @@ def test_read_checkpoint__a_truncated_one_is_reported_corrupt(store, tmp_path):
         store.read_deployment(COMPUTE_DEV)
 
 
-def test_locks__written_and_read_in_the_clis_shape(store, tmp_path):
+def test_locks__written_and_read_in_the_clis_shape(store, tmp_path, monkeypatch):
+    monkeypatch.setenv(audit.AUDIT_DIR_VARIABLE, str(tmp_path / "runs"))
     key = store.write_lock(COMPUTE_DEV, "9f1c", pid=77, username="ana", hostname="laptop-3", timestamp=WHEN)
 
     assert key == ".pulumi/locks/organization/tradai-compute/dev/9f1c.json"
@@ -112,8 +113,18 @@ def test_locks__written_and_read_in_the_clis_shape(store, tmp_path):
         COMPUTE_DEV, "9f1c", 77, "ana", "laptop-3", WHEN)
     assert lock.age(WHEN + timedelta(hours=2)) == timedelta(hours=2)
 
-    store.delete_lock(lock)
+    dev = load_settings("dev")
+    for refused, settings, confirm in ((GuardError, dev, ""), (GuardError, dev, "Dev"),
+                                       (GuardError, load_settings("staging"), "staging")):
+        with pytest.raises(refused):
+            store.delete_lock(lock, settings, confirm=confirm)
+        assert store.locks() == [lock]
+    store.delete_lock(lock, dev, confirm="dev")
     assert store.locks() == []
+    journal = [(r.action, r.status, r.target) for r in audit.read_records(audit.audit_root())][-5:]
+    assert journal == [("state.lock-delete", "refused", COMPUTE_DEV.fully_qualified)] * 3 + [
+        ("state.lock-delete", "started", COMPUTE_DEV.fully_qualified),
+        ("state.lock-delete", "succeeded", COMPUTE_DEV.fully_qualified)]
 
 
 def test_history__newest_first_each_with_a_copy_of_its_checkpoint(store, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from tradai_nb import config
 from tradai_nb.errors import GuardError, OperationError, StateError
-from tradai_nb.ops import require_confirm
+from tradai_nb.gate import require_confirm
 from tradai_nb.pulumi_state import S3ObjectStore
 from tradai_nb.settings import load_settings
 
@@ -35,7 +35,7 @@ def test_require_confirm__only_staging_and_prod_need_the_name(environment, confi
 
     if refused:
         with pytest.raises(GuardError) as raised:
-            require_confirm(settings, confirm, "clearing the cache")
+            require_confirm(settings.environment, confirm, "clearing the cache")
         assert raised.value.name == "confirm" and "pass confirm='prod'" in str(raised.value)
     else:
-        require_confirm(settings, confirm, "clearing the cache")
+        require_confirm(settings.environment, confirm, "clearing the cache")

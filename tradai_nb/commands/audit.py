@@ -1,82 +1,111 @@
-"""`tradai-nb audit`: list, show and verify the audit records of headless runs."""
+"""`tradai-nb audit`: list, show, verify and upload the audit records of runs and changes."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 from tradai_nb import config
+from tradai_nb.errors import EXIT_AUDIT_UNREACHABLE, EXIT_FAILED, EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("audit", help="list, show and verify the audit records of headless runs")
+    parser = subparsers.add_parser("audit", help="list, show, verify and upload the audit records")
     commands = parser.add_subparsers(dest="audit_command", required=True, metavar="SUBCOMMAND")
 
-    listing = commands.add_parser("list", help="the runs, oldest first")
-    listing.add_argument("--env", choices=config.ENVIRONMENTS, help="only this environment's runs")
+    listing = commands.add_parser("list", help="the runs and changes, oldest first, with where each came from")
+    listing.add_argument("--env", choices=config.ENVIRONMENTS, help="only this environment's records")
     listing.add_argument("--since", type=_since,
-                         help="only runs started at or after this date (YYYY-MM-DD) or time (ISO 8601, UTC)")
+                         help="only records started at or after this date (YYYY-MM-DD) or time (ISO 8601, UTC)")
     listing.set_defaults(handler=list_runs)
 
-    show = commands.add_parser("show", help="one record, in full")
+    show = commands.add_parser("show", help="one run or change, in full (each of its records)")
     show.add_argument("id", help="the record id, or a prefix of it that only one record has")
     show.set_defaults(handler=show_run)
 
-    check = commands.add_parser("verify", help="recompute the record chain and every stored notebook's hash")
+    check = commands.add_parser(
+        "verify", help="check the local chain, then compare it with its uploaded copies (exit 1: a problem found, "
+                       f"{EXIT_AUDIT_UNREACHABLE}: an uploaded copy could not be read)")
+    check.add_argument("--env", action="append", choices=config.ENVIRONMENTS, dest="environments",
+                       help="compare only with this environment's logs bucket (repeatable; default: every "
+                            "environment the chain holds records of, and local)")
+    check.add_argument("--local-only", action="store_true",
+                       help="check the local chain only (proves less: see the README's Safety section)")
     check.set_defaults(handler=verify_runs)
+
+    upload = commands.add_parser("upload", help="upload the records whose upload failed to the logs buckets")
+    upload.add_argument("--env", choices=config.ENVIRONMENTS, help="only this environment's records")
+    upload.set_defaults(handler=upload_runs)
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    from tradai_nb.audit import list_records, records_table
+    from tradai_nb.audit import AuditStore, list_records, records_table
 
-    records = [r for root in _roots(args.env) for r in list_records(root, args.env, args.since)]
-    if not records:
+    store = AuditStore.for_settings(None)
+    found = list_records(store.root, args.env, args.since)
+    if not found:
         since = f" since {args.since:%Y-%m-%d %H:%M}" if args.since else ""
-        print("no audit records" + (f" for {args.env}" if args.env else "") + since)
-        return 0
-    print(records_table(records).to_string(index=False))
-    return 0
+        print("no audit records" + (f" for {args.env}" if args.env else "") + since + f" in {store.root}")
+        return EXIT_OK
+    print(records_table(found).to_string(index=False))
+    return EXIT_OK
 
 
 def show_run(args: argparse.Namespace) -> int:
-    from tradai_nb.audit import find_record
-    from tradai_nb.errors import AuditError
+    from tradai_nb.audit import AuditStore, find_record
 
-    errors = []
-    for root in _roots(None):
-        try:
-            record = find_record(root, args.id)
-        except AuditError as exc:
-            errors.append(exc)
-            continue
-        print(json.dumps(record.to_dict(), indent=2, ensure_ascii=False))
-        print(f"stored notebook: {root / record.notebook_file}")
-        return 0
-    raise errors[0]
+    store = AuditStore.for_settings(None)
+    entry = find_record(store.root, args.id)
+    print(json.dumps([r.to_dict() for r in entry.records], indent=2, ensure_ascii=False))
+    for record in entry.records:
+        if record.notebook_file:
+            print(f"stored notebook: {store.root / record.notebook_file}")
+    return EXIT_OK
 
 
 def verify_runs(args: argparse.Namespace) -> int:
-    from tradai_nb.audit import verify
+    from tradai_nb import anchoring
+    from tradai_nb.audit import AuditStore
 
-    for root in _roots(None):
-        count = verify(root)
-        print(f"{root}: {count} records verified (chain and notebook hashes intact)")
-    return 0
+    result = anchoring.verify(AuditStore.for_settings(None), args.environments, compare=not args.local_only)
+    print(f"{result.root}: chain {result.chain or '(none)'}, {result.records} records")
+    for compared in result.compared:
+        print(f"  compared with {compared}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    for problem in result.problems:
+        print(f"  PROBLEM: {problem}")
+    for unreachable in result.unreachable:
+        print(f"  UNREACHABLE: {unreachable}")
+    if result.problems:
+        print(f"{len(result.problems)} problem(s) found")
+        return EXIT_FAILED
+    if result.unreachable:
+        print("the local chain is intact, but some uploaded copies could not be compared")
+        return EXIT_AUDIT_UNREACHABLE
+    print("verified: the local chain is intact" + ("" if args.local_only else " and matches its uploaded copies"))
+    return EXIT_OK
 
 
-def _roots(environment: str | None) -> list[Path]:
-    """The audit directories of the environment (or of all environments), each once."""
-    from tradai_nb.audit import audit_root
+def upload_runs(args: argparse.Namespace) -> int:
+    from tradai_nb import anchoring
+    from tradai_nb.audit import AuditStore
     from tradai_nb.settings import load_settings
 
-    roots: list[Path] = []
-    for name in [environment] if environment else config.ENVIRONMENTS:
-        root = audit_root(load_settings(name))
-        if root not in roots:
-            roots.append(root)
-    return roots
+    store = AuditStore.for_settings(None)
+    records, _ = store.lines()
+    environments = [args.env] if args.env else sorted({str(r.get("environment")) for r in records}
+                                                       & set(config.ENVIRONMENTS))
+    failed = False
+    for environment in environments:
+        result = anchoring.upload_pending(store, load_settings(environment))
+        if result.error:
+            failed = True
+            print(f"{environment}: upload to s3://{result.bucket} failed: {result.error}")
+        elif result.bucket:
+            print(f"{environment}: {result.uploaded} record(s) uploaded to s3://{result.bucket}")
+    return EXIT_AUDIT_UNREACHABLE if failed else EXIT_OK
 
 
 def _since(text: str) -> datetime:

@@ -3,22 +3,44 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from tradai_nb import config
+from tradai_nb.errors import EXIT_FAILED, EXIT_OK, TradaiError
 
-# Exit codes: the run succeeded, its notebook failed, or it was refused (by a parameter check or a guard).
-EXIT_CODES = {"succeeded": 0, "failed": 1, "refused": 2}
+PARAMETER_FLAGS = ("-p", "--parameter")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="run a notebook headless (papermill) and keep an audit record")
     parser.add_argument("notebook", help="the notebook, e.g. notebooks/stacks/foundation.ipynb")
-    parser.add_argument("--env", required=True, help=f"environment: {', '.join(config.ENVIRONMENTS)}")
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="a notebook parameter or a settings key (repeatable), e.g. -p action preview")
+    parser.add_argument("--env", required=True, choices=config.ENVIRONMENTS, help="the environment")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="a notebook parameter or a settings key (repeatable): -p action=preview, or "
+                             "-p action preview; a value may start with '-' (-p since=-5m)")
     parser.add_argument("--show", action="store_true",
                         help="also print what the executed notebook showed (its text outputs), e.g. for CI logs")
     parser.set_defaults(handler=run)
+
+
+def joined_parameters(argv: list[str]) -> list[str]:
+    """argv with every `-p NAME VALUE` written as `-p NAME=VALUE`, so that a VALUE starting with '-' is not taken
+    for an option."""
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        joined.append(token)
+        if token == "--":
+            joined.extend(argv[index + 1:])
+            break
+        if token in PARAMETER_FLAGS and index + 1 < len(argv) and "=" not in argv[index + 1] \
+                and index + 2 < len(argv):
+            joined.append(f"{argv[index + 1]}={argv[index + 2]}")
+            index += 3
+            continue
+        index += 1
+    return joined
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,19 +50,34 @@ def run(args: argparse.Namespace) -> int:
     from tradai_nb.settings import load_settings
 
     parameters: dict[str, str] = {}
-    for name, value in args.parameter:
+    for given in args.parameter:
+        name, separator, value = given.partition("=")
+        if not separator or not name:
+            raise ParameterError(f"-p {given!r}: expected NAME=VALUE (or -p NAME VALUE)", name=name or given)
         if name in parameters:
             raise ParameterError(f"parameter {name!r} is given twice ({parameters[name]!r} and {value!r}); give it once",
                                  name=name)
         parameters[name] = value
     record = run_notebook(args.notebook, args.env, parameters)
-    if args.show:
+    if args.show and record.notebook_file:
         print(notebook_text(audit_root(load_settings(args.env)) / record.notebook_file))
-    print(f"{record.status}: {record.notebook} in {record.environment} ({record.duration_s:.1f} s), record {record.id}")
+    print(f"{record.status}: {record.notebook} in {record.environment} ({record.duration_s or 0:.1f} s), "
+          f"record {record.id}")
     if record.error:
-        print(f"  {record.error['ename']}: {record.error['evalue']}")
-    print(f"  notebook: {record.notebook_file} (in the audit directory)")
-    if record.upload:
-        where = f"s3://{record.upload['bucket']}/{record.upload['notebook_key']}"
-        print(f"  upload: {where}" + (f" FAILED ({record.upload['error']})" if record.upload["error"] else ""))
-    return EXIT_CODES[record.status]
+        print(f"  {record.error['ename']}: {record.error['evalue']}", file=sys.stderr)
+    if record.notebook_file:
+        print(f"  notebook: {record.notebook_file} (in the audit directory, stopped at: {record.stage})")
+    return exit_code(record.status, record.error)
+
+
+def exit_code(status: str, error: dict | None) -> int:
+    """A run's exit code: 0 when it succeeded, else the code of the error that stopped it (1 for any error that
+    is not one of tradai-nb's own)."""
+    if status == "succeeded":
+        return EXIT_OK
+    from tradai_nb import errors
+
+    found = getattr(errors, str((error or {}).get("ename")), None)
+    if isinstance(found, type) and issubclass(found, TradaiError):
+        return found.exit_code
+    return EXIT_FAILED

@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import urllib.error
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,15 +17,18 @@ from typing import Any
 import pandas as pd
 from pulumi import automation as auto
 
-from tradai_nb import aws, config
+from tradai_nb import aws, config, gate
+from tradai_nb.engine import offloop
 from tradai_nb.errors import (
     AutomationError,
+    ParameterError,
     PassphraseMissingError,
     PulumiCliMissingError,
     StackLockedError,
     StackNotDeployedError,
     StackProgramError,
 )
+from tradai_nb.guards import check_destroy_policy, check_import, load_deployment
 from tradai_nb.settings import PROJECT_ROOT, Settings, local_folder, tradai_home
 from tradai_nb.stacks.common import stack_reference_name
 from tradai_nb.stacks.registry import stacks
@@ -223,27 +226,140 @@ def _sandbox_provider_config(settings: Settings, stack: str) -> dict[str, str]:
 
 def preview(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
     """What `up` would change, with the diff streamed to on_output."""
+    return offloop.call(_preview, settings, stack, on_output=on_output)
+
+
+def up(settings: Settings, stack: str, *, confirm: str = "", checks: Sequence[Callable[[], None]] = (),
+       on_output: OnOutput = print) -> AutomationResult:
+    """Deploy the stack; returns the changes made and the stack outputs (secrets masked). `checks` are the caller's
+    own conditions (images in ECR), run after the guard and before anything is deployed."""
+    with gate.change(settings, "stack.up", target=stack, confirm=confirm, parameters={"stack": stack},
+                     checks=[_known(stack), *checks], on_output=on_output):
+        return offloop.call(_up, settings, stack, on_output=on_output)
+
+
+def refresh(settings: Settings, stack: str, *, confirm: str = "", on_output: OnOutput = print) -> AutomationResult:
+    """Bring the stack's state in line with what exists in AWS."""
+    with gate.change(settings, "stack.refresh", target=stack, confirm=confirm, parameters={"stack": stack},
+                     checks=[_known(stack)], on_output=on_output):
+        return offloop.call(_refresh, settings, stack, on_output=on_output)
+
+
+def preview_refresh(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """What `refresh` would change (drift between the state and AWS); the state is left as it is."""
+    return offloop.call(_preview_refresh, settings, stack, on_output=on_output)
+
+
+def destroy(settings: Settings, stack: str, *, confirm: str = "", allow_destroy: bool = False,
+            on_output: OnOutput = print) -> AutomationResult:
+    """Delete every resource of the stack; its history and config stay. Persistent is never destroyed, foundation
+    only with allow_destroy=True."""
+    def destroy_policy() -> None:
+        check_destroy_policy(stacks.get(stack), settings.environment, allow_destroy)
+
+    with gate.change(settings, "stack.destroy", target=stack, confirm=confirm,
+                     parameters={"stack": stack, "allow_destroy": allow_destroy},
+                     checks=[_known(stack), destroy_policy], on_output=on_output):
+        return offloop.call(_destroy, settings, stack, on_output=on_output)
+
+
+def outputs(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """The stack's current outputs, secret values masked."""
+    return offloop.call(_outputs, settings, stack, on_output=on_output)
+
+
+def export(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """The stack's deployment as `pulumi stack export` writes it, secrets left encrypted."""
+    return offloop.call(_export, settings, stack, on_output=on_output)
+
+
+def import_state(settings: Settings, stack: str, deployment: Mapping[str, Any] | str | Path, *, confirm: str = "",
+                 on_output: OnOutput = print) -> AutomationResult:
+    """Replace the stack's state with a deployment (what `export` returned, or the path of a file holding it): only
+    a deployment of this stack and environment that holds resources, under a secrets provider this environment
+    can open."""
+    checked: list[dict[str, Any]] = []
+    source = str(deployment) if isinstance(deployment, (str, Path)) else "the deployment"
+
+    def importable() -> None:
+        spec = stacks.get(stack)
+        data = (load_deployment(deployment, spec, settings.environment) if isinstance(deployment, (str, Path))
+                else json.loads(json.dumps(deployment)))
+        checked.append(check_import(data, source, spec, settings))
+
+    with gate.change(settings, "stack.import", target=stack, confirm=confirm,
+                     parameters={"stack": stack, "state_file": source}, checks=[_known(stack), importable],
+                     on_output=on_output):
+        return offloop.call(_import_state, settings, stack, checked[0], on_output=on_output)
+
+
+def cancel(settings: Settings, stack: str, *, confirm: str = "", on_output: OnOutput = print) -> AutomationResult:
+    """Cancel the stack's running update and release its lock."""
+    with gate.change(settings, "stack.cancel", target=stack, confirm=confirm, parameters={"stack": stack},
+                     checks=[_known(stack)], on_output=on_output):
+        return offloop.call(_cancel, settings, stack, on_output=on_output)
+
+
+def history(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+    """The stack's past updates, newest first."""
+    return offloop.call(_history, settings, stack, on_output=on_output)
+
+
+ACTIONS = ("preview", "up", "refresh", "destroy", "outputs", "export", "import", "cancel", "history")
+
+
+def run_action(settings: Settings, stack: str, action: str, *, confirm: str = "", allow_destroy: bool = False,
+               deployment: Mapping[str, Any] | str | Path | None = None, checks: Sequence[Callable[[], None]] = (),
+               on_output: OnOutput = print) -> AutomationResult:
+    """Run one Automation API action; changing actions pass their change gate (guard, then a record). `checks` go
+    to `up`'s gate."""
+    if action == "import":
+        if deployment is None:
+            raise ParameterError("parameter 'state_file': action 'import' needs the deployment to import (the path "
+                                 "of what action='export' wrote)", name="state_file")
+        return import_state(settings, stack, deployment, confirm=confirm, on_output=on_output)
+    if action == "destroy":
+        return destroy(settings, stack, confirm=confirm, allow_destroy=allow_destroy, on_output=on_output)
+    if action == "up":
+        return up(settings, stack, confirm=confirm, checks=checks, on_output=on_output)
+    if action in ("refresh", "cancel"):
+        return {"refresh": refresh, "cancel": cancel}[action](settings, stack, confirm=confirm, on_output=on_output)
+    if action not in ACTIONS:
+        raise ParameterError(f"parameter 'action': {action!r} is not an Automation API action; choose one of "
+                             f"{', '.join(ACTIONS)}", name="action")
+    return {"preview": preview, "outputs": outputs, "export": export, "history": history}[action](
+        settings, stack, on_output=on_output)
+
+
+def _known(stack: str) -> Callable[[], None]:
+    def check() -> None:
+        if stack not in stacks.names():
+            raise ParameterError(f"parameter 'stack': unknown stack {stack!r}; choose one of "
+                                 f"{', '.join(stacks.names())}", name="stack")
+    return check
+
+
+# The actions themselves, run on the Pulumi worker thread (tradai_nb.engine.offloop).
+
+def _preview(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "preview", create=True, runs_program=True) as opened:
         result = opened.stack.preview(diff=True, color="never", on_output=on_output, on_error=on_output)
     return AutomationResult(change_summary(result.change_summary))
 
 
-def up(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
-    """Deploy the stack; returns the changes made and the stack outputs (secrets masked)."""
+def _up(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "up", create=True, runs_program=True) as opened:
         result = opened.stack.up(color="never", on_output=on_output, on_error=on_output, show_secrets=False)
     return AutomationResult(change_summary(result.summary.resource_changes), outputs_table(result.outputs))
 
 
-def refresh(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
-    """Bring the stack's state in line with what exists in AWS."""
+def _refresh(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "refresh", create=False, runs_program=True) as opened:
         result = opened.stack.refresh(color="never", on_output=on_output, on_error=on_output, show_secrets=False)
     return AutomationResult(change_summary(result.summary.resource_changes))
 
 
-def preview_refresh(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
-    """What `refresh` would change (drift between the state and AWS); the state is left as it is."""
+def _preview_refresh(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
     events: list[auto.EngineEvent] = []
     with _open_stack(settings, stack, "preview-refresh", create=False, runs_program=True) as opened:
         result = opened.stack.preview_refresh(color="never", on_output=on_output, on_error=on_output,
@@ -251,22 +367,19 @@ def preview_refresh(settings: Settings, stack: str, *, on_output: OnOutput = pri
     return AutomationResult(change_summary(result.change_summary), changed_resources=changed_resources(events))
 
 
-def destroy(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
-    """Delete every resource of the stack; its history and config stay."""
+def _destroy(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "destroy", create=False, runs_program=True) as opened:
         result = opened.stack.destroy(color="never", on_output=on_output, on_error=on_output, show_secrets=False)
     return AutomationResult(change_summary(result.summary.resource_changes))
 
 
-def outputs(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
-    """The stack's current outputs, secret values masked."""
+def _outputs(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "outputs", create=False, runs_program=False) as opened:
         table = outputs_table(opened.stack.outputs())
     return AutomationResult(table, table)
 
 
-def export(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
-    """The stack's deployment as `pulumi stack export` writes it, secrets left encrypted."""
+def _export(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "export", create=False, runs_program=False) as opened:
         # Without --show-secrets the export keeps the ciphertexts: safe to store, and importable as it is.
         result = opened.command.run(["stack", "export", "--stack", opened.target.name], str(opened.target.work_dir),
@@ -279,54 +392,25 @@ def export(settings: Settings, stack: str, *, on_output: OnOutput = print) -> Au
     return AutomationResult(resource_types(deployment), deployment=deployment)
 
 
-def import_state(settings: Settings, stack: str, deployment: Mapping[str, Any], *,
-                 on_output: OnOutput = print) -> AutomationResult:
-    """Replace the stack's state with a deployment (what `export` returned)."""
+def _import_state(settings: Settings, stack: str, deployment: Mapping[str, Any], *,
+                  on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "import", create=True, runs_program=False) as opened:
         opened.stack.import_stack(auto.Deployment(version=deployment["version"], deployment=deployment["deployment"]))
         on_output(f"imported {len(deployment['deployment'].get('resources', []))} resources into {opened.target.name}")
     return AutomationResult(resource_types(deployment))
 
 
-def cancel(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
-    """Cancel the stack's running update and release its lock."""
+def _cancel(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "cancel", create=False, runs_program=False) as opened:
         opened.stack.cancel()
         on_output(f"cancelled the update of {opened.target.name}; its lock is released")
     return AutomationResult(pd.DataFrame([{"stack": opened.target.name, "result": "cancelled"}]))
 
 
-def history(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
-    """The stack's past updates, newest first."""
+def _history(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "history", create=False, runs_program=False) as opened:
         summaries = opened.stack.history(show_secrets=False)
     return AutomationResult(history_table(summaries))
-
-
-_ACTIONS: dict[str, Callable[..., AutomationResult]] = {
-    "preview": preview,
-    "up": up,
-    "refresh": refresh,
-    "destroy": destroy,
-    "outputs": outputs,
-    "export": export,
-    "cancel": cancel,
-    "history": history,
-}
-ACTIONS = (*_ACTIONS, "import")
-
-
-def run_action(settings: Settings, stack: str, action: str, *, on_output: OnOutput = print,
-               deployment: Mapping[str, Any] | None = None) -> AutomationResult:
-    """Run one Automation API action; the guard rails (tradai_nb.guards) have approved it already."""
-    if action == "import":
-        if deployment is None:
-            raise AutomationError("action 'import' needs the deployment to import", stack=stack, action=action)
-        return import_state(settings, stack, deployment, on_output=on_output)
-    if action not in _ACTIONS:
-        raise AutomationError(f"{action!r} is not an Automation API action; choose one of {', '.join(ACTIONS)}",
-                              stack=stack, action=action)
-    return _ACTIONS[action](settings, stack, on_output=on_output)
 
 
 def change_summary(resource_changes: Mapping[Any, int] | None) -> pd.DataFrame:

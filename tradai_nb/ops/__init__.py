@@ -16,9 +16,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from tradai_nb import config
-from tradai_nb.errors import AwsAccessError, GuardError, OperationError, ParameterError
-from tradai_nb.settings import Settings
+from tradai_nb.errors import AwsAccessError, CredentialsMissingError, OperationError
 
 _ACCESS_CODES = frozenset({
     "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "AuthFailure",
@@ -60,7 +58,7 @@ def aws_errors(what: str) -> Iterator[None]:
             raise OperationError(f"{what}: AWS is throttling requests ({detail}); wait a minute and run again") from None
         raise OperationError(f"{what} failed ({detail}); check the parameters and the resource's current state") from None
     except (NoCredentialsError, PartialCredentialsError, ProfileNotFound, TokenRetrievalError) as exc:
-        raise AwsAccessError(
+        raise CredentialsMissingError(
             f"{what}: no usable AWS credentials ({exc}); log in (`aws sso login --profile <profile>`) "
             "or set aws_profile in the environment's params file"
         ) from None
@@ -76,17 +74,3 @@ def aws_errors(what: str) -> Iterator[None]:
         ) from None
     except BotoCoreError as exc:
         raise OperationError(f"{what} failed ({exc})") from None
-
-
-def require_confirm(settings: Settings, confirm: str, what: str) -> None:
-    """Refuse a changing step in staging or prod unless confirm names the environment; checked before any AWS call."""
-    if not isinstance(confirm, str):
-        raise ParameterError(f"parameter 'confirm': expected the environment name as text, got {confirm!r}",
-                             name="confirm")
-    environment = settings.environment
-    if environment in config.PROTECTED_ENVIRONMENTS and confirm != environment:
-        raise GuardError(
-            f"{what} changes {environment}: pass confirm={environment!r} to go ahead (got {confirm!r}); "
-            "run the read-only default action first to see what it would change",
-            name="confirm",
-        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,8 +16,18 @@ R = TypeVar("R")
 
 # Concurrent calls per action: below botocore's default pool of 10 connections, and gentle on API rate limits.
 MAX_PARALLEL_CALLS = 8
+# The longest duration check_seconds accepts unless a caller sets its own: no timeout, poll interval or warm-up of a
+# runbook action needs more than a day, and larger values (1e308, inf) only break the arithmetic of a deadline.
+MAX_SECONDS = 24 * 3600.0
 
 Progress = Callable[[str], None]
+
+
+class Message(str):
+    """A sentence a runbook shows as its result; a notebook displays it as plain text, not as a quoted string."""
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(str(self))
 
 
 def parallel_map(fn: Callable[[T], R], items: Sequence[T], max_workers: int = MAX_PARALLEL_CALLS) -> list[R]:
@@ -57,23 +68,55 @@ def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
     """One of the choices, else a ParameterError naming the parameter and listing them."""
     choices = tuple(choices)
     if not isinstance(value, str) or value not in choices:
-        raise ParameterError(f"parameter {name!r}: {value!r} is not one of {', '.join(choices)}", name=name)
+        raise ParameterError(f"parameter {name!r}: {_shown(value)} is not one of {', '.join(choices)}", name=name)
     return value
 
 
-def check_seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
-    """A duration in seconds: a number above zero (or zero when allowed)."""
-    number_given = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not number_given or value < 0 or (value == 0 and not allow_zero):
-        lowest = "zero or more" if allow_zero else "more than zero"
-        raise ParameterError(f"parameter {name!r}: expected a number of seconds, {lowest}; got {value!r}", name=name)
+def check_seconds(name: str, value: object, *, allow_zero: bool = False, maximum: float = MAX_SECONDS) -> float:
+    """A duration in seconds (a timeout, a poll interval): a finite number above zero (or zero when allowed) and at
+    most `maximum` (MAX_SECONDS, 24 h, unless the caller sets its own)."""
+    lowest = "zero or more" if allow_zero else "more than zero"
+    problem = None
+    if isinstance(value, bool):
+        problem = ": True/False is not a number of seconds"
+    elif not isinstance(value, (int, float)):
+        problem = "" if isinstance(value, (str, type(None))) else f" ({type(value).__name__})"
+    elif isinstance(value, float) and math.isnan(value):
+        problem = ": not a number"
+    elif value in (math.inf, -math.inf):
+        problem = ": not a finite number"
+    elif value < 0:
+        problem = ": a duration cannot be negative"
+    elif value == 0 and not allow_zero:
+        problem = ": zero leaves no time at all"
+    elif value > maximum:
+        problem = f": more than {_describe_seconds(maximum)}"
+    if problem is not None:
+        raise ParameterError(f"parameter {name!r}: expected a number of seconds, {lowest} and at most {maximum:g} "
+                             f"({_describe_seconds(maximum)}); got {_shown(value)}{problem}", name=name)
     return float(value)
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """repr(value) for a message, cut to about `limit` characters (a refused value may be huge)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer of more digits than Python converts to text
+        return f"an integer of {value.bit_length()} bits" if isinstance(value, int) else type(value).__name__
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def _describe_seconds(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
 
 
 def check_service(name: str, value: object, *, allow_all: bool) -> str:
     """A logical service name from config.SERVICES (or "all" where every service is meant)."""
     known = (*config.SERVICES, "all") if allow_all else tuple(config.SERVICES)
     if not isinstance(value, str) or value not in known:
-        raise ParameterError(f"parameter {name!r}: unknown service {value!r}; choose one of {', '.join(known)}",
+        raise ParameterError(f"parameter {name!r}: unknown service {_shown(value)}; choose one of {', '.join(known)}",
                              name=name)
     return value

@@ -12,10 +12,10 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from tradai_nb import config
-from tradai_nb.errors import OperationError, ParameterError
-from tradai_nb.ops import aws_errors, require_confirm
-from tradai_nb.ops._common import Deadline, check_choice, check_seconds, check_service, parallel_map
+from tradai_nb import config, gate
+from tradai_nb.errors import CheckFailedError, OperationError, ParameterError
+from tradai_nb.ops import aws_errors
+from tradai_nb.ops._common import Deadline, Message, check_choice, check_seconds, check_service, parallel_map
 from tradai_nb.settings import Settings
 
 ACTIONS = ("endpoints", "docker-ps", "docker-logs", "restart", "health")
@@ -63,6 +63,25 @@ class CommandResult:
         output = "\n".join(part for part in (self.stdout.rstrip(), self.stderr.rstrip()) if part) or "(no output)"
         return f"{' && '.join(self.commands)}\n{self.status} (exit code {self.exit_code}) on {self.instance_id}\n{output}"
 
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(str(self))
+
+
+def run_action(session, settings: Settings, *, action: str, service: str = "all", tail_lines: int = 50,
+               alb_dns_name: str = "", confirm: str = "", timeout_s: float = DEFAULT_TIMEOUT_S):
+    """The service-access runbook's action: a host command's result, the health table, or (endpoints) a line
+    saying nothing was run."""
+    if action == "docker-ps":
+        return docker_ps(session, settings, timeout_s=timeout_s)
+    if action == "docker-logs":
+        return docker_logs(session, settings, service, tail_lines, timeout_s=timeout_s)
+    if action == "restart":
+        return restart_services(session, settings, service, confirm, timeout_s=timeout_s)
+    if action == "health":
+        return check_health(settings, alb_dns_name)
+    check_choice("action", action, ACTIONS)
+    return Message("action 'endpoints': nothing was run on the host")
+
 
 def check_parameters(settings: Settings, *, action: str, service: str, tail_lines: int, alb_dns_name: str,
                      confirm: str, timeout_s: float) -> None:
@@ -78,7 +97,8 @@ def check_parameters(settings: Settings, *, action: str, service: str, tail_line
     if action in HOST_ACTIONS:
         _require_consolidated(settings, f"action {action!r}")
     if action in CHANGING_ACTIONS:
-        require_confirm(settings, confirm, f"action {action!r}")
+        gate.precheck(settings, "host.command", target=config.get_consolidated_name(settings.environment),
+                      confirm=confirm)
     elif not isinstance(confirm, str):
         raise ParameterError(f"parameter 'confirm': expected text, got {confirm!r}", name="confirm")
 
@@ -149,9 +169,11 @@ def access_commands(session, settings: Settings) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COMMAND_COLUMNS)
 
 
-def run_on_host(session, settings: Settings, commands: list[str], *, comment: str = "tradai-nb runbook",
-                timeout_s: float = DEFAULT_TIMEOUT_S, poll_s: float = DEFAULT_POLL_S) -> CommandResult:
-    """Run shell commands on the consolidated host (SSM Run Command, as root) and wait for them to finish.
+def run_on_host(session, settings: Settings, commands: list[str], *, confirm: str = "",
+                comment: str = "tradai-nb runbook", timeout_s: float = DEFAULT_TIMEOUT_S,
+                poll_s: float = DEFAULT_POLL_S) -> CommandResult:
+    """Run shell commands on the consolidated host (SSM Run Command, as root) and wait for them to finish; in
+    staging (and prod) only with confirm=<environment>, and always recorded: any command can change the host.
 
     A command that fails, is cancelled or times out raises OperationError with the end of what it printed.
     """
@@ -160,6 +182,13 @@ def run_on_host(session, settings: Settings, commands: list[str], *, comment: st
                              name="commands")
     timeout_s = check_seconds("timeout_s", timeout_s)
     poll_s = check_seconds("poll_s", poll_s, allow_zero=True)
+    with gate.change(settings, "host.command", target=config.get_consolidated_name(settings.environment),
+                     confirm=confirm, parameters={"commands": list(commands), "timeout_s": timeout_s}):
+        return _run_on_host(session, settings, commands, comment=comment, timeout_s=timeout_s, poll_s=poll_s)
+
+
+def _run_on_host(session, settings: Settings, commands: list[str], *, comment: str, timeout_s: float,
+                 poll_s: float = DEFAULT_POLL_S) -> CommandResult:
     host = find_consolidated_instance(session, settings)
     ssm = session.client("ssm")
     with aws_errors(f"sending a command to {host.instance_id} ({host.name}) through SSM"):
@@ -190,8 +219,9 @@ def run_on_host(session, settings: Settings, commands: list[str], *, comment: st
 
 def docker_ps(session, settings: Settings, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> CommandResult:
     """`docker ps` on the consolidated host: the containers and their state."""
-    return run_on_host(session, settings, ["docker ps --all --format 'table {{.Names}}\\t{{.Image}}\\t{{.Status}}'"],
-                       comment="tradai-nb: docker ps", timeout_s=timeout_s)
+    # Read-only and fixed, so not a change: no confirm, no record.
+    return _run_on_host(session, settings, ["docker ps --all --format 'table {{.Names}}\\t{{.Image}}\\t{{.Status}}'"],
+                        comment="tradai-nb: docker ps", timeout_s=check_seconds("timeout_s", timeout_s))
 
 
 def docker_logs(session, settings: Settings, service: str, tail_lines: int = 50, *,
@@ -200,19 +230,18 @@ def docker_logs(session, settings: Settings, service: str, tail_lines: int = 50,
     check_service("service", service, allow_all=False)
     check_tail_lines(tail_lines)
     container = str(config.SERVICES[service]["container"])
-    return run_on_host(session, settings, [f"docker logs {shlex.quote(container)} --tail {tail_lines} 2>&1"],
-                       comment=f"tradai-nb: docker logs {container}", timeout_s=timeout_s)
+    return _run_on_host(session, settings, [f"docker logs {shlex.quote(container)} --tail {tail_lines} 2>&1"],
+                        comment=f"tradai-nb: docker logs {container}", timeout_s=check_seconds("timeout_s", timeout_s))
 
 
 def restart_services(session, settings: Settings, service: str = "all", confirm: str = "", *,
                      timeout_s: float = DEFAULT_TIMEOUT_S) -> CommandResult:
     """Restart the compose services on the consolidated host (all, or one), from config.CONSOLIDATED_COMPOSE_DIR."""
-    require_confirm(settings, confirm, "restarting the services on the consolidated host")
     check_service("service", service, allow_all=True)
     target = "" if service == "all" else f" {shlex.quote(service)}"
     return run_on_host(session, settings,
                        [f"cd {shlex.quote(config.CONSOLIDATED_COMPOSE_DIR)} && docker-compose restart{target}"],
-                       comment=f"tradai-nb: docker-compose restart {service}", timeout_s=timeout_s)
+                       confirm=confirm, comment=f"tradai-nb: docker-compose restart {service}", timeout_s=timeout_s)
 
 
 def service_endpoints(settings: Settings, alb_dns_name: str = "") -> pd.DataFrame:
@@ -245,6 +274,17 @@ def check_health(settings: Settings, alb_dns_name: str, *, timeout_s: float = HE
         return {"service": service, "url": url, **_get(url, timeout_s)}
 
     return pd.DataFrame(parallel_map(probe, list(config.SERVICES)), columns=HEALTH_COLUMNS)
+
+
+def check_result(action: str, shown: object) -> None:
+    """The runbook's outcome: a health check with any service not ok raises CheckFailedError, so the run fails."""
+    if action != "health" or not isinstance(shown, pd.DataFrame):
+        return
+    failed = shown[~shown["ok"].astype(bool)]
+    if not failed.empty:
+        reasons = "; ".join(f"{row.service}: {row.error or row.status}" for row in failed.itertuples())
+        raise CheckFailedError(f"{len(failed)} of {len(shown)} health checks are not ok ({reasons}); see the "
+                               "service's logs (action='docker-logs') and the ECS operations runbook")
 
 
 def base_url(alb_dns_name: object) -> str:

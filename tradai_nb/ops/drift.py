@@ -10,7 +10,7 @@ import pandas as pd
 
 from tradai_nb import pulumi_state
 from tradai_nb.engine import automation
-from tradai_nb.errors import PulumiCliMissingError, StackNotDeployedError
+from tradai_nb.errors import CheckFailedError, PulumiCliMissingError, StackNotDeployedError, TradaiError
 from tradai_nb.settings import Settings
 
 SUMMARY_COLUMNS = ["stack", "status", "drifted", "unchanged"]
@@ -30,9 +30,20 @@ class DriftReport:
     resources: pd.DataFrame
     message: str
 
+    unchecked: TradaiError | None = None
+
     @property
     def checked(self) -> bool:
         return STATUS_CLI_MISSING not in set(self.summary["status"])
+
+    def raise_if_failed(self) -> None:
+        """The runbook's outcome: drift that could not be checked raises why, drift found raises CheckFailedError;
+        either way the run fails (a nightly drift check must not pass having checked nothing)."""
+        if self.unchecked is not None:
+            raise self.unchecked
+        drifted = int(self.summary["drifted"].fillna(0).sum())
+        if drifted:
+            raise CheckFailedError(self.message)
 
 
 def detect_drift(settings: Settings, *, stack: str = "", on_output: OnOutput = print) -> DriftReport:
@@ -49,7 +60,7 @@ def detect_drift(settings: Settings, *, stack: str = "", on_output: OnOutput = p
         except PulumiCliMissingError as exc:
             summary = pd.DataFrame([(n, STATUS_CLI_MISSING, None, None) for n in names], columns=SUMMARY_COLUMNS)
             return DriftReport(summary.astype({"drifted": "Int64", "unchanged": "Int64"}),
-                               pd.DataFrame(columns=RESOURCE_COLUMNS), str(exc))
+                               pd.DataFrame(columns=RESOURCE_COLUMNS), str(exc), exc)
         except StackNotDeployedError:
             summaries.append((name, STATUS_NOT_DEPLOYED, 0, 0))
             continue

@@ -7,10 +7,10 @@ from typing import Any
 
 import pandas as pd
 
-from tradai_nb import config
+from tradai_nb import config, gate
 from tradai_nb.errors import OperationError, ParameterError
-from tradai_nb.ops import aws_errors, require_confirm
-from tradai_nb.ops._common import Deadline, Progress, check_choice, check_seconds, check_service, parallel_map
+from tradai_nb.ops import aws_errors
+from tradai_nb.ops._common import Deadline, Message, Progress, check_choice, check_seconds, check_service, parallel_map
 from tradai_nb.settings import Settings
 
 ACTIONS = ("status", "force-redeploy", "instance-refresh")
@@ -39,10 +39,24 @@ def check_parameters(settings: Settings, *, action: str, service: str, confirm: 
     check_seconds("timeout_s", timeout_s)
     if action == "instance-refresh":
         _require_consolidated(settings, "action 'instance-refresh'")
-    if action in CHANGING_ACTIONS:
-        require_confirm(settings, confirm, f"action {action!r}")
+        gate.precheck(settings, "asg.instance-refresh", target=config.get_consolidated_name(settings.environment),
+                      confirm=confirm)
+    elif action == "force-redeploy":
+        gate.precheck(settings, "ecs.force-redeploy", target=_described_services(service), confirm=confirm)
     elif not isinstance(confirm, str):
         raise ParameterError(f"parameter 'confirm': expected text, got {confirm!r}", name="confirm")
+
+
+def run_action(session, settings: Settings, *, action: str, service: str = "all", confirm: str = "",
+               timeout_s: float = DEFAULT_TIMEOUT_S, on_progress: Progress | None = print):
+    """The ECS runbook's action: the redeployment's or the refresh's table, or (status) a line saying nothing was
+    changed."""
+    if action == "force-redeploy":
+        return force_redeploy(session, settings, service, confirm, timeout_s=timeout_s, on_progress=on_progress)
+    if action == "instance-refresh":
+        return refresh_instances(session, settings, confirm, timeout_s=timeout_s, on_progress=on_progress)
+    check_choice("action", action, ACTIONS)
+    return Message("action 'status': nothing was changed")
 
 
 def service_status(session, settings: Settings) -> pd.DataFrame:
@@ -108,9 +122,16 @@ def force_redeploy(session, settings: Settings, services: str | Sequence[str] = 
                    on_progress: Progress | None = None) -> pd.DataFrame:
     """Start a new deployment of one service, a list of them or all (same task definition, fresh tasks, newly pulled
     images), then wait until every one is stable; raises OperationError when they are not within timeout_s."""
-    require_confirm(settings, confirm, "forcing a new deployment")
     timeout_s = check_seconds("timeout_s", timeout_s)
     poll_s = check_seconds("poll_s", poll_s, allow_zero=True)
+    with gate.change(settings, "ecs.force-redeploy", target=_described_services(services), confirm=confirm,
+                     parameters={"services": services, "timeout_s": timeout_s}, on_output=on_progress):
+        return _force_redeploy(session, settings, services, timeout_s=timeout_s, poll_s=poll_s,
+                               on_progress=on_progress)
+
+
+def _force_redeploy(session, settings: Settings, services: str | Sequence[str], *, timeout_s: float, poll_s: float,
+                    on_progress: Progress | None) -> pd.DataFrame:
     ecs = session.client("ecs")
     cluster = config.get_cluster_name(settings.environment)
     current = _active_services(ecs, settings, services)
@@ -198,10 +219,20 @@ def rollback_service(session, settings: Settings, service: str, revision: int | 
                              f"one, got {revision!r}", name="revision")
     if not isinstance(dry_run, bool):
         raise ParameterError(f"parameter 'dry_run': expected True or False, got {dry_run!r}", name="dry_run")
-    if not dry_run:
-        require_confirm(settings, confirm, f"rolling back service {service!r}")
     timeout_s = check_seconds("timeout_s", timeout_s)
     poll_s = check_seconds("poll_s", poll_s, allow_zero=True)
+    if dry_run:
+        return _rollback_service(session, settings, service, revision, True, timeout_s=timeout_s, poll_s=poll_s,
+                                 on_progress=on_progress)
+    with gate.change(settings, "ecs.rollback", target=config.get_service_name(service, settings.environment),
+                     confirm=confirm, parameters={"service": service, "revision": revision, "timeout_s": timeout_s},
+                     on_output=on_progress):
+        return _rollback_service(session, settings, service, revision, False, timeout_s=timeout_s, poll_s=poll_s,
+                                 on_progress=on_progress)
+
+
+def _rollback_service(session, settings: Settings, service: str, revision: int | None, dry_run: bool, *,
+                      timeout_s: float, poll_s: float, on_progress: Progress | None) -> pd.DataFrame:
     ecs = session.client("ecs")
     cluster = config.get_cluster_name(settings.environment)
     name = config.get_service_name(service, settings.environment)
@@ -231,6 +262,11 @@ def rollback_service(session, settings: Settings, service: str, revision: int | 
         on_progress(f"{name}: revision {current} -> {revision}; waiting until stable")
     wait_until_stable(session, settings, [name], timeout_s=timeout_s, poll_s=poll_s, on_progress=on_progress)
     return pd.DataFrame([{**row, "applied": True}], columns=ROLLBACK_COLUMNS)
+
+
+def no_host_message(settings: Settings) -> Message:
+    """What the host section says where the services run on ECS Fargate."""
+    return Message(f"{settings.environment} runs its services on ECS Fargate: there is no consolidated host")
 
 
 def asg_status(session, settings: Settings) -> pd.DataFrame:
@@ -264,14 +300,25 @@ def start_instance_refresh(session, settings: Settings, confirm: str = "", *, mi
     The defaults launch the new host before the old one is terminated (min 100 %, max 200 % healthy), so the
     single host is never down for the switch.
     """
-    require_confirm(settings, confirm, "an instance refresh of the consolidated host")
     _require_consolidated(settings, "an instance refresh")
     _check_percentages(min_healthy_percentage, max_healthy_percentage)
+    if instance_warmup_s is not None:
+        instance_warmup_s = int(check_seconds("instance_warmup_s", instance_warmup_s))
     name = config.get_consolidated_name(settings.environment)
+    with gate.change(settings, "asg.instance-refresh", target=name, confirm=confirm,
+                     parameters={"min_healthy_percentage": min_healthy_percentage,
+                                 "max_healthy_percentage": max_healthy_percentage,
+                                 "instance_warmup_s": instance_warmup_s}):
+        return _start_instance_refresh(session, name, min_healthy_percentage, max_healthy_percentage,
+                                       instance_warmup_s)
+
+
+def _start_instance_refresh(session, name: str, min_healthy_percentage: int, max_healthy_percentage: int,
+                            instance_warmup_s: int | None) -> str:
     preferences: dict[str, Any] = {"MinHealthyPercentage": min_healthy_percentage,
                                    "MaxHealthyPercentage": max_healthy_percentage}
     if instance_warmup_s is not None:
-        preferences["InstanceWarmup"] = int(check_seconds("instance_warmup_s", instance_warmup_s))
+        preferences["InstanceWarmup"] = instance_warmup_s
     with aws_errors(f"starting an instance refresh of Auto Scaling group {name}"):
         answer = session.client("autoscaling").start_instance_refresh(AutoScalingGroupName=name, Preferences=preferences)
     return answer["InstanceRefreshId"]
@@ -317,13 +364,23 @@ def follow_instance_refresh(session, settings: Settings, refresh_id: str, *, tim
 
 def refresh_instances(session, settings: Settings, confirm: str = "", *, timeout_s: float = DEFAULT_TIMEOUT_S,
                       poll_s: float = DEFAULT_POLL_S, on_progress: Progress | None = None) -> pd.DataFrame:
-    """Start an instance refresh of the consolidated host and follow it to the end."""
+    """Start an instance refresh of the consolidated host and follow it to the end (one record, its outcome the
+    refresh's)."""
+    _require_consolidated(settings, "an instance refresh")
     timeout_s = check_seconds("timeout_s", timeout_s)
-    refresh_id = start_instance_refresh(session, settings, confirm)
-    if on_progress:
-        on_progress(f"instance refresh {refresh_id} started")
-    return follow_instance_refresh(session, settings, refresh_id, timeout_s=timeout_s, poll_s=poll_s,
-                                   on_progress=on_progress)
+    poll_s = check_seconds("poll_s", poll_s, allow_zero=True)
+    name = config.get_consolidated_name(settings.environment)
+    with gate.change(settings, "asg.instance-refresh", target=name, confirm=confirm,
+                     parameters={"timeout_s": timeout_s, "follow": True}, on_output=on_progress):
+        refresh_id = _start_instance_refresh(session, name, 100, 200, None)
+        if on_progress:
+            on_progress(f"instance refresh {refresh_id} started")
+        return follow_instance_refresh(session, settings, refresh_id, timeout_s=timeout_s, poll_s=poll_s,
+                                       on_progress=on_progress)
+
+
+def _described_services(services: str | Sequence[str]) -> str:
+    return services if isinstance(services, str) else ", ".join(map(str, services))
 
 
 def _require_consolidated(settings: Settings, what: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from tradai_nb import config
-from tradai_nb.errors import AwsAccessError, ParameterError
+from tradai_nb.errors import AwsAccessError, CheckFailedError, ParameterError
 from tradai_nb.ops import aws_errors
 from tradai_nb.ops._common import parallel_map
 from tradai_nb.ops.ecs import cluster_service_names, describe_services
@@ -94,6 +94,15 @@ def deployed_images(session, settings: Settings) -> pd.DataFrame:
 def missing_images(deployed: pd.DataFrame) -> pd.DataFrame:
     """The rows of deployed_images whose image ECR does not hold."""
     return deployed[deployed["present"].eq(False)].reset_index(drop=True)
+
+
+def require_present(missing: pd.DataFrame) -> None:
+    """The runbook's outcome: any image missing from ECR raises CheckFailedError, so the run fails."""
+    if not missing.empty:
+        names = ", ".join(f"{row.name} ({row.image})" for row in missing.itertuples())
+        raise CheckFailedError(f"{len(missing)} image(s) in use are missing from ECR: {names}; push them "
+                               "(`just service-push <service>`, `just lambda-bootstrap`) or point the function or "
+                               "service at an image that exists")
 
 
 def latest_images(session, settings: Settings) -> pd.DataFrame:

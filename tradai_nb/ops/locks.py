@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pandas as pd
 
-from tradai_nb import config, pulumi_state
+from tradai_nb import config, gate, pulumi_state
 from tradai_nb.errors import GuardError, ParameterError
 from tradai_nb.pulumi_state import StateLock
 from tradai_nb.settings import Settings
@@ -42,12 +42,6 @@ def clear_stale_locks(session: boto3.Session, settings: Settings, *, stack: str,
     Needs confirm == the environment on every environment: a lock held by a live update protects the state, and
     removing it lets a second update write over the first. Nothing is deleted if any targeted lock is too recent.
     """
-    if confirm != settings.environment:
-        raise GuardError(
-            f"clearing a state lock in {settings.environment} needs confirm={settings.environment!r} (got {confirm!r}): "
-            "make sure the update that took the lock is no longer running (ask its holder, check its CI job)",
-            name="confirm",
-        )
     if stack not in stacks.names():
         raise ParameterError(f"parameter 'stack': {stack!r} is not a stack; choose one of {', '.join(stacks.names())}",
                              name="stack")
@@ -55,27 +49,40 @@ def clear_stale_locks(session: boto3.Session, settings: Settings, *, stack: str,
         raise ParameterError(f"parameter 'older_than_minutes': expected a whole number of minutes, 1 or more "
                              f"(got {older_than_minutes!r})", name="older_than_minutes")
     now = now or datetime.now(timezone.utc)
-    state = pulumi_state.state_store_for(settings, session)
     ref = pulumi_state.stack_ref(stack, settings.environment)
-    targets = [lock for lock in state.locks(ref) if not lock_id or lock.lock_id == lock_id]
+    state = pulumi_state.state_store_for(settings, session)
+    targets: list[StateLock] = []
+
+    def only_stale_locks() -> None:
+        # Read after the confirm rule has passed: nothing is asked of AWS before the guard.
+        targets.extend(lock for lock in state.locks(ref) if not lock_id or lock.lock_id == lock_id)
+        threshold = timedelta(minutes=older_than_minutes)
+        recent = [lock for lock in targets if lock.age(now) is None or lock.age(now) < threshold]
+        if recent:
+            described = "; ".join(f"{lock.lock_id} by {lock.username}@{lock.hostname}, "
+                                  f"{_age_text(lock.age(now)) or 'age unknown'}" for lock in recent)
+            raise GuardError(
+                f"refusing to clear: lock(s) on {ref.fully_qualified} are younger than older_than_minutes="
+                f"{older_than_minutes} or carry no timestamp ({described}); the update may still be running. Nothing "
+                "was deleted. Wait for it to end, or lower older_than_minutes once you know it died",
+                name="older_than_minutes",
+            )
+
+    with gate.change(settings, "state.lock-delete", target=ref.fully_qualified, confirm=confirm,
+                     parameters={"stack": stack, "lock_id": lock_id, "older_than_minutes": older_than_minutes},
+                     checks=[only_stale_locks], on_output=on_output):
+        return _clear(state, settings, ref, targets, lock_id, now, confirm, on_output)
+
+
+def _clear(state, settings: Settings, ref, targets: list[StateLock], lock_id: str, now: datetime, confirm: str,
+           on_output: OnOutput) -> pd.DataFrame:
     if not targets:
         held = ", ".join(lock.lock_id for lock in state.locks(ref)) or "none"
         on_output(f"no lock {lock_id or 'file'} on {ref.fully_qualified} (locks there: {held}); nothing to clear")
         return pd.DataFrame(columns=CLEARED_COLUMNS)
-    threshold = timedelta(minutes=older_than_minutes)
-    recent = [lock for lock in targets if lock.age(now) is None or lock.age(now) < threshold]
-    if recent:
-        described = "; ".join(f"{lock.lock_id} by {lock.username}@{lock.hostname}, "
-                              f"{_age_text(lock.age(now)) or 'age unknown'}" for lock in recent)
-        raise GuardError(
-            f"refusing to clear: lock(s) on {ref.fully_qualified} are younger than older_than_minutes="
-            f"{older_than_minutes} or carry no timestamp ({described}); the update may still be running. Nothing "
-            "was deleted. Wait for it to end, or lower older_than_minutes once you know it died",
-            name="older_than_minutes",
-        )
     rows = []
     for lock in targets:
-        state.delete_lock(lock)
+        state.delete_lock(lock, settings, confirm=confirm)
         on_output(f"cleared {lock.url}")
         rows.append((ref.stack_name, lock.lock_id, lock.username, lock.hostname, _age_text(lock.age(now)), "cleared"))
     return pd.DataFrame(rows, columns=CLEARED_COLUMNS)
@@ -94,6 +101,18 @@ def cancel_advice(settings: Settings, stack: str = "") -> str:
         "check pending_operations in the state backup runbook's stack table; an update killed mid-way can leave "
         "resources that were created but not recorded."
     )
+
+
+def check_parameters(settings: Settings, *, action: str, stack: str, confirm: str) -> None:
+    """Validate the state locks runbook's action and its guard rail, before any AWS call (the clear's own gate
+    checks it again)."""
+    if action not in ACTIONS:
+        raise ParameterError(f"parameter 'action': unknown action {action!r}; choose one of {', '.join(ACTIONS)}",
+                             name="action")
+    if action == "clear":
+        target = pulumi_state.stack_ref(stack, settings.environment).fully_qualified if stack in stacks.names() \
+            else stack
+        gate.precheck(settings, "state.lock-delete", target=target, confirm=confirm)
 
 
 def run_runbook(session: boto3.Session, settings: Settings, *, action: str = "list", stack: str = "",

@@ -17,15 +17,18 @@ from tradai_nb import config
 from tradai_nb.errors import ParameterError
 from tradai_nb.ops import aws_errors
 from tradai_nb.ops._common import Deadline, check_seconds, parallel_map
-from tradai_nb.settings import Settings
+from tradai_nb.settings import LOG_RETENTION_DAYS, Settings
 
 EVENT_COLUMNS = ["time", "stream", "message"]
 STREAM_COLUMNS = ["stream", "events"]
 DEFAULT_SINCE = "30m"
 DEFAULT_POLL_S = 5.0
 MAX_FOLLOW_S = 3600.0
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^\s*(-?)\s*([0-9]+)\s*([smhdw])\s*$")
+# The longest window `since` reaches back: CloudWatch Logs' longest retention period (3653 days, ten years);
+# nothing older is kept.
+MAX_SINCE = timedelta(days=max(LOG_RETENTION_DAYS))
 # filter_log_events takes at most 100 stream names per call.
 STREAMS_PER_CALL = 100
 # A stream's lastEventTimestamp may lag its newest event by up to an hour (CloudWatch updates it lazily),
@@ -50,15 +53,32 @@ class LogTail:
 
 
 def parse_since(since: object) -> timedelta:
-    """A duration such as "30m", "2h", "1d" (units s, m, h, d, w) as a timedelta."""
+    """A duration such as "30m", "2h", "1d" (units s, m, h, d, w) as a timedelta: above zero, at most MAX_SINCE."""
     match = _DURATION.match(since) if isinstance(since, str) else None
-    if not match or int(match.group(1)) == 0:
-        raise ParameterError(
-            f"parameter 'since': expected a duration such as 30m, 2h or 1d (a whole number above zero, then one of "
-            f"s, m, h, d, w), got {since!r}",
-            name="since",
-        )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    problem = ""
+    if match:
+        sign, digits, unit = match.groups()
+        digits = digits.lstrip("0") or "0"
+        # More digits than this is beyond any limit whatever the unit (and int() refuses thousands of digits).
+        seconds = int(digits) * _UNIT_SECONDS[unit] if len(digits) <= 12 else None
+        if sign:
+            problem = ": a window reaches back from now, so it is written without a sign"
+        elif seconds == 0:
+            problem = ": zero is an empty window"
+        elif seconds is None or seconds > MAX_SINCE.total_seconds():
+            problem = (f": longer than {MAX_SINCE.days}d, the longest CloudWatch Logs keeps events "
+                       "(its longest retention period)")
+        else:
+            return timedelta(seconds=seconds)
+    try:
+        shown = repr(since) if len(repr(since)) <= 80 else f"{repr(since)[:80]}..."
+    except ValueError:  # an integer of more digits than Python converts to text
+        shown = f"a number of {since.bit_length()} bits" if isinstance(since, int) else type(since).__name__
+    raise ParameterError(
+        f"parameter 'since': expected a duration such as 30m, 2h or 1d (a whole number above zero, then one of "
+        f"s, m, h, d, w) of at most {MAX_SINCE.days}d, got {shown}{problem}",
+        name="since",
+    )
 
 
 def check_parameters(settings: Settings, *, log_group: str, since: str, filter_pattern: str, follow_s: float,

@@ -19,11 +19,11 @@ import boto3
 import pandas as pd
 import yaml
 
-from tradai_nb import config, pulumi_state
+from tradai_nb import audit, config, gate, pulumi_state
 from tradai_nb.actions import run_stack_action
 from tradai_nb.engine import automation
 from tradai_nb.errors import OperationError, ParameterError
-from tradai_nb.ops import require_confirm, state_backup
+from tradai_nb.ops import state_backup
 from tradai_nb.settings import PROJECT_ROOT, Settings
 from tradai_nb.stacks.registry import stacks
 
@@ -57,6 +57,23 @@ class RollbackResult:
     dry_run: bool
     changes: pd.DataFrame
     message: str
+
+
+_CHANGE_OF_MODE = {"ecs-task-definition": "ecs.rollback", "state-import": "rollback.state-import",
+                   "git-revision": "rollback.git-revision"}
+
+
+def check_parameters(settings: Settings, *, mode: str, dry_run: bool, confirm: str, stack: str = "",
+                     service: str = "") -> None:
+    """Validate the rollback runbook's mode and, for a change (dry_run False), its guard rail, before any AWS call
+    (each mode's own gate checks it again)."""
+    if mode not in MODES:
+        raise ParameterError(f"parameter 'mode': unknown mode {mode!r}; choose one of {', '.join(MODES)}", name="mode")
+    if not isinstance(dry_run, bool):
+        raise ParameterError(f"parameter 'dry_run': expected True or False, got {dry_run!r}", name="dry_run")
+    if not dry_run:
+        target = service if mode == "ecs-task-definition" else stack or "all stacks"
+        gate.precheck(settings, _CHANGE_OF_MODE[mode], target=target, confirm=confirm)
 
 
 def rollback(session: boto3.Session, settings: Settings, *, mode: str, stack: str = "", service: str = "",
@@ -112,8 +129,16 @@ def import_backup(session: boto3.Session, settings: Settings, *, stack: str, bac
             raise ParameterError("parameter 'backup_id': mode 'state-import' needs the backup to restore "
                                  "(the dry run lists them)", name="backup_id")
         return _backup_choices(session, settings, stack)
-    if not dry_run:
-        _check_may_change(settings, confirm, f"importing backup {backup_id} into stack {stack!r}", "import")
+    if dry_run:
+        return _import_backup(session, settings, stack, backup_id, True, confirm, on_output)
+    with gate.change(settings, "rollback.state-import", target=stack, confirm=confirm,
+                     parameters={"stack": stack, "backup_id": backup_id},
+                     checks=[lambda: _needs_pulumi_cli("import")], on_output=on_output):
+        return _import_backup(session, settings, stack, backup_id, False, confirm, on_output)
+
+
+def _import_backup(session: boto3.Session, settings: Settings, stack: str, backup_id: str, dry_run: bool,
+                   confirm: str, on_output: OnOutput) -> RollbackResult:
     deployment = state_backup.read_backup_file(session, settings, backup_id, stack)
     state = pulumi_state.state_store_for(settings, session)
     ref = pulumi_state.stack_ref(stack, settings.environment)
@@ -151,8 +176,16 @@ def redeploy_git_revision(settings: Settings, *, git_ref: str, stack: str = "", 
     if not git_ref:
         raise ParameterError("parameter 'git_ref': mode 'git-revision' needs a git ref to go back to "
                              "(a commit, tag or HEAD~1)", name="git_ref")
-    if not dry_run:
-        _check_may_change(settings, confirm, f"redeploying {', '.join(names)} as of {git_ref}", "up")
+    if dry_run:
+        return _redeploy_git_revision(settings, repo, git_ref, names, True, on_output)
+    with gate.change(settings, "rollback.git-revision", target=", ".join(names), confirm=confirm,
+                     parameters={"git_ref": git_ref, "stacks": list(names)},
+                     checks=[lambda: _needs_pulumi_cli("up")], on_output=on_output):
+        return _redeploy_git_revision(settings, repo, git_ref, names, False, on_output)
+
+
+def _redeploy_git_revision(settings: Settings, repo: Path, git_ref: str, names: Sequence[str], dry_run: bool,
+                           on_output: OnOutput) -> RollbackResult:
     commit = _resolve_commit(repo, git_ref)
     with tempfile.TemporaryDirectory(prefix="tradai-revision-") as folder:
         revision_tree = Path(folder)
@@ -212,9 +245,8 @@ def diff_plans(current: Iterable[Mapping[str, Any]], revision: Iterable[Mapping[
     return _sorted_changes(rows)
 
 
-def _check_may_change(settings: Settings, confirm: str, what: str, action: str) -> None:
-    # Before anything is read or written: the confirmation, the Pulumi CLI and its passphrase.
-    require_confirm(settings, confirm, what)
+def _needs_pulumi_cli(action: str) -> None:
+    # After the confirm rule, before anything is read or written: the Pulumi CLI and its passphrase.
     automation.find_pulumi_cli(action)
     automation.require_passphrase()
 
@@ -257,8 +289,12 @@ def _git(repo: Path, args: Sequence[str], *, check: bool) -> subprocess.Complete
         raise OperationError(f"git {args[0]} in {repo} did not finish within {GIT_TIMEOUT_S} s") from None
 
 
-def _tree_env(tree: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+def _tree_env(tree: Path, settings: Settings | None = None) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
+    if settings is not None:
+        # The revision's own deploys record into this checkout's audit folder, not into the temporary tree.
+        env[audit.AUDIT_DIR_VARIABLE] = str(audit.audit_root(settings))
+    return env
 
 
 def _plan_trees(trees: Sequence[Path], environment: str, names: Sequence[str]) -> list[list[dict[str, Any]]]:
@@ -299,7 +335,7 @@ def _deploy_from_tree(tree: Path, settings: Settings, stack: str, on_output: OnO
     if _protected(settings):
         command += ["--confirm", settings.environment]
     on_output(f"deploying {stack} from the revision: {' '.join(command[1:])}")
-    with subprocess.Popen(command, cwd=tree, env=_tree_env(tree), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    with subprocess.Popen(command, cwd=tree, env=_tree_env(tree, settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True) as process:
         for line in process.stdout:
             on_output(line.rstrip("\n"))

@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pandas as pd
 
-from tradai_nb import pulumi_state
-from tradai_nb.errors import OperationError, ParameterError, StateError, TradaiError
+from tradai_nb import gate, pulumi_state
+from tradai_nb.errors import CheckFailedError, OperationError, ParameterError, StateError, TradaiError
 from tradai_nb.guards import check_deployment
 from tradai_nb.pulumi_state import ObjectStore, StackRef, StateStore
 from tradai_nb.settings import Settings
@@ -72,7 +72,16 @@ def export_deployment(settings: Settings, state: StateStore, ref: StackRef) -> t
 
 def backup_state(session: boto3.Session, settings: Settings, *, stack_names: Sequence[str] | None = None,
                  reason: str = "manual", on_output: OnOutput = print) -> BackupResult:
-    """Back up the state of every deployed stack of the environment (or the named ones); the manifest goes last."""
+    """Back up the state of every deployed stack of the environment (or the named ones); the manifest goes last.
+    It only adds files to the backup store, so it needs no confirmation; it is recorded like every change."""
+    with gate.change(settings, "state.backup", target=", ".join(stack_names) if stack_names else "all stacks",
+                     parameters={"stacks": list(stack_names) if stack_names else None, "reason": reason},
+                     on_output=on_output):
+        return _backup_state(session, settings, stack_names, reason, on_output)
+
+
+def _backup_state(session: boto3.Session, settings: Settings, stack_names: Sequence[str] | None, reason: str,
+                  on_output: OnOutput) -> BackupResult:
     state = pulumi_state.state_store_for(settings, session)
     deployed = pulumi_state.environment_stacks(state, settings.environment)
     wanted = [r for r in deployed if stack_names is None or r.stack_name in stack_names]
@@ -201,6 +210,18 @@ def run_runbook(session: boto3.Session, settings: Settings, *, action: str = "li
     backups = list_backups(session, settings)
     on_output(f"{len(backups)} backup(s) of {settings.environment} in {settings.state_backup_url}")
     return backups
+
+
+def check_result(action: str, shown: pd.DataFrame, backup_id: str = "") -> None:
+    """The runbook's outcome: a verification with any file not ok (a damaged file, a partial backup with no
+    manifest) raises CheckFailedError, so the run fails; other actions pass."""
+    if action != "verify":
+        return
+    failed = shown[shown["status"] != "ok"]
+    if not failed.empty or shown.empty:
+        reasons = "; ".join(f"{row.file}: {row.status}" for row in failed.itertuples()) or "no files"
+        raise CheckFailedError(f"backup {backup_id or '?'} does not verify ({reasons}); do not restore from it: "
+                               "choose a complete backup that verifies, or take a new one (action 'backup')")
 
 
 def _key(environment: str, backup_id: str, name: str) -> str:

@@ -9,7 +9,7 @@ from tradai_nb.settings import Settings
 from tradai_nb.stacks.persistent import s3
 
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
-TRAIL_KEY_PREFIX = "cloudtrail"
+TRAIL_KEY_PREFIX = config.TRAIL_KEY_PREFIX
 
 
 def create_trail(settings: Settings, logs_bucket):

@@ -12,7 +12,7 @@ from tradai_nb.stacks.common import data_options
 from tradai_nb.stacks.policy import PolicyBuilder
 
 # A bucket has one policy; the logs bucket's also admits CloudTrail, so cloudtrail.py writes that one whole.
-AUDIT_LOG_BUCKET = "logs"
+AUDIT_LOG_BUCKET = config.LOGS_BUCKET_KEY
 # Parts of multipart uploads that never completed cost storage and are invisible in listings.
 ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS = 7
 # STANDARD_IA's minimum: objects moved earlier are billed as if kept 30 days anyway.
@@ -27,6 +27,10 @@ class BucketRules:
     expire_after_days: int | None = None
     expire_old_versions_after_days: int | None = None
     infrequent_access_after_days: int | None = None
+    # Objects under these key prefixes expire after so many days (instead of the whole bucket's expire_after_days).
+    expire_prefixes: tuple[tuple[str, int], ...] = ()
+    # S3 Object Lock: objects put with a retention cannot be overwritten or deleted until it ends.
+    object_lock: bool = False
 
 
 def data_bucket_rules(settings: Settings) -> dict[str, BucketRules]:
@@ -38,8 +42,13 @@ def data_bucket_rules(settings: Settings) -> dict[str, BucketRules]:
         "results": BucketRules(versioned=True, expire_old_versions_after_days=recovery_days,
                                infrequent_access_after_days=INFREQUENT_ACCESS_AFTER_DAYS),
         "arcticdb": BucketRules(versioned=True, expire_old_versions_after_days=recovery_days),
-        # CloudTrail validates its own log files; versioning logs would only double what expires.
-        AUDIT_LOG_BUCKET: BucketRules(versioned=False, expire_after_days=settings.log_retention_days),
+        # Object Lock (it needs versioning) keeps uploaded audit records from being rewritten or deleted; each
+        # upload sets its own governance-mode retention, so CloudTrail's files under their prefix are not locked.
+        AUDIT_LOG_BUCKET: BucketRules(
+            versioned=True, object_lock=True, expire_old_versions_after_days=1,
+            expire_prefixes=((f"{config.TRAIL_KEY_PREFIX}/", settings.log_retention_days),
+                             (f"{config.AUDIT_KEY_PREFIX}/", settings.audit_retention_days)),
+        ),
         "mlflow": BucketRules(versioned=True, expire_old_versions_after_days=recovery_days),
     }
 
@@ -64,6 +73,7 @@ def create_secure_bucket(key: str, bucket_name: str, rules: BucketRules, setting
     bucket = aws.s3.Bucket(
         f"{key}-bucket",
         bucket=bucket_name,
+        object_lock_enabled=True if rules.object_lock else None,
         tags=config.get_tags(service=service, environment=settings.environment),
         opts=data_options(settings),
     )
@@ -115,6 +125,13 @@ def lifecycle_rules(rules: BucketRules) -> list[dict]:
             "status": "Enabled",
             "filter": whole_bucket,
             "expiration": {"days": rules.expire_after_days},
+        })
+    for prefix, days in rules.expire_prefixes:
+        lifecycle.append({
+            "id": f"expire-{prefix.strip('/')}",
+            "status": "Enabled",
+            "filter": {"prefix": prefix},
+            "expiration": {"days": days},
         })
     if rules.expire_old_versions_after_days is not None:
         lifecycle.append({
