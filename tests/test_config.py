@@ -84,3 +84,31 @@ def test_log_group_name__nests_the_component_under_project_and_environment(envir
 def test_log_group_name__refuses_an_unknown_environment():
     with pytest.raises(ConfigError, match="unknown environment 'qa'"):
         config.get_log_group_name("vpc-flow-logs", "qa")
+
+
+# The estate's names, pinned as literals: a rename in config.py is a change to real tables, buckets and repositories
+# (their data stays under the old name), so it must fail here and be made on purpose.
+TABLE_NAMES = {
+    "workflow_state": "tradai-workflow-state", "health_state": "tradai-health-state",
+    "trading_state": "tradai-trading-state", "backtest_jobs": "tradai-backtest-jobs",
+    "strategy_registry": "tradai-strategy-registry", "model_registry": "tradai-model-registry",
+    "order_history": "tradai-order-history", "position_state": "tradai-position-state",
+    "market_data_catalog": "tradai-market-data-catalog", "experiment_runs": "tradai-experiment-runs",
+    "alert_history": "tradai-alert-history", "api_keys": "tradai-api-keys",
+}
+BUCKET_NAMES_DEV = ["tradai-configs-dev", "tradai-results-dev", "tradai-arcticdb-dev", "tradai-logs-dev",
+                    "tradai-mlflow-dev"]
+REPOSITORY_NAMES = [
+    "tradai/backend", "tradai/strategy-service", "tradai/data-collection", "tradai/mlflow", "tradai/drift-monitor",
+    "tradai/retraining-scheduler", "tradai/health-check", "tradai/data-quality-check", "tradai/orphan-task-reaper",
+    "tradai/cost-reporter", "tradai/backtest-consumer", "tradai/notification-dispatcher",
+    "tradai/backtest-results-processor", "tradai/model-promoter", "tradai/strategy-runner", "tradai/backtest-worker",
+    "tradai/feature-pipeline", "tradai/model-trainer", "tradai/model-server", "tradai/data-ingest-worker",
+    "tradai/freqtrade-bot", "tradai/research-notebook", "tradai/base-python", "tradai/ops-toolbox",
+]
+
+
+def test_names__every_table_bucket_and_repository_is_pinned():
+    assert dict(config.DYNAMODB_TABLES) == TABLE_NAMES
+    assert [config.get_bucket_name(key, "dev") for key in config.S3_BUCKETS] == BUCKET_NAMES_DEV
+    assert [config.get_ecr_repo_name(name) for name in config.ECR_REPOSITORIES] == REPOSITORY_NAMES
