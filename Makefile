@@ -4,7 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test benchmarks clean
+# The browser tests drive JupyterLab in Debian's Chromium (Playwright cannot download browsers on locked-down hosts).
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install chromium demo test benchmarks clean
 
 install: $(STAMP)
 
@@ -26,13 +29,23 @@ demo: install
 	$(BIN)/tradai-nb audit list --env local
 	$(BIN)/tradai-nb audit verify
 
-test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+# Chromium from Debian's packages when it is missing (root and apt-get needed); otherwise stop and say what to install.
+chromium:
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ echo "installing Debian's chromium for the browser tests ..."; \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; }; } || true
+	@test -x $(CHROMIUM) || { echo "make: the browser tests need Chromium at $(CHROMIUM): install Debian's package" \
+		"(sudo apt-get install chromium), or point CHROMIUM=/path/to/chromium at another build" >&2; exit 1; }
 
-benchmarks: install
+test: install chromium
+	TRADAI_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile
+
+benchmarks: install chromium
 	$(BIN)/python benchmarks/plan.py
 	$(BIN)/python benchmarks/runner.py
 	$(BIN)/python benchmarks/ops.py
+	TRADAI_CHROMIUM=$(CHROMIUM) $(BIN)/python benchmarks/browser.py
 
 clean:
 	rm -rf $(VENV) .tradai runs .pytest_cache

@@ -70,6 +70,7 @@ def _create_logs_bucket(port: int) -> None:
     session_for(settings).client("s3").create_bucket(
         Bucket=config.get_bucket_name("logs", "local"),
         CreateBucketConfiguration={"LocationConstraint": settings.aws_region},
+        ObjectLockEnabledForBucket=True,
     )
 
 

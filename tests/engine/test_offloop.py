@@ -11,6 +11,17 @@ from tradai_nb.engine import offloop
 from tradai_nb.engine.plan import plan
 
 
+def _run_as_a_kernel_does(cell):
+    """asyncio.run(cell()) on a thread of its own: the cell runs inside a running event loop, as a kernel's cell does,
+    whatever loop this test's thread may have."""
+    results: list = []
+    thread = threading.Thread(target=lambda: results.append(asyncio.run(cell())))
+    thread.start()
+    thread.join(timeout=120)
+    assert results, "the cell did not complete"
+    return results[0]
+
+
 def test_plan_inside_a_running_loop__completes_without_running_the_loops_queued_callbacks(settings_of):
     async def cell():
         loop = asyncio.get_running_loop()
@@ -22,7 +33,7 @@ def test_plan_inside_a_running_loop__completes_without_running_the_loops_queued_
         await asyncio.sleep(0)
         return planned, during, list(ran_meanwhile)
 
-    planned, during, after = asyncio.run(cell())
+    planned, during, after = _run_as_a_kernel_does(cell)
 
     assert [s.name for s in planned.stacks] == ["edge"] and len(planned.stack("edge").resources) > 10
     assert during == [], "the plan pumped the caller's event loop"
@@ -33,7 +44,7 @@ def test_plan_inside_a_running_loop__twice_gives_the_same_plan(settings_of):
     async def cell():
         return plan(settings_of("dev"), ["foundation"]).to_json(), plan(settings_of("dev"), ["foundation"]).to_json()
 
-    first, second = asyncio.run(cell())
+    first, second = _run_as_a_kernel_does(cell)
 
     assert first == second
 
