@@ -83,7 +83,8 @@ def run_notebook(notebook: str | Path, environment: str, parameters: Mapping[str
         checked = check_parameters(source, settings, requested)
         run.stage = "guard"
         precheck_stack_action(source, checked)
-        check_secret_strength(checked.settings.environment, run.redactor)
+        for warning in check_secret_strength(checked.settings.environment, run.redactor):
+            print(f"tradai-nb: warning: {warning}", file=sys.stderr)
     except (ParameterError, GuardError) as exc:
         return run.finish(_without_outputs(prepare(source, requested)), "refused", requested, exc)
     run.settings, run.stage = checked.settings, "sandbox"

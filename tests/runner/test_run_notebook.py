@@ -166,3 +166,17 @@ def test_run__unknown_notebook_or_environment_is_refused_and_recorded_without_a_
     assert "unknown environment 'qa'" in unknown.error["evalue"]
     assert missing.notebook_file is None and unknown.notebook_file is None
     assert [r.status for r in audit.read_records(audit_dir)] == ["refused", "refused"]
+
+
+def test_run__a_short_passphrase_is_a_warning_in_dev_and_a_refusal_in_staging(probe_notebook, audit_dir, kernel_runs,
+                                                                              monkeypatch, capfd):
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "z9Q#k")
+
+    refused = run_notebook(probe_notebook, "staging", {"target": "x"})
+    assert kernel_runs == [] and refused.status == "refused"
+    assert refused.error["ename"] == "GuardError" and "PULUMI_CONFIG_PASSPHRASE" in refused.error["evalue"]
+    assert "z9Q#k" not in json.dumps(refused.to_dict())
+
+    record = run_notebook(probe_notebook, "dev", {"target": "x"}, progress_bar=False)
+    assert record.status == "succeeded"
+    assert "PULUMI_CONFIG_PASSPHRASE is shorter than 8 characters" in capfd.readouterr().err
