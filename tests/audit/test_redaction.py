@@ -88,10 +88,10 @@ def test_environment_secrets__each_variable_s_value_is_scrubbed(variable):
 
 
 def test_environment_secrets__access_key_id_is_an_identifier_and_stays_in_records():
-    redactor = Redactor.for_run({}, environ={"AWS_ACCESS_KEY_ID": "AKIAEXAMPLEKEYID0001"})
+    redactor = Redactor.for_run({}, environ={"AWS_ACCESS_KEY_ID": "EXAMPLE-ACCESS-KEY-ID-0001"})
 
     assert "AWS_ACCESS_KEY_ID" not in SECRET_ENVIRONMENT_VARIABLES
-    assert redactor.scrub("called by AKIAEXAMPLEKEYID0001") == "called by AKIAEXAMPLEKEYID0001"
+    assert redactor.scrub("called by EXAMPLE-ACCESS-KEY-ID-0001") == "called by EXAMPLE-ACCESS-KEY-ID-0001"
 
 
 def test_environment_secrets__an_unreadable_passphrase_file_gives_nothing_to_scrub(tmp_path):
