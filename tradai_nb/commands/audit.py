@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 from tradai_nb import config
 from tradai_nb.errors import EXIT_AUDIT_UNREACHABLE, EXIT_FAILED, EXIT_OK
@@ -40,35 +41,48 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    from tradai_nb.audit import AuditStore, list_records, records_table
+    from tradai_nb.audit import list_records, records_table
 
-    store = AuditStore.for_settings(None)
-    found = list_records(store.root, args.env, args.since)
+    roots = _roots(args.env)
+    found = [entry for root in roots for entry in list_records(root, args.env, args.since)]
     if not found:
         since = f" since {args.since:%Y-%m-%d %H:%M}" if args.since else ""
-        print("no audit records" + (f" for {args.env}" if args.env else "") + since + f" in {store.root}")
+        print("no audit records" + (f" for {args.env}" if args.env else "") + since
+              + f" in {', '.join(map(str, roots))}")
         return EXIT_OK
     print(records_table(found).to_string(index=False))
     return EXIT_OK
 
 
 def show_run(args: argparse.Namespace) -> int:
-    from tradai_nb.audit import AuditStore, find_record
+    from tradai_nb.audit import find_record
+    from tradai_nb.errors import AuditError
 
-    store = AuditStore.for_settings(None)
-    entry = find_record(store.root, args.id)
-    print(json.dumps([r.to_dict() for r in entry.records], indent=2, ensure_ascii=False))
-    for record in entry.records:
-        if record.notebook_file:
-            print(f"stored notebook: {store.root / record.notebook_file}")
-    return EXIT_OK
+    errors = []
+    for root in _roots(None):
+        try:
+            entry = find_record(root, args.id)
+        except AuditError as exc:
+            errors.append(exc)
+            continue
+        print(json.dumps([r.to_dict() for r in entry.records], indent=2, ensure_ascii=False))
+        for record in entry.records:
+            if record.notebook_file:
+                print(f"stored notebook: {root / record.notebook_file}")
+        return EXIT_OK
+    raise errors[0]
 
 
 def verify_runs(args: argparse.Namespace) -> int:
+    codes = [_verify_root(root, args) for root in _roots(None)]
+    return max(codes, key=lambda code: (code == EXIT_FAILED, code))
+
+
+def _verify_root(root: Path, args: argparse.Namespace) -> int:
     from tradai_nb import anchoring
     from tradai_nb.audit import AuditStore
 
-    result = anchoring.verify(AuditStore.for_settings(None), args.environments, compare=not args.local_only)
+    result = anchoring.verify(AuditStore(root), args.environments, compare=not args.local_only)
     print(f"{result.root}: chain {result.chain or '(none)'}, {result.records} records")
     for compared in result.compared:
         print(f"  compared with {compared}")
@@ -93,19 +107,33 @@ def upload_runs(args: argparse.Namespace) -> int:
     from tradai_nb.audit import AuditStore
     from tradai_nb.settings import load_settings
 
-    store = AuditStore.for_settings(None)
-    records, _ = store.lines()
-    environments = [args.env] if args.env else sorted({str(r.get("environment")) for r in records}
-                                                       & set(config.ENVIRONMENTS))
     failed = False
-    for environment in environments:
-        result = anchoring.upload_pending(store, load_settings(environment))
+    for environment in [args.env] if args.env else config.ENVIRONMENTS:
+        settings = load_settings(environment)
+        store = AuditStore.for_settings(settings)
+        records, _ = store.lines()
+        if not any(r.get("environment") == environment for r in records):
+            continue
+        result = anchoring.upload_pending(store, settings)
         if result.error:
             failed = True
             print(f"{environment}: upload to s3://{result.bucket} failed: {result.error}")
         elif result.bucket:
             print(f"{environment}: {result.uploaded} record(s) uploaded to s3://{result.bucket}")
     return EXIT_AUDIT_UNREACHABLE if failed else EXIT_OK
+
+
+def _roots(environment: str | None) -> list[Path]:
+    """The audit folders of the environment (or of all environments), each once (settings.audit_dir may differ)."""
+    from tradai_nb.audit import audit_root
+    from tradai_nb.settings import load_settings
+
+    roots: list[Path] = []
+    for name in [environment] if environment else config.ENVIRONMENTS:
+        root = audit_root(load_settings(name))
+        if root not in roots:
+            roots.append(root)
+    return roots
 
 
 def _since(text: str) -> datetime:
