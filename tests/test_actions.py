@@ -149,7 +149,7 @@ def test_import__imports_the_state_file(sdk, settings_of, tmp_path):
 def test_signature__stays_what_the_notebooks_call():
     parameters = inspect.signature(run_stack_action).parameters
     assert list(parameters) == ["settings", "stack", "action", "confirm", "allow_destroy", "on_output", "state_file",
-                                "on_progress"]
+                                "on_progress", "log_level", "debug", "log_flow", "trace_file"]
     assert [parameters[n].default for n in ("confirm", "allow_destroy", "on_output", "state_file", "on_progress")] == [
         "", False, print, None, None]
     assert all(parameters[n].kind is inspect.Parameter.KEYWORD_ONLY for n in list(parameters)[3:])
@@ -181,7 +181,7 @@ def test_cli_stack_export_with_file__writes_the_deployment(sdk, tmp_path, capsys
     target = tmp_path / "backup.json"
     assert cli.main(["stack", "export", "--stack", "compute", "--env", "dev", "--file", str(target)]) == 0
     assert json.loads(target.read_text()) == exported()
-    assert str(target) in capsys.readouterr().out
+    assert str(target) in capsys.readouterr().err
 
 
 def test_cli_stack_import__reads_the_file(sdk, tmp_path):

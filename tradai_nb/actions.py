@@ -41,11 +41,14 @@ class ActionResult:
 
 def run_stack_action(settings: Settings, stack: str, action: str, *, confirm: str = "", allow_destroy: bool = False,
                      on_output: Callable[[str], None] = print, state_file: str | Path | None = None,
-                     on_progress: Callable[[str], None] | None = None) -> ActionResult:
+                     on_progress: Callable[[str], None] | None = None, log_level: int = 0, debug: bool = False,
+                     log_flow: bool = False, trace_file: str | None = None) -> ActionResult:
     """Run `action` on `stack` in the settings' environment. The request is checked first; a changing action's
     guard (confirm, destroy policy, import checks) runs in its change gate before anything is touched — and before
-    compute's images are looked up in ECR."""
+    compute's images are looked up in ECR. log_level, debug, log_flow and trace_file are the Pulumi engine's
+    verbose (-v=N), debug, flow-logging and tracing modes (automation.EngineLogging)."""
     check_stack_request(settings, stack, action, confirm=confirm, allow_destroy=allow_destroy, state_file=state_file)
+    logging = automation.EngineLogging(log_level, debug, log_flow, trace_file)
     if action == "plan":
         result = plan(settings, [stack], on_progress=progress.reporter(f"plan {stack}", on_progress))
         stack_plan = result.stack(stack)
@@ -62,7 +65,7 @@ def run_stack_action(settings: Settings, stack: str, action: str, *, confirm: st
         else:
             checks.append(images_present)
     done = automation.run_action(settings, stack, action, confirm=confirm, allow_destroy=allow_destroy,
-                                 deployment=state_file, checks=checks, on_output=on_output)
+                                 deployment=state_file, checks=checks, logging=logging, on_output=on_output)
     return ActionResult(settings.environment, stack, action, done.summary, done.outputs, deployment=done.deployment,
                         images=images[0] if images else None)
 

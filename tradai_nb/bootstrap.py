@@ -48,7 +48,7 @@ def check_bootstrap_action(action: str) -> None:
                              "run other actions from the stack's own notebook", name="action")
 
 
-def bootstrap(settings: Settings, action: str = "plan", *, confirm: str = "",
+def bootstrap(settings: Settings, action: str = "plan", *, confirm: str = "", log_level: int = 0,
               on_output: Callable[[str], None] = print,
               on_progress: Callable[[str], None] | None = None) -> BootstrapResult:
     """Run `action` on persistent, foundation, compute, edge in that order; stop at the first failure."""
@@ -64,7 +64,7 @@ def bootstrap(settings: Settings, action: str = "plan", *, confirm: str = "",
         on_progress(f"{spec.name}: {action}")
         try:
             done = run_stack_action(settings, spec.name, action, confirm=confirm, on_output=on_output,
-                                    on_progress=on_progress)
+                                    on_progress=on_progress, log_level=log_level)
         except TradaiError as exc:
             result.error, failed_stack = exc, spec.name
             steps.append(_step(spec.name, action, "failed", detail=f"{type(exc).__name__}: {exc}"))

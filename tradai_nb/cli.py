@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from tradai_nb import __version__
 from tradai_nb.errors import EXIT_INTERRUPTED, EXIT_OK, TradaiError
 
 # Each module registers its subcommands; the handler is stored as the parser default `handler`.
@@ -15,14 +16,20 @@ COMMAND_MODULES = (
     "tradai_nb.commands.plan",
     "tradai_nb.commands.sandbox",
     "tradai_nb.commands.stack",
+    "tradai_nb.commands.images",
     "tradai_nb.commands.run",
     "tradai_nb.commands.audit",
     "tradai_nb.commands.notebooks",
+    "tradai_nb.commands.doctor",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tradai-nb", description=__doc__.split(":", 1)[1].strip())
+    parser = argparse.ArgumentParser(prog="tradai-nb", description=__doc__.split(":", 1)[1].strip(),
+                                     epilog="Exit codes: 0 ok, 1 failed, 2 invalid invocation or parameter, 10 refused "
+                                            "by a guard rail, 11 a prerequisite missing, 12 the audit store cannot "
+                                            "record, 13 uploaded audit copies unreachable, 130 interrupted.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

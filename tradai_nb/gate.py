@@ -49,6 +49,7 @@ CHANGES: dict[str, ChangeRule] = {
     "ecs.force-redeploy": ChangeRule("forcing a new deployment of {target}", CONFIRM_PROTECTED, _READ_ONLY_FIRST),
     "ecs.rollback": ChangeRule("rolling back service {target}", CONFIRM_PROTECTED, _DRY_RUN_FIRST),
     "asg.instance-refresh": ChangeRule("refreshing the instances of {target}", CONFIRM_PROTECTED, _READ_ONLY_FIRST),
+    "ecr.push": ChangeRule("pushing image {target}", CONFIRM_PROTECTED, _READ_ONLY_FIRST),
     "host.command": ChangeRule("running commands on {target}", CONFIRM_PROTECTED, _READ_ONLY_FIRST),
     "state.lock-delete": ChangeRule(
         "clearing a state lock of {target}", CONFIRM_ALWAYS,

@@ -113,7 +113,7 @@ def check_import(data: Any, source: str, spec: StackSpec, settings: Settings, *,
 
 
 def _check_secrets_provider(deployment: dict[str, Any], source: str, settings: Settings, parameter: str) -> None:
-    from tradai_nb.pulumi_state import passphrase_opens
+    from tradai_nb.pulumi_state import passphrase_opens, shell_passphrase
 
     provider = deployment.get("secrets_providers")
     if not isinstance(provider, dict) or provider.get("type") != settings.secrets_provider:
@@ -125,7 +125,7 @@ def _check_secrets_provider(deployment: dict[str, Any], source: str, settings: S
             name=parameter,
         )
     state = provider.get("state")
-    passphrase = _passphrase()
+    passphrase = shell_passphrase()
     if passphrase is not None and isinstance(state, dict) and not passphrase_opens(state, passphrase):
         raise GuardError(
             f"{source} was written under another passphrase than the one set in this shell "
@@ -133,19 +133,6 @@ def _check_secrets_provider(deployment: dict[str, Any], source: str, settings: S
             "could be decrypted. Set the passphrase the export was made with, or export again under this one",
             name=parameter,
         )
-
-
-def _passphrase() -> str | None:
-    value = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
-    if value:
-        return value
-    path = os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
-    if path:
-        try:
-            return Path(path).expanduser().read_text(encoding="utf-8").strip() or None
-        except (OSError, UnicodeDecodeError):
-            return None
-    return None
 
 
 def load_deployment(state_file: str | Path | None, spec: StackSpec, environment: str) -> dict[str, Any]:

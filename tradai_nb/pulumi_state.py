@@ -629,6 +629,21 @@ def _opened_key(state: Mapping[str, Any] | str, passphrase: str) -> bytes:
     return key
 
 
+def shell_passphrase() -> str | None:
+    """The passphrase this shell gives Pulumi: PULUMI_CONFIG_PASSPHRASE, else the content of the file
+    PULUMI_CONFIG_PASSPHRASE_FILE names (stripped); None when neither is set or readable."""
+    value = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
+    if value:
+        return value
+    path = os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")
+    if path:
+        try:
+            return Path(path).expanduser().read_text(encoding="utf-8").strip() or None
+        except (OSError, UnicodeDecodeError):
+            return None
+    return None
+
+
 def passphrase_opens(state: Mapping[str, Any], passphrase: str) -> bool:
     """Whether `passphrase` opens a passphrase secrets provider state (a deployment's secrets_providers.state):
     True only when its salt is well formed and its sealed check decrypts to "pulumi", as the Pulumi CLI requires."""

@@ -22,6 +22,7 @@ from tradai_nb.engine import automation
 from tradai_nb.engine.plan import plan
 from tradai_nb.errors import (
     AutomationError,
+    ParameterError,
     PassphraseMissingError,
     PulumiCliMissingError,
     StackLockedError,
@@ -540,3 +541,31 @@ def test_export_command_error__is_mapped_too(sdk, settings_of):
     sdk.command.run.side_effect = command_error("error: no stack named 'organization/tradai-compute/dev' found")
     with pytest.raises(StackNotDeployedError):
         run(settings_of("dev"), "compute", "export")
+
+
+@pytest.mark.parametrize("action", ["preview", "up", "refresh", "destroy"])
+def test_engine_logging__every_mode_reaches_the_sdk_call(sdk, settings_of, tmp_path, action):
+    from tradai_nb.actions import run_stack_action
+
+    trace = tmp_path / "trace.out"
+    run_stack_action(settings_of("dev"), "edge", action, log_level=9, debug=True, log_flow=True,
+                     trace_file=str(trace), on_output=lambda line: None)
+
+    kwargs = getattr(sdk.stack, action).call_args.kwargs
+    assert (kwargs["log_verbosity"], kwargs["log_to_std_err"], kwargs["debug"], kwargs["log_flow"]) == (
+        9, True, True, True)
+    assert kwargs["tracing"] == f"file:{trace.resolve()}"
+
+
+def test_engine_logging__quiet_by_default_and_a_bad_level_is_refused_before_any_call(sdk, settings_of):
+    from tradai_nb.actions import run_stack_action
+
+    run_stack_action(settings_of("dev"), "edge", "preview", on_output=lambda line: None)
+    assert not {"log_verbosity", "debug", "log_flow", "tracing"} & set(sdk.stack.preview.call_args.kwargs)
+
+    sdk.stack.preview.reset_mock()
+    for level in (-1, 12, True, "9"):
+        with pytest.raises(ParameterError) as refused:
+            run_stack_action(settings_of("dev"), "edge", "preview", log_level=level)
+        assert refused.value.name == "log_level"
+    sdk.stack.preview.assert_not_called()

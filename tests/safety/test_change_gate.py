@@ -13,7 +13,7 @@ from tradai_nb import audit, gate, pulumi_state
 from tradai_nb.aws import EnvironmentSession
 from tradai_nb.engine import automation
 from tradai_nb.errors import AuditStoreError, GuardError
-from tradai_nb.ops import access, ecs, locks, rollback, state_backup
+from tradai_nb.ops import access, ecs, image_push, locks, rollback, state_backup
 from tradai_nb.pulumi_state import StackRef, StateLock
 from tradai_nb.settings import load_settings
 
@@ -21,8 +21,9 @@ from tradai_nb.settings import load_settings
 CHANGE_KINDS = {
     "stack.up": "protected", "stack.refresh": "protected", "stack.destroy": "protected", "stack.import": "protected",
     "stack.cancel": "protected", "ecs.force-redeploy": "protected", "ecs.rollback": "protected",
-    "asg.instance-refresh": "protected", "host.command": "protected", "state.lock-delete": "always",
-    "state.backup": "never", "rollback.state-import": "protected", "rollback.git-revision": "protected",
+    "asg.instance-refresh": "protected", "ecr.push": "protected", "host.command": "protected",
+    "state.lock-delete": "always", "state.backup": "never", "rollback.state-import": "protected",
+    "rollback.git-revision": "protected",
 }
 
 
@@ -55,6 +56,7 @@ CHANGING_FUNCTIONS = {
                                                                                 confirm=c)),
     "ecs.start_instance_refresh": ("asg.instance-refresh", lambda s, e, c: ecs.start_instance_refresh(s, e, c)),
     "ecs.refresh_instances": ("asg.instance-refresh", lambda s, e, c: ecs.refresh_instances(s, e, c)),
+    "image_push.push_image": ("ecr.push", lambda s, e, c: image_push.push_image(s, e, "backend", confirm=c)),
     "access.run_on_host": ("host.command", lambda s, e, c: access.run_on_host(s, e, ["uptime"], confirm=c)),
     "access.restart_services": ("host.command", lambda s, e, c: access.restart_services(s, e, "all", c)),
     "locks.clear_stale_locks": ("state.lock-delete", lambda s, e, c: locks.clear_stale_locks(

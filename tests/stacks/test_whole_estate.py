@@ -88,10 +88,13 @@ def test_cli_plan_json__round_trips(capsys, plan_of):
 
 @pytest.mark.parametrize(
     ("argv", "expected"),
-    [(["plan", "--env", "qa"], "known environments: local, dev, staging, prod"),
-     (["plan", "--env", "dev", "--stack", "network"], "known stacks: persistent, foundation, compute, edge")],
+    [(["plan", "--env", "qa"], "invalid choice: 'qa' (choose from 'local', 'dev', 'staging', 'prod')"),
+     (["plan", "--env", "dev", "--stack", "network"],
+      "invalid choice: 'network' (choose from 'persistent', 'foundation', 'compute', 'edge')")],
     ids=["environment", "stack"],
 )
 def test_cli_plan__refuses_unknown_names_listing_the_valid_ones(capsys, argv, expected):
-    assert main(argv) == 2
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
     assert expected in capsys.readouterr().err

@@ -19,10 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.add_argument("--env", choices=config.ENVIRONMENTS, help="only this environment's records")
     listing.add_argument("--since", type=_since,
                          help="only records started at or after this date (YYYY-MM-DD) or time (ISO 8601, UTC)")
+    listing.add_argument("--json", action="store_true", help="print the records as JSON, one object per run or change")
     listing.set_defaults(handler=list_runs)
 
-    show = commands.add_parser("show", help="one run or change, in full (each of its records)")
+    show = commands.add_parser("show", help="one run or change, in full (each of its records, as JSON)")
     show.add_argument("id", help="the record id, or a prefix of it that only one record has")
+    show.add_argument("--json", action="store_true", help="print JSON only: its records, each with the path of the "
+                                                          "notebook it keeps (stored_notebook)")
     show.set_defaults(handler=show_run)
 
     check = commands.add_parser(
@@ -45,6 +48,10 @@ def list_runs(args: argparse.Namespace) -> int:
 
     roots = _roots(args.env)
     found = [entry for root in roots for entry in list_records(root, args.env, args.since)]
+    if args.json:
+        print(json.dumps([{**records_table([e]).to_dict("records")[0], "parent": e.parent, "error": e.error,
+                           "lines": [r.seq for r in e.records]} for e in found], indent=2, default=str))
+        return EXIT_OK
     if not found:
         since = f" since {args.since:%Y-%m-%d %H:%M}" if args.since else ""
         print("no audit records" + (f" for {args.env}" if args.env else "") + since
@@ -65,6 +72,10 @@ def show_run(args: argparse.Namespace) -> int:
         except AuditError as exc:
             errors.append(exc)
             continue
+        if args.json:
+            print(json.dumps([{**r.to_dict(), "stored_notebook": str(root / r.notebook_file) if r.notebook_file
+                               else None} for r in entry.records], indent=2, ensure_ascii=False))
+            return EXIT_OK
         print(json.dumps([r.to_dict() for r in entry.records], indent=2, ensure_ascii=False))
         for record in entry.records:
             if record.notebook_file:

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from tradai_nb import config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plan", help="plan stacks offline (no AWS account, no Pulumi CLI needed)")
-    parser.add_argument("--env", default="local", help=f"environment: {', '.join(config.ENVIRONMENTS)} (default: local)")
-    parser.add_argument("--stack", help="one stack (with its upstream exports); default: all four")
+    parser.add_argument("--env", choices=config.ENVIRONMENTS, default=os.environ.get("TRADAI_ENV") or "local",
+                        help="environment (default: $TRADAI_ENV, else local)")
+    parser.add_argument("--stack", choices=("persistent", "foundation", "compute", "edge"),
+                        help="one stack (with its upstream exports); default: all four")
     parser.add_argument("--json", action="store_true", help="print the whole plan as JSON")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tradai_nb.engine.plan import plan
+    from tradai_nb.progress import Progress
     from tradai_nb.settings import load_settings
-    from tradai_nb.stacks import stacks
 
     settings = load_settings(args.env)
-    names = [stacks.get(args.stack).name] if args.stack else None
-    result = plan(settings, names)
+    # Progress goes to stderr: stdout stays the summary (or the JSON) alone.
+    result = plan(settings, [args.stack] if args.stack else None, on_progress=Progress("plan"))
     if args.json:
         print(result.to_json())
         return 0

@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stop.set_defaults(handler=run_stop)
 
     status = actions.add_parser("status", help="show the running sandbox and what its estate holds (exit 1: none running)")
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.set_defaults(handler=run_status)
 
     seed = actions.add_parser("seed", help="seed the rehearsal estate into the running sandbox (idempotent)")
@@ -61,6 +62,8 @@ def run_status(args: argparse.Namespace) -> int:
     from tradai_nb.settings import load_settings
 
     current = sandbox.status()
+    if args.json:
+        return _status_json(current)
     if current.process is None:
         print(f"no sandbox running (home {current.home}); start one with `tradai-nb sandbox start`")
         return 1
@@ -77,6 +80,23 @@ def run_status(args: argparse.Namespace) -> int:
     print("\nestate:")
     print(estate_counts(session_for(settings)).to_string(index=False))
     return 0
+
+
+def _status_json(current) -> int:
+    import json
+    from dataclasses import asdict
+
+    from tradai_nb.aws import session_for
+    from tradai_nb.sandbox_estate import estate_counts
+    from tradai_nb.settings import load_settings
+
+    status = {"home": str(current.home), "running": current.running, "answering": current.answering,
+              "process": asdict(current.process) if current.process else None, "estate": None}
+    if current.process is not None and current.answering:
+        settings = load_settings("local", {"sandbox_port": current.process.port})
+        status["estate"] = estate_counts(session_for(settings)).to_dict("records")
+    print(json.dumps(status, indent=2, default=str))
+    return 0 if current.answering else 1
 
 
 def run_seed(args: argparse.Namespace) -> int:

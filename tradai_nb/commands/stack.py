@@ -1,50 +1,87 @@
-"""`tradai-nb stack ACTION` (plan or an Automation API action on one stack) and `tradai-nb setup` (the Pulumi CLI)."""
+"""`tradai-nb stack ACTION` (plan, an Automation API action, or a state read) and `tradai-nb setup` (the Pulumi CLI)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
 from tradai_nb import config
 from tradai_nb.guards import ACTIONS
 
+# Read straight from the backend's state, no Pulumi CLI needed (the Automation API where the CLI is installed).
+STATE_READS = ("output", "ls", "history", "resources", "export")
+STACK_ACTIONS = (*[a for a in ACTIONS if a not in STATE_READS], *STATE_READS)
+ENV_VARIABLE = "TRADAI_ENV"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "stack", help="run an action on one stack: plan (offline) or preview/up/refresh/destroy/... (Pulumi CLI)"
-    )
-    parser.add_argument("action", choices=ACTIONS, metavar="ACTION", help=f"one of: {', '.join(ACTIONS)}")
-    parser.add_argument("--stack", required=True, help="persistent, foundation, compute or edge")
-    parser.add_argument("--env", default="local", help=f"environment: {', '.join(config.ENVIRONMENTS)} (default: local)")
+        "stack", help="act on one stack: plan (offline), preview/up/refresh/destroy/import/cancel (Pulumi CLI), or "
+                      "read its state: output, ls, history, resources, export (no CLI needed)")
+    parser.add_argument("action", choices=STACK_ACTIONS, metavar="ACTION", help=f"one of: {', '.join(STACK_ACTIONS)}")
+    parser.add_argument("key", nargs="?", default="", help="output: one output name (its bare value is printed)")
+    parser.add_argument("--stack", choices=tuple(_stack_names()), help="persistent, foundation, compute or edge "
+                                                                       "(every action but ls)")
+    parser.add_argument("--env", choices=config.ENVIRONMENTS, default=os.environ.get(ENV_VARIABLE) or "local",
+                        help=f"environment (default: ${ENV_VARIABLE}, else local)")
     parser.add_argument("--confirm", default="", metavar="ENV",
                         help="the environment name again; needed for changing actions in staging and prod")
     parser.add_argument("--allow-destroy", action="store_true", help="allow destroying the foundation stack")
     parser.add_argument("--file", metavar="PATH",
                         help="import: the deployment file to import; export: where to write the deployment "
                              "(default: print it)")
+    parser.add_argument("--json", action="store_true", help="print JSON (output, ls, history, resources, and a "
+                                                            "summary of the other actions)")
+    parser.add_argument("--show-secrets", action="store_true",
+                        help="output: decrypt secret outputs with the shell's passphrase instead of masking them")
+    engine = parser.add_argument_group("the Pulumi engine's logging (preview, up, refresh, destroy)")
+    engine.add_argument("--verbose", "-v", type=int, default=0, metavar="N", help="log verbosity 1-11 to stderr "
+                                                                                  "(Pulumi's -v=N --logtostderr)")
+    engine.add_argument("--debug", action="store_true", help="debug output (Pulumi's --debug)")
+    engine.add_argument("--log-flow", action="store_true", help="flow log settings to plugins (Pulumi's --logflow)")
+    engine.add_argument("--trace", metavar="FILE", help="write a trace to FILE (Pulumi's --tracing file:FILE)")
     parser.set_defaults(handler=run)
 
     setup = subparsers.add_parser("setup", help="install the Pulumi CLI and the pinned aws plugin")
     setup.set_defaults(handler=run_setup)
 
 
+def _stack_names():
+    from tradai_nb.stacks.registry import stacks
+
+    return stacks.names()
+
+
 def run(args: argparse.Namespace) -> int:
-    from tradai_nb.actions import run_stack_action
+    from tradai_nb.errors import ParameterError
     from tradai_nb.settings import load_settings
 
+    if args.action != "ls" and not args.stack:
+        raise ParameterError(f"--stack: action {args.action!r} acts on one stack; pass --stack with one of "
+                             f"{', '.join(_stack_names())}", name="stack")
+    if args.key and args.action != "output":
+        raise ParameterError(f"{args.key!r}: only action 'output' takes a KEY (action is {args.action!r})", name="key")
     settings = load_settings(args.env)
-    # export writes to --file itself; for any other action the guards decide what --file may mean.
-    state_file = None if args.action == "export" else args.file
+    if args.action in STATE_READS:
+        return _read_state(args, settings)
+    return _act(args, settings)
+
+
+def _act(args: argparse.Namespace, settings) -> int:
+    from tradai_nb.actions import run_stack_action
+
     result = run_stack_action(settings, args.stack, args.action, confirm=args.confirm,
-                              allow_destroy=args.allow_destroy, state_file=state_file)
-    if args.action == "export":
-        text = json.dumps(result.deployment, indent=4)
-        if args.file:
-            Path(args.file).expanduser().write_text(text + "\n")
-            print(f"wrote the deployment of {args.stack} ({args.env}) to {args.file}")
-        else:
-            print(text)
+                              allow_destroy=args.allow_destroy, state_file=args.file, log_level=args.verbose,
+                              debug=args.debug, log_flow=args.log_flow, trace_file=args.trace,
+                              on_output=_engine_line if args.json else print)
+    if args.json:
+        _print_json({"environment": settings.environment, "stack": args.stack, "action": args.action,
+                     "summary": result.summary.to_dict("records"),
+                     "outputs": dict(zip(result.outputs["key"], result.outputs["value"]))})
         return 0
     print(f"\n{args.stack} ({settings.environment}): {args.action}")
     print(result.summary.to_string(index=False, max_colwidth=80))
@@ -52,6 +89,134 @@ def run(args: argparse.Namespace) -> int:
         print("\noutputs")
         print(result.outputs.to_string(index=False, max_colwidth=80))
     return 0
+
+
+def _read_state(args: argparse.Namespace, settings) -> int:
+    from tradai_nb import pulumi_state
+    from tradai_nb.aws import session_for
+
+    # Through the Automation API the Pulumi CLI reaches the backend itself; a session is for the checkpoint reads.
+    through_cli = args.action != "ls" and pulumi_state.reads_through_automation_api(settings)
+    session = None if through_cli else session_for(settings)
+    if args.action == "output":
+        return _print_outputs(session, settings, args)
+    if args.action == "export":
+        return _export(session, settings, args)
+    if args.action == "ls":
+        table = pulumi_state.state_store_for(settings, session).overview(settings.environment)
+    elif args.action == "resources":
+        table = _resources(_deployment(session, settings, args.stack), args.stack)
+    else:
+        table = _history(session, settings, args.stack)
+    if args.json:
+        _print_json(table.to_dict("records"))
+    elif table.empty:
+        print(f"nothing on the backend of {settings.environment} ({settings.pulumi_backend_url})")
+    else:
+        print(table.to_string(index=False))
+    return 0
+
+
+def _deployment(session, settings, stack: str) -> dict[str, Any]:
+    """The stack's deployment as `pulumi stack export` prints it, secrets left encrypted: from the backend's
+    checkpoint, or through the Automation API where the Pulumi CLI is installed."""
+    from tradai_nb import pulumi_state
+    from tradai_nb.errors import StackNotDeployedError
+
+    if pulumi_state.reads_through_automation_api(settings):
+        from tradai_nb.engine import automation
+
+        return automation.export(settings, stack, on_output=_engine_line).deployment
+    state = pulumi_state.state_store_for(settings, session)
+    ref = pulumi_state.stack_ref(stack, settings.environment)
+    if state.existing_checkpoint_key(ref) is None:
+        raise StackNotDeployedError(f"stack {ref.fully_qualified} has no state on {state.url}: nothing is deployed "
+                                    "there; deploy it (action='up') or check the environment",
+                                    stack=ref.fully_qualified, action=str(stack))
+    return state.read_deployment(ref)
+
+
+def _export(session, settings, args: argparse.Namespace) -> int:
+    text = json.dumps(_deployment(session, settings, args.stack), indent=4)
+    if args.file:
+        from tradai_nb.audit import write_atomically
+        from tradai_nb.errors import ParameterError
+
+        target = Path(args.file).expanduser()
+        if target.is_dir():
+            raise ParameterError(f"--file {args.file}: is a folder; name the file to write, e.g. "
+                                 f"{target / f'{args.stack}-{settings.environment}.json'}", name="file")
+        try:
+            write_atomically(target, (text + "\n").encode("utf-8"))
+        except OSError as error:
+            raise ParameterError(f"--file {args.file}: cannot be written ({error.strerror or error}); choose a "
+                                 "writable path", name="file") from error
+        print(f"wrote the deployment of {args.stack} ({settings.environment}) to {args.file} (secrets stay "
+              "encrypted; `tradai-nb stack import --file` takes it back)", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def _resources(deployment: dict[str, Any], stack: str):
+    """The deployment's resources as `pulumi stack --show-urns` lists them: type, name, URN, id, parent."""
+    import pandas as pd
+
+    rows = []
+    for resource in (deployment.get("deployment") or {}).get("resources") or []:
+        urn = str(resource.get("urn", ""))
+        rows.append({"type": resource.get("type", ""), "name": urn.rsplit("::", 1)[-1], "urn": urn,
+                     "id": resource.get("id", ""), "parent": resource.get("parent", ""),
+                     "protect": bool(resource.get("protect", False))})
+    return pd.DataFrame(rows, columns=["type", "name", "urn", "id", "parent", "protect"])
+
+
+def _print_outputs(session, settings, args: argparse.Namespace) -> int:
+    from tradai_nb.errors import ParameterError
+    from tradai_nb.ops.outputs import output_values
+
+    values = output_values(session, settings, args.stack, show_secrets=args.show_secrets)
+    if not args.key:
+        _print_json(values)
+        return 0
+    if args.key not in values:
+        raise ParameterError(f"KEY {args.key!r}: {args.stack} of {settings.environment} has no such output; it has "
+                             f"{', '.join(values) or 'none'}", name="key")
+    value = values[args.key]
+    print(value if isinstance(value, str) and not args.json else json.dumps(value))
+    return 0
+
+
+def _history(session, settings, stack: str):
+    """The stack's updates, newest first, with the same columns whether read from the backend or the CLI."""
+    import pandas as pd
+
+    from tradai_nb import pulumi_state
+    from tradai_nb.engine.automation import HISTORY_COLUMNS
+
+    if pulumi_state.reads_through_automation_api(settings):
+        from tradai_nb.engine import automation
+
+        return automation.history(settings, stack).summary
+    state = pulumi_state.state_store_for(settings, session)
+    rows = [(e.version, e.kind, e.result, _time(e.start_time), _time(e.end_time), e.message, e.resource_changes)
+            for e in state.history(pulumi_state.stack_ref(stack, settings.environment))]
+    return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+
+
+def _time(moment) -> str | None:
+    from tradai_nb import pulumi_state
+
+    return pulumi_state.format_time(moment) if moment is not None else None
+
+
+def _engine_line(line: str) -> None:
+    # With --json, stdout is the JSON document alone: what the engine streams goes to stderr.
+    print(line, file=sys.stderr)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
 def run_setup(args: argparse.Namespace) -> int:

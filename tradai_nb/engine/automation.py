@@ -63,6 +63,9 @@ AWS_SERVICES: dict[str, tuple[str, ...]] = {
 # Provider settings that carry credentials are stored encrypted in the stack config.
 SECRET_CONFIG_KEYS = frozenset({"aws:accessKey", "aws:secretKey"})
 
+# Pulumi's -v levels stop meaning anything new past 11 (the CLI's own examples go to 9 and 11).
+MAX_VERBOSITY = 11
+
 _LOCK_LINE = re.compile(r"(\S+/\.pulumi/locks/\S+?\.json): created by (\S+) \(pid (\d+)\) at (\S+)")
 
 
@@ -86,6 +89,41 @@ class AutomationResult:
     outputs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OUTPUT_COLUMNS))
     deployment: dict[str, Any] | None = None
     changed_resources: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGED_RESOURCE_COLUMNS))
+
+
+@dataclass(frozen=True)
+class EngineLogging:
+    """How much the Pulumi engine says, as the guide's modes: `-v=N --logtostderr`, `--debug`, `--logflow`,
+    `--tracing file:...`."""
+
+    verbose: int = 0
+    debug: bool = False
+    log_flow: bool = False
+    trace_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.verbose, bool) or not isinstance(self.verbose, int) or not 0 <= self.verbose <= MAX_VERBOSITY:
+            raise ParameterError(f"parameter 'log_level' (--verbose): expected a whole number from 0 (quiet) to "
+                                 f"{MAX_VERBOSITY} (trace everything), got {self.verbose!r}", name="log_level")
+        if self.trace_file is not None and not Path(self.trace_file).expanduser().resolve().parent.is_dir():
+            raise ParameterError(f"--trace {self.trace_file}: its folder does not exist; name a file in an existing "
+                                 "folder", name="trace_file")
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of Stack.preview/up/refresh/destroy that carry these modes."""
+        options: dict[str, Any] = {}
+        if self.verbose:
+            options.update(log_verbosity=self.verbose, log_to_std_err=True)
+        if self.debug:
+            options["debug"] = True
+        if self.log_flow:
+            options["log_flow"] = True
+        if self.trace_file:
+            options["tracing"] = f"file:{Path(self.trace_file).expanduser().resolve()}"
+        return options
+
+
+QUIET = EngineLogging()
 
 
 @dataclass(frozen=True)
@@ -224,34 +262,37 @@ def _sandbox_provider_config(settings: Settings, stack: str) -> dict[str, str]:
     }
 
 
-def preview(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+def preview(settings: Settings, stack: str, *, logging: EngineLogging = QUIET,
+            on_output: OnOutput = print) -> AutomationResult:
     """What `up` would change, with the diff streamed to on_output."""
-    return offloop.call(_preview, settings, stack, on_output=on_output)
+    return offloop.call(_preview, settings, stack, logging, on_output=on_output)
 
 
 def up(settings: Settings, stack: str, *, confirm: str = "", checks: Sequence[Callable[[], None]] = (),
-       on_output: OnOutput = print) -> AutomationResult:
+       logging: EngineLogging = QUIET, on_output: OnOutput = print) -> AutomationResult:
     """Deploy the stack; returns the changes made and the stack outputs (secrets masked). `checks` are the caller's
     own conditions (images in ECR), run after the guard and before anything is deployed."""
     with gate.change(settings, "stack.up", target=stack, confirm=confirm, parameters={"stack": stack},
                      checks=[_known(stack), *checks], on_output=on_output):
-        return offloop.call(_up, settings, stack, on_output=on_output)
+        return offloop.call(_up, settings, stack, logging, on_output=on_output)
 
 
-def refresh(settings: Settings, stack: str, *, confirm: str = "", on_output: OnOutput = print) -> AutomationResult:
+def refresh(settings: Settings, stack: str, *, confirm: str = "", logging: EngineLogging = QUIET,
+            on_output: OnOutput = print) -> AutomationResult:
     """Bring the stack's state in line with what exists in AWS."""
     with gate.change(settings, "stack.refresh", target=stack, confirm=confirm, parameters={"stack": stack},
                      checks=[_known(stack)], on_output=on_output):
-        return offloop.call(_refresh, settings, stack, on_output=on_output)
+        return offloop.call(_refresh, settings, stack, logging, on_output=on_output)
 
 
-def preview_refresh(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
+def preview_refresh(settings: Settings, stack: str, *, logging: EngineLogging = QUIET,
+                    on_output: OnOutput = print) -> AutomationResult:
     """What `refresh` would change (drift between the state and AWS); the state is left as it is."""
-    return offloop.call(_preview_refresh, settings, stack, on_output=on_output)
+    return offloop.call(_preview_refresh, settings, stack, logging, on_output=on_output)
 
 
 def destroy(settings: Settings, stack: str, *, confirm: str = "", allow_destroy: bool = False,
-            on_output: OnOutput = print) -> AutomationResult:
+            logging: EngineLogging = QUIET, on_output: OnOutput = print) -> AutomationResult:
     """Delete every resource of the stack; its history and config stay. Persistent is never destroyed, foundation
     only with allow_destroy=True."""
     def destroy_policy() -> None:
@@ -260,12 +301,13 @@ def destroy(settings: Settings, stack: str, *, confirm: str = "", allow_destroy:
     with gate.change(settings, "stack.destroy", target=stack, confirm=confirm,
                      parameters={"stack": stack, "allow_destroy": allow_destroy},
                      checks=[_known(stack), destroy_policy], on_output=on_output):
-        return offloop.call(_destroy, settings, stack, on_output=on_output)
+        return offloop.call(_destroy, settings, stack, logging, on_output=on_output)
 
 
-def outputs(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
-    """The stack's current outputs, secret values masked."""
-    return offloop.call(_outputs, settings, stack, on_output=on_output)
+def outputs(settings: Settings, stack: str, *, show_secrets: bool = False,
+            on_output: OnOutput = print) -> AutomationResult:
+    """The stack's current outputs, secret values masked unless show_secrets."""
+    return offloop.call(_outputs, settings, stack, show_secrets, on_output=on_output)
 
 
 def export(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
@@ -310,25 +352,29 @@ ACTIONS = ("preview", "up", "refresh", "destroy", "outputs", "export", "import",
 
 def run_action(settings: Settings, stack: str, action: str, *, confirm: str = "", allow_destroy: bool = False,
                deployment: Mapping[str, Any] | str | Path | None = None, checks: Sequence[Callable[[], None]] = (),
-               on_output: OnOutput = print) -> AutomationResult:
+               logging: EngineLogging = QUIET, on_output: OnOutput = print) -> AutomationResult:
     """Run one Automation API action; changing actions pass their change gate (guard, then a record). `checks` go
-    to `up`'s gate."""
+    to `up`'s gate; `logging` reaches the engine for the actions that run the program."""
     if action == "import":
         if deployment is None:
             raise ParameterError("parameter 'state_file': action 'import' needs the deployment to import (the path "
                                  "of what action='export' wrote)", name="state_file")
         return import_state(settings, stack, deployment, confirm=confirm, on_output=on_output)
     if action == "destroy":
-        return destroy(settings, stack, confirm=confirm, allow_destroy=allow_destroy, on_output=on_output)
+        return destroy(settings, stack, confirm=confirm, allow_destroy=allow_destroy, logging=logging,
+                       on_output=on_output)
     if action == "up":
-        return up(settings, stack, confirm=confirm, checks=checks, on_output=on_output)
-    if action in ("refresh", "cancel"):
-        return {"refresh": refresh, "cancel": cancel}[action](settings, stack, confirm=confirm, on_output=on_output)
+        return up(settings, stack, confirm=confirm, checks=checks, logging=logging, on_output=on_output)
+    if action == "refresh":
+        return refresh(settings, stack, confirm=confirm, logging=logging, on_output=on_output)
+    if action == "cancel":
+        return cancel(settings, stack, confirm=confirm, on_output=on_output)
+    if action == "preview":
+        return preview(settings, stack, logging=logging, on_output=on_output)
     if action not in ACTIONS:
         raise ParameterError(f"parameter 'action': {action!r} is not an Automation API action; choose one of "
                              f"{', '.join(ACTIONS)}", name="action")
-    return {"preview": preview, "outputs": outputs, "export": export, "history": history}[action](
-        settings, stack, on_output=on_output)
+    return {"outputs": outputs, "export": export, "history": history}[action](settings, stack, on_output=on_output)
 
 
 def _known(stack: str) -> Callable[[], None]:
@@ -341,41 +387,49 @@ def _known(stack: str) -> Callable[[], None]:
 
 # The actions themselves, run on the Pulumi worker thread (tradai_nb.engine.offloop).
 
-def _preview(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
+def _preview(settings: Settings, stack: str, logging: EngineLogging, *,
+             on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "preview", create=True, runs_program=True) as opened:
-        result = opened.stack.preview(diff=True, color="never", on_output=on_output, on_error=on_output)
+        result = opened.stack.preview(diff=True, color="never", on_output=on_output, on_error=on_output,
+                                      **logging.options())
     return AutomationResult(change_summary(result.change_summary))
 
 
-def _up(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
+def _up(settings: Settings, stack: str, logging: EngineLogging, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "up", create=True, runs_program=True) as opened:
-        result = opened.stack.up(color="never", on_output=on_output, on_error=on_output, show_secrets=False)
+        result = opened.stack.up(color="never", on_output=on_output, on_error=on_output, show_secrets=False,
+                                 **logging.options())
     return AutomationResult(change_summary(result.summary.resource_changes), outputs_table(result.outputs))
 
 
-def _refresh(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
+def _refresh(settings: Settings, stack: str, logging: EngineLogging, *,
+             on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "refresh", create=False, runs_program=True) as opened:
-        result = opened.stack.refresh(color="never", on_output=on_output, on_error=on_output, show_secrets=False)
+        result = opened.stack.refresh(color="never", on_output=on_output, on_error=on_output, show_secrets=False,
+                                      **logging.options())
     return AutomationResult(change_summary(result.summary.resource_changes))
 
 
-def _preview_refresh(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
+def _preview_refresh(settings: Settings, stack: str, logging: EngineLogging, *,
+                     on_output: OnOutput) -> AutomationResult:
     events: list[auto.EngineEvent] = []
     with _open_stack(settings, stack, "preview-refresh", create=False, runs_program=True) as opened:
         result = opened.stack.preview_refresh(color="never", on_output=on_output, on_error=on_output,
-                                              on_event=events.append, show_secrets=False)
+                                              on_event=events.append, show_secrets=False, **logging.options())
     return AutomationResult(change_summary(result.change_summary), changed_resources=changed_resources(events))
 
 
-def _destroy(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
+def _destroy(settings: Settings, stack: str, logging: EngineLogging, *,
+             on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "destroy", create=False, runs_program=True) as opened:
-        result = opened.stack.destroy(color="never", on_output=on_output, on_error=on_output, show_secrets=False)
+        result = opened.stack.destroy(color="never", on_output=on_output, on_error=on_output, show_secrets=False,
+                                      **logging.options())
     return AutomationResult(change_summary(result.summary.resource_changes))
 
 
-def _outputs(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
+def _outputs(settings: Settings, stack: str, show_secrets: bool, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "outputs", create=False, runs_program=False) as opened:
-        table = outputs_table(opened.stack.outputs())
+        table = outputs_table(opened.stack.outputs(), show_secrets=show_secrets)
     return AutomationResult(table, table)
 
 
@@ -419,9 +473,10 @@ def change_summary(resource_changes: Mapping[Any, int] | None) -> pd.DataFrame:
     return pd.DataFrame(sorted(rows), columns=CHANGE_COLUMNS)
 
 
-def outputs_table(output_map: Mapping[str, auto.OutputValue]) -> pd.DataFrame:
-    """Stack outputs as key, value, secret; secret values never leave as plaintext."""
-    rows = [(key, SECRET_MASK if out.secret else out.value, out.secret) for key, out in sorted(output_map.items())]
+def outputs_table(output_map: Mapping[str, auto.OutputValue], *, show_secrets: bool = False) -> pd.DataFrame:
+    """Stack outputs as key, value, secret; secret values never leave as plaintext unless show_secrets."""
+    rows = [(key, SECRET_MASK if out.secret and not show_secrets else out.value, out.secret)
+            for key, out in sorted(output_map.items())]
     return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
 

@@ -9,7 +9,7 @@ import boto3
 import pandas as pd
 
 from tradai_nb import pulumi_state
-from tradai_nb.errors import ParameterError
+from tradai_nb.errors import ParameterError, PassphraseMissingError, StackNotDeployedError
 from tradai_nb.settings import Settings
 
 OUTPUT_COLUMNS = ["stack", "key", "value", "secret"]
@@ -47,6 +47,44 @@ def stack_outputs(session: boto3.Session, settings: Settings, *, key: str = "", 
             name="key",
         )
     return table[table["key"] == key].reset_index(drop=True)
+
+
+def output_values(session: boto3.Session, settings: Settings, stack: str, *,
+                  show_secrets: bool = False) -> dict[str, Any]:
+    """One stack's outputs as plain values (what `pulumi stack output --json` prints): secrets masked, or with
+    show_secrets decrypted with the shell's passphrase (PULUMI_CONFIG_PASSPHRASE or its file)."""
+    pulumi_state.select_stacks(stack)
+    if pulumi_state.reads_through_automation_api(settings):
+        from tradai_nb.engine import automation
+
+        table = automation.outputs(settings, stack, show_secrets=show_secrets).outputs
+        return {key: value for key, value, _ in table.itertuples(index=False)}
+    state = pulumi_state.state_store_for(settings, session)
+    ref = pulumi_state.stack_ref(stack, settings.environment)
+    if state.existing_checkpoint_key(ref) is None:
+        raise StackNotDeployedError(f"stack {ref.fully_qualified} has no state on {state.url}: nothing is deployed, so "
+                                    "it has no outputs; deploy it (action='up') or check the environment",
+                                    stack=ref.fully_qualified, action="output")
+    deployment = state.read_deployment(ref)
+    values = _root_outputs(deployment)
+    if not show_secrets:
+        return {key: SECRET_MASK if pulumi_state.is_secret(value) else value for key, value in sorted(values.items())}
+    passphrase = pulumi_state.shell_passphrase()
+    if passphrase is None:
+        raise PassphraseMissingError("--show-secrets decrypts the stack's secret outputs with its passphrase: export "
+                                     "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) in this shell")
+    provider = (deployment["deployment"].get("secrets_providers") or {}).get("state") or {}
+
+    def revealed(value: Any) -> Any:
+        if isinstance(value, dict) and value.get(pulumi_state.SECRET_SIG_KEY) == pulumi_state.SECRET_SIG:
+            return pulumi_state.decrypt_secret(value, provider, passphrase)
+        if isinstance(value, dict):
+            return {k: revealed(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [revealed(v) for v in value]
+        return value
+
+    return {key: revealed(value) for key, value in sorted(values.items())}
 
 
 def _root_outputs(exported: dict[str, Any]) -> dict[str, Any]:
