@@ -62,6 +62,9 @@ test: install chromium actionlint
 
 benchmarks: install chromium
 	$(BIN)/python benchmarks/plan.py
+	$(BIN)/python benchmarks/policy.py
+	$(BIN)/python benchmarks/cost.py
+	$(BIN)/python benchmarks/env_diff.py
 	$(BIN)/python benchmarks/runner.py
 	$(BIN)/python benchmarks/ops.py
 	TRADAI_CHROMIUM=$(CHROMIUM) $(BIN)/python benchmarks/browser.py

@@ -129,7 +129,8 @@ def test_preview__streams_engine_output_to_on_output(sdk, settings_of):
 
     sdk.stack.preview.side_effect = engine_streams
     run_stack_action(settings_of("dev"), "edge", "preview", on_output=lines.append)
-    assert lines == ["~ aws:apigatewayv2/api:Api api update"]
+    assert lines[0].startswith("policy check of edge in dev") and "0 mandatory" in lines[0]
+    assert lines[1:] == ["~ aws:apigatewayv2/api:Api api update"]
 
 
 def test_export__returns_the_deployment(sdk, settings_of):
@@ -149,7 +150,7 @@ def test_import__imports_the_state_file(sdk, settings_of, tmp_path):
 def test_signature__stays_what_the_notebooks_call():
     parameters = inspect.signature(run_stack_action).parameters
     assert list(parameters) == ["settings", "stack", "action", "confirm", "allow_destroy", "on_output", "state_file",
-                                "on_progress", "log_level", "debug", "log_flow", "trace_file"]
+                                "on_progress", "log_level", "debug", "log_flow", "trace_file", "checks"]
     assert [parameters[n].default for n in ("confirm", "allow_destroy", "on_output", "state_file", "on_progress")] == [
         "", False, print, None, None]
     assert all(parameters[n].kind is inspect.Parameter.KEYWORD_ONLY for n in list(parameters)[3:])

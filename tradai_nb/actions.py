@@ -3,7 +3,7 @@ changing actions pass their change gate)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,11 +42,13 @@ class ActionResult:
 def run_stack_action(settings: Settings, stack: str, action: str, *, confirm: str = "", allow_destroy: bool = False,
                      on_output: Callable[[str], None] = print, state_file: str | Path | None = None,
                      on_progress: Callable[[str], None] | None = None, log_level: int = 0, debug: bool = False,
-                     log_flow: bool = False, trace_file: str | None = None) -> ActionResult:
+                     log_flow: bool = False, trace_file: str | None = None,
+                     checks: Sequence[Callable[[], None]] = ()) -> ActionResult:
     """Run `action` on `stack` in the settings' environment. The request is checked first; a changing action's
     guard (confirm, destroy policy, import checks) runs in its change gate before anything is touched — and before
     compute's images are looked up in ECR. log_level, debug, log_flow and trace_file are the Pulumi engine's
-    verbose (-v=N), debug, flow-logging and tracing modes (automation.EngineLogging)."""
+    verbose (-v=N), debug, flow-logging and tracing modes (automation.EngineLogging). `checks` join up's gate (after
+    its own policy check, before the images are looked up)."""
     check_stack_request(settings, stack, action, confirm=confirm, allow_destroy=allow_destroy, state_file=state_file)
     logging = automation.EngineLogging(log_level, debug, log_flow, trace_file)
     if action == "plan":
@@ -55,7 +57,7 @@ def run_stack_action(settings: Settings, stack: str, action: str, *, confirm: st
         outputs = pd.DataFrame(sorted(stack_plan.exports.items()), columns=["key", "value"])
         return ActionResult(settings.environment, stack, action, result.summary(), outputs, result)
     images: list[pd.DataFrame] = []
-    checks = []
+    checks = list(checks) if action == "up" else []
     if stack == IMAGE_CONSUMER and action in DEPLOYING_ACTIONS:
         def images_present() -> None:
             images.append(require_lambda_images(settings, action))

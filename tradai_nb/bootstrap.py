@@ -10,6 +10,7 @@ import pandas as pd
 from tradai_nb import progress
 from tradai_nb.actions import ActionResult, run_stack_action
 from tradai_nb.errors import ParameterError, TradaiError
+from tradai_nb.review.policy import require_policy
 from tradai_nb.settings import Settings
 from tradai_nb.stacks import stacks
 
@@ -57,6 +58,9 @@ def bootstrap(settings: Settings, action: str = "plan", *, confirm: str = "", lo
     result = BootstrapResult(settings.environment, action, pd.DataFrame(columns=STEP_COLUMNS))
     steps = []
     failed_stack = None
+    # Before the first stack deploys, the whole estate passes the policy check: a violation in edge must not leave
+    # persistent and foundation deployed and edge refused. The refusal is the first stack's gate's, so it is recorded.
+    estate_checks = [require_policy(settings, stacks.names())] if action == "up" else []
     for spec in stacks:
         if failed_stack is not None:
             steps.append(_step(spec.name, action, "not run", detail=f"stopped: {failed_stack} failed"))
@@ -64,7 +68,8 @@ def bootstrap(settings: Settings, action: str = "plan", *, confirm: str = "", lo
         on_progress(f"{spec.name}: {action}")
         try:
             done = run_stack_action(settings, spec.name, action, confirm=confirm, on_output=on_output,
-                                    on_progress=on_progress, log_level=log_level)
+                                    on_progress=on_progress, log_level=log_level,
+                                    checks=estate_checks if not steps else ())
         except TradaiError as exc:
             result.error, failed_stack = exc, spec.name
             steps.append(_step(spec.name, action, "failed", detail=f"{type(exc).__name__}: {exc}"))

@@ -135,6 +135,15 @@ def get_resource_name(name: str, environment: str | None = None) -> str:
     return f"{PROJECT_NAME}-{name}-{_checked(environment)}"
 
 
+# The MLflow PostgreSQL instance (foundation stack): tradai-mlflow-db-<environment>.
+DATABASE_COMPONENT = "mlflow-db"
+
+
+def get_database_identifier(environment: str | None = None) -> str:
+    """The RDS instance identifier of the MLflow database: tradai-mlflow-db-<environment>."""
+    return get_resource_name(DATABASE_COMPONENT, environment)
+
+
 def get_ecr_repo_name(name: str) -> str:
     """ECR repository name, shared by all environments: tradai/<name>."""
     return f"{PROJECT_NAME}/{name}"

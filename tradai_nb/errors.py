@@ -88,6 +88,17 @@ class GuardError(TradaiError):
         self.name = name
 
 
+class PolicyViolationError(TradaiError):
+    """Raised when a change is refused because the planned resources break a mandatory policy rule; `violations`
+    lists them (rule, level, stack, type, name, urn, message)."""
+
+    exit_code = EXIT_POLICY
+
+    def __init__(self, message: str, *, violations: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.violations = violations or []
+
+
 class ParameterError(TradaiError):
     """Raised when a notebook or runbook parameter is unknown, mistyped or missing."""
 

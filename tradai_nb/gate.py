@@ -13,7 +13,7 @@ from typing import Any
 
 from tradai_nb import anchoring, config, provenance
 from tradai_nb.audit import STARTED, AuditRecord, AuditStore, parse_time, timestamp
-from tradai_nb.errors import AuditStoreError, GuardError, ParameterError, TradaiError
+from tradai_nb.errors import AuditStoreError, GuardError, ParameterError, PolicyViolationError, TradaiError
 from tradai_nb.redaction import Redactor, check_secret_strength
 from tradai_nb.settings import Settings
 
@@ -21,7 +21,7 @@ from tradai_nb.settings import Settings
 CONFIRM_PROTECTED = "protected"
 CONFIRM_ALWAYS = "always"
 CONFIRM_NEVER = "never"
-REFUSALS = (GuardError, ParameterError)
+REFUSALS = (GuardError, ParameterError, PolicyViolationError)
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,11 @@ CHANGES: dict[str, ChangeRule] = {
     "rollback.state-import": ChangeRule("restoring stack {target} from a backup", CONFIRM_PROTECTED, _DRY_RUN_FIRST),
     "rollback.git-revision": ChangeRule("redeploying {target} as of a git revision", CONFIRM_PROTECTED,
                                         _DRY_RUN_FIRST),
+    "rds.snapshot": ChangeRule("taking a snapshot of database {target}", CONFIRM_NEVER, ""),
+    "rds.reboot-failover": ChangeRule("rebooting database {target} with a failover", CONFIRM_PROTECTED,
+                                      _DRY_RUN_FIRST),
+    "rds.restore": ChangeRule("restoring a snapshot of database {target} to a new instance", CONFIRM_PROTECTED,
+                              _DRY_RUN_FIRST),
 }
 
 # The change being made in this context, so that changes it makes in turn name it as their parent.

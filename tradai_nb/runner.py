@@ -36,7 +36,7 @@ BOOTSTRAP_NOTEBOOK = "bootstrap"
 # Where a run is recorded is the environment's choice (params file), never a run's own parameter.
 AUDIT_SETTINGS = ("audit_dir", "audit_upload", "audit_retention_days")
 # A run stopped by one of these was refused (nothing was changed), not failed.
-REFUSALS = ("GuardError", "ParameterError", "SettingsError", "AuditStoreError")
+REFUSALS = ("GuardError", "ParameterError", "SettingsError", "AuditStoreError", "PolicyViolationError")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 

@@ -389,6 +389,31 @@ def seed_dynamodb(session: boto3.Session, settings: Settings) -> Iterable[tuple[
         yield "dynamodb table", name, "created"
 
 
+def seed_rds(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """The MLflow PostgreSQL instance as the foundation stack makes it (class, storage, Multi-AZ from the params
+    file, encrypted, seven days of backups), for the database runbook. Its master password is random and never
+    shown: nothing connects to the sandbox's database."""
+    import secrets
+
+    rds = session.client("rds")
+    identifier = config.get_database_identifier(settings.environment)
+    try:
+        rds.describe_db_instances(DBInstanceIdentifier=identifier)
+        yield "rds instance", identifier, "exists"
+        return
+    except ClientError as exc:
+        if _error_code(exc) != "DBInstanceNotFound":
+            raise
+    rds.create_db_instance(
+        DBInstanceIdentifier=identifier, DBInstanceClass=settings.rds_instance_class, Engine="postgres",
+        AllocatedStorage=settings.rds_allocated_storage_gb, MasterUsername="mlflow",
+        MasterUserPassword=secrets.token_urlsafe(24), DBName="mlflow", MultiAZ=settings.multi_az,
+        StorageEncrypted=True, StorageType="gp3", BackupRetentionPeriod=7, PubliclyAccessible=False,
+        Tags=_tag_list(_tags(settings, "mlflow")),
+    )
+    yield "rds instance", identifier, "created"
+
+
 def seed_lambda(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
     """The Lambda functions, as container images from their ECR repositories."""
     lambda_client = session.client("lambda")
@@ -585,6 +610,7 @@ SEEDERS: tuple[Seeder, ...] = (
     seed_s3,
     seed_dynamodb,
     seed_lambda,
+    seed_rds,
     seed_sqs,
     seed_sns,
     seed_alarms,
@@ -620,6 +646,7 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
         "ecr repository": len(repositories),
         "ecr image": sum(len(_listed(ecr, "list_images", "imageIds", repositoryName=r)) for r in repositories),
         "lambda function": len(_listed(session.client("lambda"), "list_functions", "Functions")),
+        "rds instance": len(_listed(session.client("rds"), "describe_db_instances", "DBInstances")),
         "iam role": len(_listed(session.client("iam"), "list_roles", "Roles")),
         "sqs queue": len(_listed(session.client("sqs"), "list_queues", "QueueUrls")),
         "sns topic": len(_listed(session.client("sns"), "list_topics", "Topics")),

@@ -37,6 +37,45 @@ SANDBOX_STATE_FILE = "sandbox.json"
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
 
+class CostAssumptions(BaseModel):
+    """Usage the plan cannot tell, for the cost estimate (`tradai-nb cost`): requests, data, storage, run hours."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    api_requests_millions_per_month: float = Field(1.0, description="HTTP API requests a month, in millions (WAF inspects the same requests)")
+    alb_lcu_average: float = Field(1.0, description="average load balancer capacity units (LCUs) the ALB uses each hour")
+    nat_data_gb_per_month: float = Field(50.0, description="GB a month leaving the private subnets through NAT")
+    interface_endpoint_data_gb_per_month: float = Field(5.0, description="GB a month through each interface endpoint")
+    backtest_runs_per_month: float = Field(200.0, description="backtest workflow executions a month")
+    backtest_task_hours: float = Field(0.5, description="hours one backtest ECS task runs")
+    lambda_invocations_per_function_per_month: float = Field(10_000.0, description="invocations of each Lambda function a month")
+    lambda_average_duration_s: float = Field(2.0, description="average duration of one Lambda invocation, in seconds")
+    s3_storage_gb_per_bucket: float = Field(20.0, description="GB stored in each S3 bucket (current versions)")
+    s3_infrequent_access_share: float = Field(0.5, description="share (0 to 1) of a bucket's data older than its lifecycle transition age")
+    s3_superseded_gb_per_bucket_per_month: float = Field(2.0, description="GB of object versions overwritten or deleted each month in each versioned bucket")
+    dynamodb_write_millions_per_month: float = Field(1.0, description="DynamoDB write request units a month over all tables, in millions")
+    dynamodb_read_millions_per_month: float = Field(5.0, description="DynamoDB read request units a month over all tables, in millions")
+    dynamodb_storage_gb_per_table: float = Field(1.0, description="GB stored in each DynamoDB table")
+    dynamodb_provisioned_wcu_per_table: float = Field(5.0, description="write capacity units a provisioned table would reserve (for the on-demand comparison)")
+    dynamodb_provisioned_rcu_per_table: float = Field(5.0, description="read capacity units a provisioned table would reserve (for the on-demand comparison)")
+    ecr_storage_gb_per_repository: float = Field(1.0, description="GB of images kept in each ECR repository")
+    codeartifact_storage_gb: float = Field(1.0, description="GB of packages in each CodeArtifact repository")
+    log_ingestion_gb_per_group_per_month: float = Field(0.5, description="GB a month written to each CloudWatch log group")
+    sqs_requests_millions_per_queue_per_month: float = Field(0.1, description="SQS requests a month to each queue, in millions")
+    sns_publishes_millions_per_topic_per_month: float = Field(0.01, description="SNS publishes a month to each topic, in millions")
+    cognito_monthly_active_users: float = Field(100.0, description="monthly active users of the Cognito user pool")
+    ebs_root_volume_gb: float = Field(8.0, description="root volume GB where a launch template leaves the size to the AMI")
+
+    @field_validator("*")
+    @classmethod
+    def _usage(cls, value: float, info) -> float:
+        if value < 0:
+            raise ValueError("expected a number that is zero or more")
+        if info.field_name.endswith("_share") and value > 1:
+            raise ValueError("expected a share from 0 to 1")
+        return value
+
+
 class Settings(BaseModel):
     """Everything that differs between environments. Field names are the params-file keys."""
 
@@ -71,6 +110,8 @@ class Settings(BaseModel):
     audit_upload: bool = Field(True, description="also upload audit records to the environment's logs bucket")
     audit_retention_days: int = Field(365, description="Object Lock retention of uploaded audit records (days)")
     protect_data: bool = Field(description="protect data-bearing resources from deletion")
+    cost_assumptions: CostAssumptions = Field(default_factory=CostAssumptions,
+                                              description="usage for the cost estimate: a mapping of CostAssumptions keys")
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -387,7 +428,7 @@ def load_settings(environment: str, overrides: Mapping[str, Any] | None = None, 
             path=str(path),
             key="environment",
         )
-    data = {**data, **dict(overrides or {})}
+    data = {**data, **{k: _merged(data.get(k), v) for k, v in dict(overrides or {}).items()}}
     source = str(path) if not overrides else f"{path} (with overrides {', '.join(sorted(overrides))})"
     if environment == "local" and "sandbox_port" not in (overrides or {}):
         # A sandbox started on another port (`sandbox start --port N`) is the one every local run must reach.
@@ -395,6 +436,13 @@ def load_settings(environment: str, overrides: Mapping[str, Any] | None = None, 
         if running is not None:
             data["sandbox_port"] = running["port"]
     return validate(data, source)
+
+
+def _merged(base: Any, override: Any) -> Any:
+    """An override of a mapping setting (cost_assumptions) changes the keys it names and keeps the file's others."""
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        return {**base, **override}
+    return override
 
 
 def from_parameters(namespace: Mapping[str, Any]) -> Settings:
@@ -419,6 +467,17 @@ def _key_and_message(error) -> tuple[str, str]:
     return key, message
 
 
+def _known_keys(loc: tuple) -> tuple[str, ...]:
+    """The keys allowed beside the unknown one at loc: settings keys, or a nested mapping's keys."""
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    return tuple(model.model_fields)
+
+
 def _first_key(exc: ValidationError) -> str | None:
     errors = exc.errors()
     return _key_and_message(errors[0])[0] or None if errors else None
@@ -429,7 +488,7 @@ def _describe(exc: ValidationError, source: str) -> str:
     for error in exc.errors():
         key, message = _key_and_message(error)
         if error["type"] == "extra_forbidden":
-            message = f"unknown key; known keys: {', '.join(SETTINGS_FIELDS)}"
+            message = f"unknown key; known keys: {', '.join(_known_keys(error['loc']))}"
         elif error["type"] == "missing":
             message = "required key is missing"
         elif error["type"].endswith("_type") or error["type"] == "literal_error":

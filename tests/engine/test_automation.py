@@ -7,6 +7,7 @@ import inspect
 import json
 import urllib.error
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from types import SimpleNamespace
 from unittest.mock import NonCallableMock, create_autospec
 
@@ -418,8 +419,18 @@ def test_preview__shows_the_diff_streams_output_and_summarises_by_operation(sdk,
     result = run(settings_of("dev"), "compute", "preview", lines)
     kwargs = sdk.stack.preview.call_args.kwargs
     assert kwargs["diff"] is True and kwargs["color"] == "never"
-    assert lines == ["+ aws:ecs/cluster:Cluster cluster create"]
+    # The offline policy check speaks first, then the engine.
+    assert lines[0].startswith("policy check of compute in dev") and "0 mandatory" in lines[0]
+    assert lines[1:] == ["+ aws:ecs/cluster:Cluster cluster create"]
     assert result.summary.to_dict("records") == [{"operation": "create", "count": 3}, {"operation": "same", "count": 2}]
+
+
+@pytest.mark.parametrize("action", ["preview", "up"])
+def test_preview_and_up__pass_the_policy_pack_to_the_cli_by_absolute_path(sdk, settings_of, action):
+    run(settings_of("dev"), "edge", action)
+    [pack] = getattr(sdk.stack, action).call_args.kwargs["policy_packs"]
+    assert pack == str(automation.POLICY_PACK_DIR.resolve()) and Path(pack).is_absolute()
+    assert (Path(pack) / "PulumiPolicy.yaml").is_file() and (Path(pack) / "__main__.py").is_file()
 
 
 def test_up__returns_changes_and_outputs_with_secrets_masked(sdk, settings_of):

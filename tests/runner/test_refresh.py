@@ -32,5 +32,6 @@ def test_refresh__re_executes_in_place_and_matches_the_committed_outputs(tmp_pat
     refreshed = nbformat.read(copy, as_version=4)
     assert any(_plain_outputs(refreshed))
     assert _plain_outputs(refreshed) == _plain_outputs(committed)
-    assert [c.execution_count for c in refreshed.cells if c.cell_type == "code"] == list(range(1, 6))
+    code_cells = [c for c in refreshed.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code_cells] == list(range(1, len(code_cells) + 1))
     assert not any("execution" in c.metadata for c in refreshed.cells)  # no timing metadata to churn in git

@@ -13,7 +13,7 @@ from tradai_nb import audit, gate, pulumi_state
 from tradai_nb.aws import EnvironmentSession
 from tradai_nb.engine import automation
 from tradai_nb.errors import AuditStoreError, GuardError
-from tradai_nb.ops import access, ecs, image_push, locks, rollback, state_backup
+from tradai_nb.ops import access, database, ecs, image_push, locks, rollback, state_backup
 from tradai_nb.pulumi_state import StackRef, StateLock
 from tradai_nb.settings import load_settings
 
@@ -23,7 +23,8 @@ CHANGE_KINDS = {
     "stack.cancel": "protected", "ecs.force-redeploy": "protected", "ecs.rollback": "protected",
     "asg.instance-refresh": "protected", "ecr.push": "protected", "host.command": "protected",
     "state.lock-delete": "always", "state.backup": "never", "rollback.state-import": "protected",
-    "rollback.git-revision": "protected",
+    "rollback.git-revision": "protected", "rds.snapshot": "never", "rds.reboot-failover": "protected",
+    "rds.restore": "protected",
 }
 
 
@@ -68,6 +69,10 @@ CHANGING_FUNCTIONS = {
         s, e, stack="compute", backup_id="20260101T000000Z", dry_run=False, confirm=c)),
     "rollback.redeploy_git_revision": ("rollback.git-revision", lambda s, e, c: rollback.redeploy_git_revision(
         e, git_ref="HEAD", stack="edge", dry_run=False, confirm=c)),
+    "database.reboot_with_failover": ("rds.reboot-failover", lambda s, e, c: database.reboot_with_failover(
+        s, e, dry_run=False, confirm=c, on_progress=None)),
+    "database.restore_snapshot": ("rds.restore", lambda s, e, c: database.restore_snapshot(
+        s, e, "tradai-mlflow-db-snapshot-1", dry_run=False, confirm=c, on_progress=None)),
 }
 # Functions on the consolidated host exist only where there is one (staging here); prod runs on Fargate.
 HOST_FUNCTIONS = {"ecs.start_instance_refresh", "ecs.refresh_instances", "access.run_on_host",

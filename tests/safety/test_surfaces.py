@@ -28,6 +28,8 @@ CHANGES = [
     ("runbooks/service_access.ipynb", {"action": "restart"}, "host.command", "staging "),
     ("runbooks/rollback.ipynb", {"mode": "ecs-task-definition", "dry_run": False}, "ecs.rollback", "STAGING"),
     ("runbooks/state_locks.ipynb", {"action": "clear", "stack": "compute"}, "state.lock-delete", "dev"),
+    ("runbooks/database.ipynb", {"action": "reboot-failover", "dry_run": False}, "rds.reboot-failover", ""),
+    ("runbooks/database.ipynb", {"action": "restore", "snapshot_id": "s1", "dry_run": False}, "rds.restore", "prod"),
 ]
 IDS = [f"{n.split('/')[1].removesuffix('.ipynb')}-{p.get('action') or p.get('mode')}" for n, p, _, _ in CHANGES]
 

@@ -98,7 +98,14 @@ def _parameters_file(path: str, environment: str) -> dict[str, object]:
     except SettingsError as exc:
         raise ParameterError(f"-f {path}: {exc}", name="parameters_file") from None
     current = load_settings(environment).model_dump(mode="json")
-    return {k: v for k, v in data.items() if k == "environment" or k not in current or current[k] != v}
+    return {k: v for k, v in data.items() if k == "environment" or k not in current or not _repeats(current[k], v)}
+
+
+def _repeats(current: object, given: object) -> bool:
+    """Whether a -f value only repeats the setting (a mapping repeats it when each key it names does)."""
+    if isinstance(current, dict) and isinstance(given, dict):
+        return all(k in current and current[k] == v for k, v in given.items())
+    return current == given
 
 
 def exit_code(status: str, error: dict | None) -> int:

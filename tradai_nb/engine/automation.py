@@ -62,6 +62,8 @@ AWS_SERVICES: dict[str, tuple[str, ...]] = {
 }
 # Provider settings that carry credentials are stored encrypted in the stack config.
 SECRET_CONFIG_KEYS = frozenset({"aws:accessKey", "aws:secretKey"})
+# The CrossGuard pack the CLI runs on every preview and up: the same rules as the offline check (review/policy.py).
+POLICY_PACK_DIR = PROJECT_ROOT / "policy"
 
 # Pulumi's -v levels stop meaning anything new past 11 (the CLI's own examples go to 9 and 11).
 MAX_VERBOSITY = 11
@@ -264,17 +266,35 @@ def _sandbox_provider_config(settings: Settings, stack: str) -> dict[str, str]:
 
 def preview(settings: Settings, stack: str, *, logging: EngineLogging = QUIET,
             on_output: OnOutput = print) -> AutomationResult:
-    """What `up` would change, with the diff streamed to on_output."""
+    """What `up` would change, with the diff streamed to on_output. The offline policy check runs first and says
+    what it found (a preview still runs when it finds mandatory violations: `up` is what refuses them); the CLI
+    runs the policy pack too."""
+    _known(stack)()
+    find_pulumi_cli("preview")  # without the CLI there is no preview: say so before planning anything
+    report_policy(settings, stack, on_output)
     return offloop.call(_preview, settings, stack, logging, on_output=on_output)
 
 
 def up(settings: Settings, stack: str, *, confirm: str = "", checks: Sequence[Callable[[], None]] = (),
        logging: EngineLogging = QUIET, on_output: OnOutput = print) -> AutomationResult:
-    """Deploy the stack; returns the changes made and the stack outputs (secrets masked). `checks` are the caller's
-    own conditions (images in ECR), run after the guard and before anything is deployed."""
+    """Deploy the stack; returns the changes made and the stack outputs (secrets masked). After the guard, the
+    offline policy check refuses a plan that breaks a mandatory rule (PolicyViolationError); then `checks`, the
+    caller's own conditions (images in ECR), run, all before anything is deployed."""
+    from tradai_nb.review.policy import require_policy
+
     with gate.change(settings, "stack.up", target=stack, confirm=confirm, parameters={"stack": stack},
-                     checks=[_known(stack), *checks], on_output=on_output):
+                     checks=[_known(stack), require_policy(settings, [stack]), *checks], on_output=on_output):
         return offloop.call(_up, settings, stack, logging, on_output=on_output)
+
+
+def report_policy(settings: Settings, stack: str, on_output: OnOutput = print) -> None:
+    """Run the offline policy check of a stack and say its headline and each violation to on_output."""
+    from tradai_nb.review.policy import policy_check
+
+    report = policy_check(settings, [stack])
+    on_output(report.headline())
+    for violation in report.table().itertuples(index=False):
+        on_output(f"  {violation.level} [{violation.rule}] {violation.type} {violation.name}: {violation.message}")
 
 
 def refresh(settings: Settings, stack: str, *, confirm: str = "", logging: EngineLogging = QUIET,
@@ -391,14 +411,14 @@ def _preview(settings: Settings, stack: str, logging: EngineLogging, *,
              on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "preview", create=True, runs_program=True) as opened:
         result = opened.stack.preview(diff=True, color="never", on_output=on_output, on_error=on_output,
-                                      **logging.options())
+                                      policy_packs=policy_packs(), **logging.options())
     return AutomationResult(change_summary(result.change_summary))
 
 
 def _up(settings: Settings, stack: str, logging: EngineLogging, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "up", create=True, runs_program=True) as opened:
         result = opened.stack.up(color="never", on_output=on_output, on_error=on_output, show_secrets=False,
-                                 **logging.options())
+                                 policy_packs=policy_packs(), **logging.options())
     return AutomationResult(change_summary(result.summary.resource_changes), outputs_table(result.outputs))
 
 
@@ -465,6 +485,11 @@ def _history(settings: Settings, stack: str, *, on_output: OnOutput) -> Automati
     with _open_stack(settings, stack, "history", create=False, runs_program=False) as opened:
         summaries = opened.stack.history(show_secrets=False)
     return AutomationResult(history_table(summaries))
+
+
+def policy_packs() -> list[str]:
+    """The policy packs preview and up pass to the CLI (absolute paths)."""
+    return [str(POLICY_PACK_DIR.resolve())]
 
 
 def change_summary(resource_changes: Mapping[Any, int] | None) -> pd.DataFrame:

@@ -29,6 +29,7 @@ class Registration:
     id: str
     outputs: dict[str, Any]
     dependencies: tuple[str, ...]
+    retain_on_delete: bool = False
 
 
 class _Mocks(pulumi_mocks.Mocks):
@@ -66,6 +67,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 parent=request.parent,
                 custom=bool(request.custom),
                 protect=bool(getattr(request, "protect", False)),
+                retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 inputs=_plain(inputs),
                 id=response.id,
                 outputs=_plain(rpc.deserialize_properties(response.object)),

@@ -17,7 +17,7 @@ from tradai_nb.stacks.registry import StackSpec, stacks
 
 ACCOUNT_ID = "000000000000"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
-RESOURCE_COLUMNS = ["stack", "type", "name", "urn", "parent", "custom", "protect", "inputs", "id", "outputs", "dependencies"]
+RESOURCE_COLUMNS = ["stack", "type", "name", "urn", "parent", "custom", "protect", "retain_on_delete", "inputs", "id", "outputs", "dependencies"]
 
 # ID prefixes AWS uses, so planned IDs read like the real thing.
 _ID_PREFIX = {
@@ -175,8 +175,8 @@ class Plan:
 
     @property
     def resources(self) -> pd.DataFrame:
-        """All planned resources: stack, type, name, urn, parent, custom, protect, inputs, and the mock's id,
-        outputs and dependencies (what a deployment's state would record)."""
+        """All planned resources: stack, type, name, urn, parent, custom, protect, retain_on_delete, inputs, and the
+        mock's id, outputs and dependencies (what a deployment's state would record)."""
         frames = [s.resources for s in self.stacks if not s.resources.empty]
         if not frames:
             return pd.DataFrame(columns=RESOURCE_COLUMNS)
@@ -247,25 +247,33 @@ def plan(settings: Settings, stack_names: Sequence[str] | None = None, *,
 
 def plan_stack(settings: Settings, spec: StackSpec, upstream_exports: Mapping[str, Mapping[str, Any]]) -> StackPlan:
     """Run one stack's program under the mock runtime and collect what it registers and exports."""
+    return plan_program(settings, spec.name, spec.program(settings), upstream_exports, upstream=spec.upstream)
+
+
+def plan_program(settings: Settings, name: str, program: Callable[[], None],
+                 upstream_exports: Mapping[str, Mapping[str, Any]], *, upstream: tuple[str, ...] = ()) -> StackPlan:
+    """Run a Pulumi program as stack `name` (project tradai-<name>) under the mock runtime."""
+    from tradai_nb import config
     from tradai_nb.engine import mock_runtime
 
-    mocks = PlanMocks(settings, spec.name, upstream_exports)
-    program = spec.program(settings)
+    mocks = PlanMocks(settings, name, upstream_exports)
     try:
-        registrations, outputs = mock_runtime.run(program, mocks, project=_project(spec), stack=settings.environment)
+        registrations, outputs = mock_runtime.run(program, mocks, project=config.get_stack_project(name),
+                                                  stack=settings.environment)
     except PlanError:
         raise
     except Exception as exc:
-        raise _explain(exc, spec, mocks) from exc
+        raise _explain(exc, name, mocks) from exc
     rows = [
         {
-            "stack": spec.name,
+            "stack": name,
             "type": r.type,
             "name": r.name,
             "urn": r.urn,
             "parent": r.parent,
             "custom": r.custom,
             "protect": r.protect,
+            "retain_on_delete": r.retain_on_delete,
             "inputs": r.inputs,
             "id": r.id,
             "outputs": r.outputs,
@@ -275,19 +283,13 @@ def plan_stack(settings: Settings, spec: StackSpec, upstream_exports: Mapping[st
         for r in registrations
         if r.type != STACK_REFERENCE
     ]
-    return StackPlan(spec.name, pd.DataFrame(rows, columns=RESOURCE_COLUMNS), outputs, spec.upstream)
+    return StackPlan(name, pd.DataFrame(rows, columns=RESOURCE_COLUMNS), outputs, upstream)
 
 
-def _project(spec: StackSpec) -> str:
-    from tradai_nb import config
-
-    return config.get_stack_project(spec.name)
-
-
-def _explain(exc: Exception, spec: StackSpec, mocks: PlanMocks) -> PlanError:
+def _explain(exc: Exception, stack: str, mocks: PlanMocks) -> PlanError:
     if isinstance(exc, MissingUpstreamOutputError):
         return PlanError(
             f"{exc}; export it from stack {exc.upstream!r} or stop reading it in stack {exc.consumer!r}",
             stack=exc.consumer, upstream=exc.upstream, key=exc.key,
         )
-    return PlanError(f"planning stack {spec.name!r} failed: {type(exc).__name__}: {exc}", stack=spec.name)
+    return PlanError(f"planning stack {stack!r} failed: {type(exc).__name__}: {exc}", stack=stack)

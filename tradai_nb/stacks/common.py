@@ -48,3 +48,10 @@ class Upstream:
 def data_options(settings: Settings, **kwargs) -> pulumi.ResourceOptions:
     """Options for data-bearing resources: protected outside dev/local."""
     return pulumi.ResourceOptions(protect=settings.protect_data, **kwargs)
+
+
+def persistent_options(settings: Settings, **kwargs) -> pulumi.ResourceOptions:
+    """Options for the persistent stack's resources (never destroyed): protected outside dev/local; where not
+    protected, retained on delete, so that taking one out of the program (or a replacement) leaves its data in AWS.
+    Foundation's database and queues take data_options: a foundation destroy in dev removes them."""
+    return pulumi.ResourceOptions(protect=settings.protect_data, retain_on_delete=not settings.protect_data, **kwargs)

@@ -9,7 +9,7 @@ from tradai_nb.settings import Settings
 from tradai_nb.stacks.common import data_options
 from tradai_nb.stacks.foundation.vpc import Network
 
-DATABASE_COMPONENT = "mlflow-db"
+DATABASE_COMPONENT = config.DATABASE_COMPONENT
 DATABASE_SERVICE = "mlflow"
 DATABASE_NAME = "mlflow"
 MASTER_USERNAME = "mlflow"

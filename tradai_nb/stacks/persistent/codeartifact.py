@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tradai_nb import config
 from tradai_nb.settings import Settings
-from tradai_nb.stacks.common import data_options
+from tradai_nb.stacks.common import persistent_options
 
 
 def create_package_repository(settings: Settings):
@@ -22,7 +22,7 @@ def create_package_repository(settings: Settings):
         "package-domain",
         domain=config.get_resource_name("packages", env),
         tags=tags,
-        opts=data_options(settings),
+        opts=persistent_options(settings),
     )
     repository = aws.codeartifact.Repository(
         "python-repository",
@@ -31,6 +31,6 @@ def create_package_repository(settings: Settings):
         description="TradAI Python packages, with public PyPI behind them",
         external_connections={"external_connection_name": "public:pypi"},
         tags=tags,
-        opts=data_options(settings),
+        opts=persistent_options(settings),
     )
     return domain, repository

@@ -8,7 +8,7 @@ import pulumi
 
 from tradai_nb import config
 from tradai_nb.settings import Settings
-from tradai_nb.stacks.common import data_options
+from tradai_nb.stacks.common import persistent_options
 
 API_SCOPES = {
     "read": "read market data, strategies, backtest results",
@@ -50,7 +50,7 @@ def create_auth(settings: Settings) -> CognitoAuth:
         account_recovery_setting={"recovery_mechanisms": [{"name": "verified_email", "priority": 1}]},
         deletion_protection="ACTIVE" if settings.protect_data else "INACTIVE",
         tags=config.get_tags(service="auth", environment=env),
-        opts=data_options(settings),
+        opts=persistent_options(settings),
     )
     # The client-credentials flow gets its tokens from the pool's OAuth endpoint, which only a domain provides.
     aws.cognito.UserPoolDomain("user-pool-domain", domain=config.get_resource_name("auth", env),

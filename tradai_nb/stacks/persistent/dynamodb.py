@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tradai_nb import config
 from tradai_nb.settings import Settings
-from tradai_nb.stacks.common import data_options
+from tradai_nb.stacks.common import persistent_options
 
 # Key attributes that hold numbers; every other key is a string (timestamps are ISO-8601, so they sort by time).
 NUMBER_ATTRIBUTES = frozenset({"version"})
@@ -82,7 +82,7 @@ def create_tables(settings: Settings):
             point_in_time_recovery={"enabled": settings.protect_data},
             deletion_protection_enabled=settings.protect_data,
             tags=config.get_tags(service="database", environment=settings.environment),
-            opts=data_options(settings),
+            opts=persistent_options(settings),
         )
     return tables
 

@@ -6,7 +6,7 @@ import json
 
 from tradai_nb import config
 from tradai_nb.settings import Settings
-from tradai_nb.stacks.common import data_options
+from tradai_nb.stacks.common import persistent_options
 
 # Tags that move on purpose: `latest` and one per environment, re-pushed before a forced redeploy (ECR allows
 # five exclusion filters, exactly these). Every other tag (git SHA, version) is immutable, so a rollback to an
@@ -53,7 +53,7 @@ def create_repositories(settings: Settings):
             image_tag_mutability_exclusion_filters=[{"filter": tag, "filter_type": "WILDCARD"} for tag in MOVING_TAGS],
             encryption_configurations=[{"encryption_type": "AES256"}],
             tags=config.get_tags(service=image, environment=settings.environment),
-            opts=data_options(settings),
+            opts=persistent_options(settings),
         )
         aws.ecr.LifecyclePolicy(f"{image}-repository-lifecycle", repository=repository.name, policy=policy)
         repositories[image] = repository

@@ -8,7 +8,7 @@ import pulumi
 
 from tradai_nb import config
 from tradai_nb.settings import Settings
-from tradai_nb.stacks.common import data_options
+from tradai_nb.stacks.common import persistent_options
 from tradai_nb.stacks.policy import PolicyBuilder
 
 # A bucket has one policy; the logs bucket's also admits CloudTrail, so cloudtrail.py writes that one whole.
@@ -75,7 +75,7 @@ def create_secure_bucket(key: str, bucket_name: str, rules: BucketRules, setting
         bucket=bucket_name,
         object_lock_enabled=True if rules.object_lock else None,
         tags=config.get_tags(service=service, environment=settings.environment),
-        opts=data_options(settings),
+        opts=persistent_options(settings),
     )
     # SSE-S3 rather than KMS: no key policy for CloudTrail to satisfy and no per-request KMS cost on ArcticDB's
     # many small reads; the data is still encrypted at rest with AES-256.

@@ -1,0 +1,1 @@
+"""Review before deploy, from the offline plan: policy checks, environment diffs, cost estimates."""
