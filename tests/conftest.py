@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tradai_nb import audit
 from tradai_nb import sandbox as sandbox_api
 from tradai_nb.aws import EnvironmentSession, session_for
 from tradai_nb.settings import Settings, load_settings
@@ -33,6 +34,13 @@ def settings_of():
         return cache[environment]
 
     return get
+
+
+@pytest.fixture
+def journal(tmp_path, monkeypatch):
+    """The audit store of one test: TRADAI_AUDIT_DIR points at a temporary folder."""
+    monkeypatch.setenv(audit.AUDIT_DIR_VARIABLE, str(tmp_path / "runs"))
+    return audit.AuditStore(tmp_path / "runs")
 
 
 @pytest.fixture

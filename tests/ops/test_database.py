@@ -10,19 +10,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tradai_nb import audit
 from tradai_nb.errors import GuardError, ParameterError
 from tradai_nb.ops import database
 from tradai_nb.settings import load_settings
 
 pytestmark = pytest.mark.sandbox
 IDENTIFIER = "tradai-mlflow-db-local"
-
-
-@pytest.fixture
-def journal(tmp_path, monkeypatch):
-    monkeypatch.setenv(audit.AUDIT_DIR_VARIABLE, str(tmp_path / "runs"))
-    return audit.AuditStore(tmp_path / "runs")
 
 
 @pytest.fixture

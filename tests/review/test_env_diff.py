@@ -285,26 +285,6 @@ def test_notebook__parameters_are_what_the_diff_checks_with_dev_against_prod_def
     assert set(defaults) - {"environment"} == checked
 
 
-def test_notebook__is_thin_markdown_first_literal_parameters_one_import_cell_no_definitions():
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    code_cells = [c for c in notebook.cells if c.cell_type == "code"]
-    parameter_cells = [c for c in code_cells if "parameters" in c.metadata.get("tags", [])]
-
-    assert notebook.metadata.kernelspec == {"name": "python3", "display_name": "Python 3", "language": "python"}
-    assert notebook.cells[0].cell_type == "markdown" and notebook.cells[0].source.startswith("# ")
-    assert len(parameter_cells) == 1 and code_cells[0] is parameter_cells[0]
-    for statement in ast.parse(parameter_cells[0].source).body:
-        assert isinstance(statement, ast.Assign)
-        ast.literal_eval(statement.value)
-    for cell in code_cells:
-        tree = ast.parse(cell.source)
-        assert not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
-                       for n in ast.walk(tree)), cell.id
-    imports = [c for c in code_cells if any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.parse(c.source).body)]
-    assert len(imports) == 1
-    assert "tradai_nb.notebook.start(globals())" in code_cells[2].source
-
-
 def test_notebook__stored_outputs_are_an_offline_dev_against_prod_diff():
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     shown = {c.id: "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in c.outputs)

@@ -13,7 +13,7 @@ import pulumi_policy
 import pytest
 from pulumi import automation as auto
 
-from tradai_nb import audit, cli
+from tradai_nb import cli
 from tradai_nb.bootstrap import bootstrap
 from tradai_nb.engine import automation
 from tradai_nb.engine import plan as plan_module
@@ -52,12 +52,6 @@ def planned(monkeypatch):
             return Plan(settings.environment, [plan_program(settings, stack, program, {})])
         monkeypatch.setattr(plan_module, "plan", fake_plan)
     return use
-
-
-@pytest.fixture
-def journal(tmp_path, monkeypatch):
-    monkeypatch.setenv(audit.AUDIT_DIR_VARIABLE, str(tmp_path / "runs"))
-    return audit.AuditStore(tmp_path / "runs")
 
 
 @pytest.fixture

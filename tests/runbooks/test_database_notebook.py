@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import inspect
 
-import nbformat
 import papermill
 import pytest
 
@@ -24,17 +23,6 @@ def test_database__parameters_match_what_the_runbook_validates_with_read_only_de
         "settings"}
     assert (defaults["environment"], defaults["action"], defaults["dry_run"], defaults["confirm"]) == (
         "local", "status", True, "")
-
-
-def test_database__is_thin(runbook_path):
-    notebook = nbformat.read(runbook_path(NOTEBOOK), as_version=4)
-    code = [c for c in notebook.cells if c.cell_type == "code"]
-
-    assert notebook.cells[0].cell_type == "markdown" and "**How to verify afterwards:**" in notebook.cells[0].source
-    assert code[0].metadata.get("tags") == ["parameters"]
-    for cell in code:
-        assert not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
-                       for n in ast.walk(ast.parse(cell.source))), cell.id
 
 
 def test_database__default_run_shows_instance_and_snapshots_and_changes_nothing(sandbox, run_runbook, cell_text):

@@ -12,7 +12,6 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from tradai_nb import audit
 from tradai_nb.cli import main
 from tradai_nb.errors import EXIT_REFUSED
 from tradai_nb.settings import PROJECT_ROOT
@@ -32,12 +31,6 @@ CHANGES = [
     ("runbooks/database.ipynb", {"action": "restore", "snapshot_id": "s1", "dry_run": False}, "rds.restore", "prod"),
 ]
 IDS = [f"{n.split('/')[1].removesuffix('.ipynb')}-{p.get('action') or p.get('mode')}" for n, p, _, _ in CHANGES]
-
-
-@pytest.fixture
-def journal(tmp_path, monkeypatch):
-    monkeypatch.setenv(audit.AUDIT_DIR_VARIABLE, str(tmp_path / "runs"))
-    return audit.AuditStore(tmp_path / "runs")
 
 
 @pytest.mark.parametrize(("notebook", "parameters", "kind", "confirm"), CHANGES, ids=IDS)
