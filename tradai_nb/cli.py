@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "tradai_nb.commands.run",
     "tradai_nb.commands.audit",
     "tradai_nb.commands.notebooks",
+    "tradai_nb.commands.new_module",
     "tradai_nb.commands.doctor",
 )
 
