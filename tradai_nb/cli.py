@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "tradai_nb.commands.notebooks",
     "tradai_nb.commands.new_module",
     "tradai_nb.commands.doctor",
+    "tradai_nb.commands.troubleshoot",
 )
 
 

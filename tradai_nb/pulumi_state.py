@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 from botocore.exceptions import ClientError
 
-from tradai_nb import config
+from tradai_nb import config, troubleshooting
 from tradai_nb.errors import GuardError, ParameterError, PulumiCliMissingError, StateError
 from tradai_nb.ops import aws_errors
 from tradai_nb.settings import Settings, local_folder
@@ -327,8 +327,8 @@ class StateStore:
         if not isinstance(checkpoint, dict) or checkpoint.get("version") != CHECKPOINT_VERSION \
                 or not isinstance(checkpoint.get("checkpoint"), dict):
             raise StateError(
-                f"{self.objects.url_for(key)} is not a version {CHECKPOINT_VERSION} Pulumi checkpoint; "
-                "restore the stack's state from a backup (rollback runbook, mode state-import)"
+                f"{self.objects.url_for(key)} is not a version {CHECKPOINT_VERSION} Pulumi checkpoint. "
+                + troubleshooting.entry("state-corrupt").advice(stack=ref.stack_name, env=ref.stack)
             )
         return checkpoint
 
@@ -624,8 +624,8 @@ def _opened_key(state: Mapping[str, Any] | str, passphrase: str) -> bytes:
     salt, check = _salt_of(state)
     key = _derive_key(passphrase, salt)
     if _open(check, key) != PASSPHRASE_CHECK:
-        raise StateError("incorrect passphrase: it does not open the passphrase secrets provider of this state "
-                         "(set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE to the stack's passphrase)")
+        raise StateError("incorrect passphrase: it does not open the passphrase secrets provider of this state. "
+                         + troubleshooting.entry("passphrase-incorrect").advice())
     return key
 
 

@@ -246,3 +246,29 @@ def _unquote(raw: str, quote_char: str) -> str:
         return json.loads(f'"{raw}"') if quote_char == '"' else ast.literal_eval(f"'{raw}'")
     except (ValueError, SyntaxError):
         return raw
+
+
+# Values that are credentials by their look or by the name written before them, in text a user pastes (an error
+# message, a log): `secret_access_key = ...`, `X-Amz-Security-Token=...`, a request signature, a private key, a
+# URL's password, a Pulumi access token. A value must be long enough to be a credential: "ExpiredToken: The ..."
+# keeps its words.
+_NAMED_CREDENTIAL = re.compile(
+    r"(?P<name>\b[\w.-]*(?:secret[_-]?access[_-]?key|secret[_-]?key|session[_-]?token|security[_-]?token|"
+    r"access[_-]?token|passphrase|password|signature)[\"']?\s*[=:]\s*[\"']?)(?P<value>[A-Za-z0-9/+=._~%-]{12,})",
+    re.IGNORECASE,
+)
+_CREDENTIAL_VALUES = (
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL),
+    re.compile(r"\bpul-[0-9a-f]{40}\b"),
+)
+_URL_PASSWORD = re.compile(r"(?P<head>://[^/\s:@]+:)[^/\s@]+(?P<tail>@)")
+
+
+def scrub_credentials(text: str, environ: Mapping[str, str] | None = None) -> str:
+    """Text a user pasted, with the environment's secrets and anything that looks like a credential replaced by
+    REDACTED, so it can be shown back."""
+    text = Redactor(environment_secrets(environ)).scrub(text)
+    text = _NAMED_CREDENTIAL.sub(lambda m: m["name"] + REDACTED, text)
+    for pattern in _CREDENTIAL_VALUES:
+        text = pattern.sub(REDACTED, text)
+    return _URL_PASSWORD.sub(lambda m: m["head"] + REDACTED + m["tail"], text)

@@ -16,8 +16,9 @@ from typing import Any
 
 import pandas as pd
 from pulumi import automation as auto
+from pulumi.automation._stack import ImportResource  # not re-exported by pulumi.automation
 
-from tradai_nb import aws, config, gate
+from tradai_nb import aws, config, gate, troubleshooting
 from tradai_nb.engine import offloop
 from tradai_nb.errors import (
     AutomationError,
@@ -35,8 +36,8 @@ from tradai_nb.stacks.registry import stacks
 
 OnOutput = Callable[[str], Any]
 
-INSTALL_DOCS_URL = "https://www.pulumi.com/docs/install/"
-STATE_LOCKS_RUNBOOK = "notebooks/runbooks/state_locks.ipynb"
+INSTALL_DOCS_URL = troubleshooting.INSTALL_DOCS_URL
+STATE_LOCKS_RUNBOOK = troubleshooting.entry("stack-locked").runbook
 PASSPHRASE_VARIABLE = "PULUMI_CONFIG_PASSPHRASE"
 PASSPHRASE_FILE_VARIABLE = "PULUMI_CONFIG_PASSPHRASE_FILE"
 SECRETS_PROVIDER = "passphrase"
@@ -155,9 +156,7 @@ def find_pulumi_cli(action: str = "this action") -> auto.PulumiCommand:
     except FileNotFoundError:
         raise PulumiCliMissingError(
             f"the Pulumi CLI is not installed (no `pulumi` on PATH, none in {root / 'bin'}), and action {action!r} "
-            f"needs it. Run `tradai-nb setup` to install it (pulumi.automation.PulumiCommand.install(), needs access "
-            f"to get.pulumi.com), or install it from {INSTALL_DOCS_URL}. Without the CLI, action=plan shows offline "
-            "what the stack would create."
+            f"needs it. {troubleshooting.entry('pulumi-cli-missing').advice()}"
         ) from None
     except (auto.InvalidVersionError, OSError, subprocess.CalledProcessError) as exc:
         raise PulumiCliMissingError(_unusable_cli_message(f"the CLI in {root}", exc, action)) from None
@@ -195,18 +194,15 @@ def require_passphrase() -> str:
     if os.environ.get(PASSPHRASE_VARIABLE):
         return PASSPHRASE_VARIABLE
     passphrase_file = os.environ.get(PASSPHRASE_FILE_VARIABLE)
+    advice = troubleshooting.entry("passphrase-missing").advice()
     if passphrase_file:
         if Path(passphrase_file).expanduser().is_file():
             return PASSPHRASE_FILE_VARIABLE
         raise PassphraseMissingError(
             f"{PASSPHRASE_FILE_VARIABLE} names {passphrase_file}, which is not a file: point it at the file holding "
-            "the environment's Pulumi passphrase"
+            f"the environment's Pulumi passphrase. {advice}"
         )
-    raise PassphraseMissingError(
-        f"the Pulumi secrets passphrase is not set: export {PASSPHRASE_VARIABLE} or {PASSPHRASE_FILE_VARIABLE} "
-        "(a file holding it) in the shell that starts tradai-nb or JupyterLab. It is read only from the environment, "
-        "never from a parameter or a notebook cell"
-    )
+    raise PassphraseMissingError(f"the Pulumi secrets passphrase is not set. {advice}")
 
 
 def stack_target(settings: Settings, stack: str) -> StackTarget:
@@ -362,6 +358,36 @@ def cancel(settings: Settings, stack: str, *, confirm: str = "", on_output: OnOu
         return offloop.call(_cancel, settings, stack, on_output=on_output)
 
 
+def import_resource(settings: Settings, stack: str, *, resource_type: str, name: str, resource_id: str,
+                    parent: str = "", confirm: str = "", on_output: OnOutput = print) -> AutomationResult:
+    """Adopt an existing AWS resource into the stack's state (Stack.import_resources, as `pulumi import` does),
+    protected; the stack program must then declare it (ops.resource_import shows the declaration)."""
+    from tradai_nb.importable import import_request
+
+    checked: list[Any] = []
+
+    def importable() -> None:
+        checked.append(import_request(settings.environment, stack, resource_type, name, resource_id, parent))
+
+    with gate.change(settings, "stack.import-resource", target=stack, confirm=confirm,
+                     parameters={"stack": stack, "resource_type": resource_type, "name": name,
+                                 "resource_id": resource_id, "parent": parent},
+                     checks=[_known(stack), importable], on_output=on_output):
+        return offloop.call(_import_resource, settings, stack, checked[0], on_output=on_output)
+
+
+def init_stacks(settings: Settings, *, confirm: str = "", on_output: OnOutput = print) -> AutomationResult:
+    """Create the environment's four stacks on its backend (passphrase secrets provider, projects tradai-<stack>),
+    in dependency order; stacks that exist are left as they are. The summary says what was done to each."""
+    names = list(stacks.names())
+    with gate.change(settings, "stack.init", target=settings.environment, confirm=confirm,
+                     parameters={"stacks": names}, on_output=on_output):
+        return offloop.call(_init_stacks, settings, names, on_output=on_output)
+
+
+INIT_COLUMNS = ["stack", "name", "backend", "result"]
+
+
 def history(settings: Settings, stack: str, *, on_output: OnOutput = print) -> AutomationResult:
     """The stack's past updates, newest first."""
     return offloop.call(_history, settings, stack, on_output=on_output)
@@ -474,6 +500,44 @@ def _import_state(settings: Settings, stack: str, deployment: Mapping[str, Any],
     return AutomationResult(resource_types(deployment))
 
 
+def _import_resource(settings: Settings, stack: str, request: Any, *, on_output: OnOutput) -> AutomationResult:
+    resource = ImportResource(type=request.type.token, name=request.name, id=request.id)
+    # A parent is named through the name table, which maps the name to the parent's URN.
+    name_table = None
+    if request.parent:
+        resource["parent"] = "parent"
+        name_table = {"parent": request.parent}
+    with _open_stack(settings, stack, "import-resource", create=False, runs_program=True) as opened:
+        result = opened.stack.import_resources(
+            message=f"tradai-nb import {request.type.token} {request.id}", resources=[resource],
+            name_table=name_table, protect=True, on_output=on_output, show_secrets=False)
+    if result.generated_code:
+        on_output(f"the engine's declaration of what it imported:\n{result.generated_code}")
+    summary = change_summary(result.summary.resource_changes)
+    return AutomationResult(summary, changed_resources=pd.DataFrame(
+        [("import", request.type.token, request.name, request.urn, "")], columns=CHANGED_RESOURCE_COLUMNS))
+
+
+def _init_stacks(settings: Settings, names: Sequence[str], *, on_output: OnOutput) -> AutomationResult:
+    command = find_pulumi_cli("init")
+    require_passphrase()
+    rows = []
+    for stack in names:
+        target = stack_target(settings, stack)
+        arguments = dict(stack_name=target.name, project_name=target.project, program=stacks.get(stack).program(settings),
+                         opts=_workspace_options(settings, target, command))
+        with _translated_errors(settings, target, "init"):
+            try:
+                auto.select_stack(**arguments)
+                result = "exists"
+            except auto.StackNotFoundError:
+                auto.create_stack(**arguments)
+                result = "created"
+        on_output(f"{target.name}: {result} on {target.backend_url}")
+        rows.append((stack, target.name, target.backend_url, result))
+    return AutomationResult(pd.DataFrame(rows, columns=INIT_COLUMNS))
+
+
 def _cancel(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "cancel", create=False, runs_program=False) as opened:
         opened.stack.cancel()
@@ -546,16 +610,7 @@ def _open_stack(settings: Settings, stack: str, action: str, *, create: bool, ru
     command = find_pulumi_cli(action)
     require_passphrase()
     target = stack_target(settings, stack)
-    env_vars = _workspace_env(settings, target)
-    options = auto.LocalWorkspaceOptions(
-        work_dir=str(target.work_dir),
-        secrets_provider=SECRETS_PROVIDER,
-        project_settings=auto.ProjectSettings(
-            name=target.project, runtime="python", backend=auto.ProjectBackend(url=target.backend_url)
-        ),
-        env_vars=env_vars,
-        pulumi_command=command,
-    )
+    options = _workspace_options(settings, target, command)
     entry = auto.create_or_select_stack if create else auto.select_stack
     with _translated_errors(settings, target, action):
         pulumi_stack = entry(
@@ -567,7 +622,20 @@ def _open_stack(settings: Settings, stack: str, action: str, *, create: bool, ru
         if runs_program:
             pulumi_stack.set_all_config(stack_config(settings, stack), path=True)
             pulumi_stack.workspace.install_plugin("aws", aws_plugin_version())
-        yield _OpenStack(pulumi_stack, command, target, env_vars)
+        yield _OpenStack(pulumi_stack, command, target, options.env_vars or {})
+
+
+def _workspace_options(settings: Settings, target: StackTarget, command: auto.PulumiCommand) -> auto.LocalWorkspaceOptions:
+    """The workspace of a stack: its folder, the passphrase secrets provider, the project on its backend."""
+    return auto.LocalWorkspaceOptions(
+        work_dir=str(target.work_dir),
+        secrets_provider=SECRETS_PROVIDER,
+        project_settings=auto.ProjectSettings(
+            name=target.project, runtime="python", backend=auto.ProjectBackend(url=target.backend_url)
+        ),
+        env_vars=_workspace_env(settings, target),
+        pulumi_command=command,
+    )
 
 
 def _workspace_env(settings: Settings, target: StackTarget) -> dict[str, str]:
@@ -582,6 +650,7 @@ def _workspace_env(settings: Settings, target: StackTarget) -> dict[str, str]:
 
 @contextmanager
 def _translated_errors(settings: Settings, target: StackTarget, action: str) -> Iterator[None]:
+    names = {"stack": target.stack, "env": settings.environment, "action": action, "profile": settings.aws_profile}
     try:
         yield
     except auto.ConcurrentUpdateError as exc:
@@ -589,38 +658,46 @@ def _translated_errors(settings: Settings, target: StackTarget, action: str) -> 
     except auto.StackNotFoundError as exc:
         raise StackNotDeployedError(
             f"stack {target.name} does not exist on {target.backend_url}, so there is nothing to {action}. "
-            f"Deploy it with action='up', or check pulumi_backend_url in params/{settings.environment}.yaml",
+            f"{troubleshooting.entry('stack-not-found').advice(**names)}",
             stack=target.name, action=action,
         ) from exc
     except auto.StackAlreadyExistsError as exc:
+        # The SDK's test ("stack.*already exists" on one line) also catches a resource that already exists.
+        if troubleshooting.best(str(exc)) is not troubleshooting.entry("stack-already-exists"):
+            raise _command_error(target, action, exc, names) from exc
         raise AutomationError(
-            f"stack {target.name} was created on {target.backend_url} by someone else while this run created it; "
-            f"run action={action!r} again to use it",
+            f"stack {target.name} was created on {target.backend_url} by someone else while this run created it. "
+            f"{troubleshooting.entry('stack-already-exists').advice(**names)}",
             stack=target.name, action=action,
         ) from exc
     except (auto.InlineSourceRuntimeError, auto.RuntimeError, auto.CompilationError) as exc:
         raise StackProgramError(
             f"the program of stack {target.stack!r} failed during {action}: {_stderr_tail(exc)}. "
-            f"Run action='plan' to reproduce it offline; the engine output above has the traceback",
+            f"{troubleshooting.entry('stack-program-failed').advice(**names)}",
             stack=target.name, action=action,
         ) from exc
     except auto.CommandError as exc:
-        raise AutomationError(
-            f"pulumi {action} of {target.name} failed: {_stderr_tail(exc)}. The engine output above says which "
-            f"resource and why; check AWS access for {settings.environment} and the backend {target.backend_url}",
-            stack=target.name, action=action,
-        ) from exc
+        raise _command_error(target, action, exc, names) from exc
+
+
+def _command_error(target: StackTarget, action: str, exc: auto.CommandError,
+                   names: Mapping[str, str | None]) -> AutomationError:
+    # The CLI's own words say which known error this is (resource already exists, credentials, quota, ...).
+    known = troubleshooting.best(str(exc), default="pulumi-command-failed")
+    return AutomationError(
+        f"pulumi {action} of {target.name} failed: {_stderr_tail(exc)}. {known.title}: {known.cause}. "
+        f"{known.advice(**names)}",
+        stack=target.name, action=action,
+    )
 
 
 def _locked_error(settings: Settings, target: StackTarget, action: str, text: str) -> StackLockedError:
     locks = _LOCK_LINE.findall(text)
     held_by = "; ".join(f"{path} (created by {who}, pid {pid}, at {when})" for path, who, pid, when in locks)
-    confirm = f" --confirm {settings.environment}" if settings.environment in config.PROTECTED_ENVIRONMENTS else ""
+    advice = troubleshooting.entry("stack-locked").advice(stack=target.stack, env=settings.environment)
     return StackLockedError(
-        f"stack {target.name} is locked by another update: {held_by or 'the backend reported a conflict'}. "
-        "If that update is still running, wait for it to finish. If it died, inspect and remove the lock with the "
-        f"state locks runbook ({STATE_LOCKS_RUNBOOK}) or run action='cancel' "
-        f"(tradai-nb stack cancel --stack {target.stack} --env {settings.environment}{confirm}), then retry {action!r}",
+        f"stack {target.name} is locked by another update: {held_by or 'the backend reported a conflict'}; "
+        f"{action!r} did not start. {advice}",
         stack=target.name, action=action, locks=[path for path, *_ in locks],
     )
 
@@ -636,8 +713,7 @@ def _stderr_tail(exc: BaseException, lines: int = 6) -> str:
 def _unusable_cli_message(where: str, exc: BaseException, action: str) -> str:
     return (
         f"{where} cannot be used with the pulumi SDK {importlib.metadata.version('pulumi')} ({exc}), and action "
-        f"{action!r} needs it. Run `tradai-nb setup` to install the matching CLI, or install it from {INSTALL_DOCS_URL}. "
-        "Without the CLI, action=plan shows offline what the stack would create."
+        f"{action!r} needs it. {troubleshooting.entry('pulumi-cli-missing').advice()}"
     )
 
 
@@ -653,5 +729,5 @@ def _install_cli() -> auto.PulumiCommand:
         reason = f"{type(exc).__name__}: {exc}"
     raise PulumiCliMissingError(
         f"could not install the Pulumi CLI ({reason}). Install it by hand from {INSTALL_DOCS_URL} and put it on PATH; "
-        "until then action=plan works offline"
+        f"until then action=plan works offline. Runbook: {troubleshooting.entry('pulumi-cli-missing').runbook}."
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from tradai_nb import config
+from tradai_nb import config, troubleshooting
 from tradai_nb.errors import AwsAccessError, CheckFailedError, ParameterError
 from tradai_nb.ops import aws_errors
 from tradai_nb.ops._common import parallel_map
@@ -100,9 +100,8 @@ def require_present(missing: pd.DataFrame) -> None:
     """The runbook's outcome: any image missing from ECR raises CheckFailedError, so the run fails."""
     if not missing.empty:
         names = ", ".join(f"{row.name} ({row.image})" for row in missing.itertuples())
-        raise CheckFailedError(f"{len(missing)} image(s) in use are missing from ECR: {names}; push them "
-                               "(`just service-push <service>`, `just lambda-bootstrap`) or point the function or "
-                               "service at an image that exists")
+        raise CheckFailedError(f"{len(missing)} image(s) in use are missing from ECR: {names}. "
+                               + troubleshooting.entry("image-not-found").advice())
 
 
 def latest_images(session, settings: Settings) -> pd.DataFrame:
