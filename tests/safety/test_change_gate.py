@@ -13,7 +13,7 @@ from tradai_nb import audit, gate, pulumi_state
 from tradai_nb.aws import EnvironmentSession
 from tradai_nb.engine import automation
 from tradai_nb.errors import AuditStoreError, GuardError
-from tradai_nb.ops import access, database, ecs, image_push, locks, rollback, state_backup
+from tradai_nb.ops import access, database, ecs, image_push, locks, resource_import, rollback, state_backup
 from tradai_nb.pulumi_state import StackRef, StateLock
 from tradai_nb.settings import load_settings
 
@@ -24,7 +24,7 @@ CHANGE_KINDS = {
     "asg.instance-refresh": "protected", "ecr.push": "protected", "host.command": "protected",
     "state.lock-delete": "always", "state.backup": "never", "rollback.state-import": "protected",
     "rollback.git-revision": "protected", "rds.snapshot": "never", "rds.reboot-failover": "protected",
-    "rds.restore": "protected",
+    "rds.restore": "protected", "stack.import-resource": "protected", "stack.init": "protected",
 }
 
 
@@ -51,6 +51,13 @@ CHANGING_FUNCTIONS = {
     "automation.import_state": ("stack.import", lambda s, e, c: automation.import_state(
         e, "compute", _deployment(e.environment), confirm=c)),
     "automation.cancel": ("stack.cancel", lambda s, e, c: automation.cancel(e, "compute", confirm=c)),
+    "automation.import_resource": ("stack.import-resource", lambda s, e, c: automation.import_resource(
+        e, "persistent", resource_type="aws:s3/bucket:Bucket", name="configs-bucket",
+        resource_id=f"tradai-configs-{e.environment}", confirm=c)),
+    "resource_import.import_resource": ("stack.import-resource", lambda s, e, c: resource_import.import_resource(
+        s, e, stack="compute", resource_type="aws:ecs:Service", name="backend",
+        resource_id=f"tradai-{e.environment}/tradai-backend-{e.environment}", dry_run=False, confirm=c)),
+    "automation.init_stacks": ("stack.init", lambda s, e, c: automation.init_stacks(e, confirm=c)),
     "automation.run_action(up)": ("stack.up", lambda s, e, c: automation.run_action(e, "edge", "up", confirm=c)),
     "ecs.force_redeploy": ("ecs.force-redeploy", lambda s, e, c: ecs.force_redeploy(s, e, "all", c)),
     "ecs.rollback_service": ("ecs.rollback", lambda s, e, c: ecs.rollback_service(s, e, "backend", dry_run=False,
@@ -87,18 +94,12 @@ CASES = [(environment, name, confirm) for environment, confirms in WRONG_CONFIRM
 
 
 @pytest.fixture
-def journal(tmp_path, monkeypatch):
-    monkeypatch.setenv(audit.AUDIT_DIR_VARIABLE, str(tmp_path / "runs"))
-    return audit.AuditStore(tmp_path / "runs")
-
-
-@pytest.fixture
 def untouched(monkeypatch):
     """A session double that records every client asked of it, and autospecs of the Automation API's entry points
     and of the Pulumi CLI class: a refused change must reach none of them."""
     session = mock.create_autospec(EnvironmentSession, instance=True)
     entries = {name: mock.create_autospec(getattr(auto, name)) for name in
-               ("PulumiCommand", "create_or_select_stack", "select_stack", "LocalWorkspace")}
+               ("PulumiCommand", "create_or_select_stack", "select_stack", "create_stack", "LocalWorkspace")}
     for name, double in entries.items():
         monkeypatch.setattr(auto, name, double)
     backup_store = mock.create_autospec(state_backup.backup_store)

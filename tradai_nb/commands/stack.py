@@ -14,20 +14,25 @@ from tradai_nb.guards import ACTIONS
 
 # Read straight from the backend's state, no Pulumi CLI needed (the Automation API where the CLI is installed).
 STATE_READS = ("output", "ls", "history", "resources", "export")
-STACK_ACTIONS = (*[a for a in ACTIONS if a not in STATE_READS], *STATE_READS)
+# Adopt one existing AWS resource (dry run by default); create an environment's stacks on its backend.
+ENVIRONMENT_ACTIONS = ("import-resource", "init")
+STACK_ACTIONS = (*[a for a in ACTIONS if a not in STATE_READS], *STATE_READS, *ENVIRONMENT_ACTIONS)
+IMPORT_OPTIONS = ("resource_type", "name", "resource_id", "parent")
 ENV_VARIABLE = "TRADAI_ENV"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "stack", help="act on one stack: plan (offline), preview/up/refresh/destroy/import/cancel (Pulumi CLI), or "
-                      "read its state: output, ls, history, resources, export (no CLI needed)")
+        "stack", help="act on one stack: plan (offline), preview/up/refresh/destroy/import/cancel (Pulumi CLI), "
+                      "read its state: output, ls, history, resources, export (no CLI needed), adopt an existing "
+                      "resource: import-resource (a dry run by default), or create an environment's stacks: init")
     parser.add_argument("action", choices=STACK_ACTIONS, metavar="ACTION", help=f"one of: {', '.join(STACK_ACTIONS)}")
     parser.add_argument("key", nargs="?", default="", help="output: one output name (its bare value is printed)")
     parser.add_argument("--stack", choices=tuple(_stack_names()), help="persistent, foundation, compute or edge "
                                                                        "(every action but ls)")
-    parser.add_argument("--env", choices=config.ENVIRONMENTS, default=os.environ.get(ENV_VARIABLE) or "local",
-                        help=f"environment (default: ${ENV_VARIABLE}, else local)")
+    # Checked in run(), so that `init` of an unknown name can say how environments are added.
+    parser.add_argument("--env", metavar="ENV", default=os.environ.get(ENV_VARIABLE) or "local",
+                        help=f"environment: {', '.join(config.ENVIRONMENTS)} (default: ${ENV_VARIABLE}, else local)")
     parser.add_argument("--confirm", default="", metavar="ENV",
                         help="the environment name again; needed for changing actions in staging and prod")
     parser.add_argument("--allow-destroy", action="store_true", help="allow destroying the foundation stack")
@@ -44,6 +49,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     engine.add_argument("--debug", action="store_true", help="debug output (Pulumi's --debug)")
     engine.add_argument("--log-flow", action="store_true", help="flow log settings to plugins (Pulumi's --logflow)")
     engine.add_argument("--trace", metavar="FILE", help="write a trace to FILE (Pulumi's --tracing file:FILE)")
+    adopt = parser.add_argument_group("import-resource: adopt an existing AWS resource into --stack")
+    adopt.add_argument("--type", dest="resource_type", metavar="TYPE",
+                       help="its Pulumi type, e.g. aws:s3/bucket:Bucket or aws:ecs/service:Service")
+    adopt.add_argument("--name", metavar="NAME", help="its logical name in the stack program, e.g. configs-bucket")
+    adopt.add_argument("--id", dest="resource_id", metavar="ID",
+                       help="its import id: bucket name, <cluster>/<service> or service ARN, table name, ...")
+    adopt.add_argument("--parent", metavar="URN", help="the URN of its parent resource in the stack")
+    adopt.add_argument("--dry-run", action=argparse.BooleanOptionalAction, default=True,
+                       help="check that it exists in AWS and show its declaration, import nothing (default); "
+                            "--no-dry-run imports it (Pulumi CLI)")
     parser.set_defaults(handler=run)
 
     setup = subparsers.add_parser("setup", help="install the Pulumi CLI and the pinned aws plugin")
@@ -60,15 +75,95 @@ def run(args: argparse.Namespace) -> int:
     from tradai_nb.errors import ParameterError
     from tradai_nb.settings import load_settings
 
+    if args.action == "init":
+        return _init(args)
+    if args.env not in config.ENVIRONMENTS:
+        _unknown_environment(args.env)
+    given = [option for option in IMPORT_OPTIONS if getattr(args, option)]
+    if given and args.action != "import-resource":
+        raise ParameterError(f"--{given[0].removeprefix('resource_').replace('_', '-')}: only action "
+                             f"'import-resource' takes it (action is {args.action!r})", name=given[0])
     if args.action != "ls" and not args.stack:
         raise ParameterError(f"--stack: action {args.action!r} acts on one stack; pass --stack with one of "
                              f"{', '.join(_stack_names())}", name="stack")
     if args.key and args.action != "output":
         raise ParameterError(f"{args.key!r}: only action 'output' takes a KEY (action is {args.action!r})", name="key")
     settings = load_settings(args.env)
+    if args.action == "import-resource":
+        return _import_resource(args, settings)
     if args.action in STATE_READS:
         return _read_state(args, settings)
     return _act(args, settings)
+
+
+def _unknown_environment(name: str) -> None:
+    from tradai_nb.errors import ParameterError
+
+    raise ParameterError(f"--env {name!r}: unknown environment; choose one of {', '.join(config.ENVIRONMENTS)}",
+                         name="env")
+
+
+def _import_resource(args: argparse.Namespace, settings) -> int:
+    from tradai_nb.aws import session_for
+    from tradai_nb.errors import ParameterError
+    from tradai_nb.ops import resource_import
+
+    missing = [flag for flag, value in (("--type", args.resource_type), ("--name", args.name),
+                                        ("--id", args.resource_id)) if not value]
+    if missing:
+        raise ParameterError(f"{missing[0]}: import-resource needs --type, --name and --id (missing: "
+                             f"{', '.join(missing)})", name=missing[0].removeprefix("--"))
+    request = resource_import.check_parameters(
+        settings, stack=args.stack, resource_type=args.resource_type, name=args.name, resource_id=args.resource_id,
+        parent=args.parent or "", dry_run=args.dry_run, confirm=args.confirm)
+    if args.dry_run:
+        plan = resource_import.plan_import(session_for(settings), settings, request)
+        if args.json:
+            _print_json({**plan.table().to_dict("records")[0], "module": request.module_path(), "code": plan.code,
+                         "dry_run": True})
+            return 0
+        print(f"\n{args.stack} ({settings.environment}): import-resource, dry run")
+        print(plan.table().to_string(index=False, max_colwidth=80))
+        print(f"\n{plan.instructions()}")
+        print("\ndry run: nothing was imported")
+        return 0
+    result = resource_import.import_resource(
+        None, settings, stack=args.stack, resource_type=request.type.token, name=request.name,
+        resource_id=request.id, parent=request.parent, dry_run=False, confirm=args.confirm,
+        on_output=_engine_line if args.json else print)
+    if args.json:
+        _print_json({"environment": settings.environment, "stack": args.stack, "action": args.action,
+                     "urn": request.urn, "summary": result.summary.to_dict("records")})
+        return 0
+    print(f"\n{args.stack} ({settings.environment}): imported {request.type.token} {request.id} as {request.urn}")
+    print(result.summary.to_string(index=False))
+    print(f"\ndeclare it in {request.module_path()} (`tradai-nb stack import-resource` without --no-dry-run shows "
+          "the code), then preview: it should show no change for it")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from tradai_nb.engine import automation
+    from tradai_nb.environments import check_known, prepare_params
+    from tradai_nb.errors import ParameterError
+
+    check_known(args.env)
+    given = [option for option in IMPORT_OPTIONS if getattr(args, option)] + (["stack"] if args.stack else [])
+    if given:
+        raise ParameterError(f"--{given[0].removeprefix('resource_').replace('_', '-')}: `stack init` prepares all "
+                             "four stacks of --env and takes no other option", name=given[0])
+    settings, params = prepare_params(args.env)
+    print(f"params/{args.env}.yaml: {params} (validated)", file=sys.stderr if args.json else sys.stdout)
+    # A stack action needs the CLI: say so before the change gate records anything.
+    automation.find_pulumi_cli("init")
+    result = automation.init_stacks(settings, confirm=args.confirm, on_output=_engine_line if args.json else print)
+    if args.json:
+        _print_json({"environment": settings.environment, "params": params,
+                     "stacks": result.summary.to_dict("records")})
+        return 0
+    print(f"\n{settings.environment}: stack init")
+    print(result.summary.to_string(index=False))
+    return 0
 
 
 def _act(args: argparse.Namespace, settings) -> int:
