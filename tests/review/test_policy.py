@@ -199,8 +199,10 @@ CASES = {
     "lambda secret arn": ("no-plaintext-secrets", function({"DB_SECRET_ARN": TRAIL_ARN}), "dev", 0),
     "lambda token in environment": ("no-plaintext-secrets", function({"API_TOKEN": "tok-123456"}), "dev", 1),
     "lambda credential url": ("no-plaintext-secrets", function({"DB_URL": "postgres://u:pw@db:5432/x"}), "dev", 1),
+    # An access key id by its shape whatever the variable's name (built here, so no key-shaped literal is tracked).
+    "lambda access key id by its shape": ("no-plaintext-secrets", function({"UPSTREAM": "AKIA" + "Z" * 16}), "dev", 1),
     "provider with a profile": ("no-plaintext-secret-config", provider(profile="tradai"), "dev", 0),
-    "provider with keys": ("no-plaintext-secret-config", provider(access_key="AKIAABCDEFGHIJKLMNOP",
+    "provider with keys": ("no-plaintext-secret-config", provider(access_key="AKIDPROVIDEREXAMPLE0",
                                                                   secret_key="not-a-real-one-x"), "dev", 2),
     "tagged": ("required-tags", bucket(), "dev", 0),
     "untagged": ("required-tags", bucket(bucket_tags={}), "dev", 1),
