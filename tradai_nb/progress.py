@@ -24,7 +24,10 @@ class Progress:
         line = f"{self.title}: {text} ({self.elapsed_s:.1f} s)"
         # In a notebook the cell's output (stderr would read as an error there); elsewhere stderr, so that what a
         # command prints on stdout (JSON, tables) stays clean for a pipe.
-        print(line, file=sys.stdout if _in_kernel() else sys.stderr, flush=True)
+        # One write of the line with its newline: a kernel's stream never splits a line into two outputs.
+        stream = sys.stdout if _in_kernel() else sys.stderr
+        stream.write(line + "\n")
+        stream.flush()
 
 
 def reporter(title: str, on_progress: Reporter | None = None) -> Reporter:

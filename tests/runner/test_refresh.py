@@ -11,10 +11,24 @@ from tradai_nb.runner import STACK_NOTEBOOKS_DIR, refresh_notebooks
 
 
 def _plain_outputs(notebook) -> list[list[str]]:
-    # Progress lines carry the time they took; everything else must be the same.
-    return [[re.sub(r"\(\d+\.\d s\)", "(DURATION)", o.get("text") or o.get("data", {}).get("text/plain", ""))
-             for o in cell.get("outputs", [])]
-            for cell in notebook.cells if cell.cell_type == "code"]
+    # Progress lines carry the time they took; everything else must be the same. Consecutive writes to one stream
+    # are one text, as Jupyter shows them (how a kernel batches them into outputs depends on timing).
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        shown: list[str] = []
+        previous = None
+        for output in cell.get("outputs", []):
+            text = re.sub(r"\(\d+\.\d s\)", "(DURATION)", output.get("text") or output.get("data", {}).get("text/plain", ""))
+            stream = output.get("name") if output.get("output_type") == "stream" else None
+            if stream is not None and stream == previous:
+                shown[-1] += text
+            else:
+                shown.append(text)
+            previous = stream
+        cells.append(shown)
+    return cells
 
 
 def test_refresh__re_executes_in_place_and_matches_the_committed_outputs(tmp_path):
