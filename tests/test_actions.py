@@ -15,7 +15,7 @@ from tradai_nb import cli
 from tradai_nb.actions import ACTIONS, ActionResult, run_stack_action
 from tradai_nb.engine import automation
 from tradai_nb.errors import EXIT_PREREQUISITE, EXIT_REFUSED, GuardError, ParameterError, PulumiCliMissingError
-from tradai_nb.pulumi_state import secrets_provider_state
+from tradai_nb.state.sealing import secrets_provider_state
 
 PASSPHRASE = "tr0ub4dor-and-3-9d1e"
 REAL_PULUMI_COMMAND = auto.PulumiCommand

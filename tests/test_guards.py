@@ -8,8 +8,8 @@ import pytest
 
 from tradai_nb.errors import GuardError, ParameterError
 from tradai_nb.guards import ACTIONS, CHANGING_ACTIONS, check_stack_action
-from tradai_nb.pulumi_state import secrets_provider_state
 from tradai_nb.stacks import stacks
+from tradai_nb.state.sealing import secrets_provider_state
 
 PASSPHRASE = "guard-tests-passphrase-5c1e"
 

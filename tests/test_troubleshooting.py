@@ -15,6 +15,7 @@ from pulumi import automation as auto
 from pulumi.automation.errors import create_command_error
 
 from tradai_nb import troubleshooting
+from tradai_nb.aws import aws_errors
 from tradai_nb.cli import build_parser, main
 from tradai_nb.engine import automation
 from tradai_nb.errors import (
@@ -29,7 +30,6 @@ from tradai_nb.errors import (
     StackNotDeployedError,
     StackProgramError,
 )
-from tradai_nb.ops import aws_errors
 from tradai_nb.settings import HOME_ENV_VAR, PROJECT_ROOT, load_settings
 
 ENTRIES = troubleshooting.ENTRIES

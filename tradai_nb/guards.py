@@ -60,7 +60,7 @@ def check_stack_action(settings: Settings, stack: str, action: str, *, confirm: 
                        state_file: str | Path | None = None) -> ApprovedAction:
     """Everything the change gate of the action will check, checked early (for a refusal before a kernel starts):
     the request, the destroy policy, the confirm rule, and an import's deployment."""
-    from tradai_nb import gate
+    from tradai_nb.records import gate
 
     spec = check_stack_request(settings, stack, action, confirm=confirm, allow_destroy=allow_destroy,
                                state_file=state_file)
@@ -113,7 +113,7 @@ def check_import(data: Any, source: str, spec: StackSpec, settings: Settings, *,
 
 
 def _check_secrets_provider(deployment: dict[str, Any], source: str, settings: Settings, parameter: str) -> None:
-    from tradai_nb.pulumi_state import passphrase_opens, shell_passphrase
+    from tradai_nb.state.sealing import passphrase_opens, shell_passphrase
 
     provider = deployment.get("secrets_providers")
     if not isinstance(provider, dict) or provider.get("type") != settings.secrets_provider:

@@ -22,10 +22,10 @@ import yaml
 from papermill.exceptions import PapermillException, PapermillExecutionError
 from papermill.iorw import papermill_io
 
-from tradai_nb import anchoring, audit, provenance
-from tradai_nb.audit import AuditRecord
 from tradai_nb.errors import GuardError, ParameterError, SettingsError, TradaiError
 from tradai_nb.guards import check_stack_action
+from tradai_nb.records import anchoring, audit, provenance
+from tradai_nb.records.audit import AuditRecord
 from tradai_nb.redaction import Redactor, check_secret_strength
 from tradai_nb.settings import PROJECT_ROOT, SETTINGS_FIELDS, Settings, load_settings, port_answers
 
@@ -304,7 +304,7 @@ def start_sandbox(settings: Settings) -> dict[str, Any]:
     """Have the embedded AWS answering before a local run; returns `sandbox_port` to inject when it moved."""
     if port_answers(settings.sandbox_port):
         return {}
-    from tradai_nb.sandbox import ensure_running
+    from tradai_nb.sandbox.server import ensure_running
 
     port = urlparse(ensure_running(settings)).port
     return {} if port == settings.sandbox_port else {"sandbox_port": port}
@@ -352,7 +352,7 @@ def describe(error: BaseException | None) -> dict[str, Any] | None:
 def refresh_notebooks(paths: Sequence[Path] | None = None, *, on_progress: Callable[[str], None] = print) -> list[Path]:
     """Re-execute notebooks in place with their literal defaults (env local, read-only actions) against a freshly
     seeded sandbox of their own: the outputs nbval checks."""
-    from tradai_nb import sandbox
+    from tradai_nb.sandbox import server as sandbox
 
     with sandbox.isolated_local_environment():
         sandbox.ensure_running(load_settings("local"))

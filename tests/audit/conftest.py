@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import nbformat
 import pytest
 
-from tradai_nb import audit
+from tradai_nb.records import audit
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tradai_nb import anchoring, audit, config
-from tradai_nb.audit import AuditStore
+from tradai_nb import config
 from tradai_nb.cli import main
 from tradai_nb.errors import EXIT_AUDIT_UNREACHABLE, EXIT_FAILED, EXIT_OK
+from tradai_nb.records import anchoring, audit
+from tradai_nb.records.audit import AuditStore
 
 pytestmark = pytest.mark.sandbox
 BUCKET = config.get_bucket_name(config.LOGS_BUCKET_KEY, "local")

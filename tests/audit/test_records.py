@@ -9,11 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tradai_nb import audit
-from tradai_nb.audit import AuditRecord, AuditStore
 from tradai_nb.cli import main
 from tradai_nb.errors import EXIT_AUDIT_STORE, EXIT_FAILED, EXIT_OK, AuditError, AuditStoreError
-
+from tradai_nb.records import audit
+from tradai_nb.records.audit import AuditRecord, AuditStore
 
 # Every field a record's hash covers, pinned here rather than read from the code under test.
 HASHED_FIELDS = ["chain", "seq", "id", "kind", "status", "origin", "action", "target", "environment", "operator",

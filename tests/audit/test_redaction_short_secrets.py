@@ -7,13 +7,7 @@ import json
 import pytest
 
 from tradai_nb.errors import GuardError
-from tradai_nb.redaction import (
-    MIN_SCRUB_LENGTH,
-    PASSPHRASE_FILE_VARIABLE,
-    REDACTED,
-    Redactor,
-    check_secret_strength,
-)
+from tradai_nb.redaction import MIN_SCRUB_LENGTH, PASSPHRASE_FILE_VARIABLE, REDACTED, Redactor, check_secret_strength
 
 
 def test_short_passphrase__leaves_resource_names_intact_and_is_reported_by_name(small_notebook):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from lab_driver import CHROMIUM, NOTEBOOKS, launch_chromium, start_lab, stop_lab
 
-from tradai_nb import sandbox
+from tradai_nb.sandbox import server as sandbox
 from tradai_nb.settings import load_settings
 
 

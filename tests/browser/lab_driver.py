@@ -17,10 +17,10 @@ from pathlib import Path
 
 import nbformat
 
-from tradai_nb import sandbox
-from tradai_nb.audit import audit_root
 from tradai_nb.engine.automation import find_pulumi_cli
 from tradai_nb.errors import PulumiCliMissingError
+from tradai_nb.records.audit import audit_root
+from tradai_nb.sandbox import server as sandbox
 from tradai_nb.settings import PROJECT_ROOT
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"

@@ -8,7 +8,7 @@ import json
 import pytest
 from lab_driver import STDERR, evidence, is_message, open_notebook, problems_of, run_all, set_parameters
 
-from tradai_nb import audit
+from tradai_nb.records import audit
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,6 @@ import pytest
 from pulumi import automation as auto
 from pulumi.automation.errors import create_command_error
 
-from tradai_nb.pulumi_state import secrets_provider_state
 from tradai_nb import guards
 from tradai_nb.engine import automation
 from tradai_nb.engine.plan import plan
@@ -32,6 +31,7 @@ from tradai_nb.errors import (
 )
 from tradai_nb.settings import HOME_ENV_VAR, load_settings
 from tradai_nb.stacks import stacks
+from tradai_nb.state.sealing import secrets_provider_state
 
 PASSPHRASE = "correct-horse-battery-staple-7f3a9c"
 REAL_PULUMI_COMMAND = auto.PulumiCommand

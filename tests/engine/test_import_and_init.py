@@ -10,10 +10,11 @@ import pytest
 from pulumi import automation as auto
 from pulumi.automation._stack import ImportResult
 
-from tradai_nb import audit, environments
+from tradai_nb import environments
 from tradai_nb.cli import main
 from tradai_nb.engine import automation
 from tradai_nb.errors import EXIT_INVALID, EXIT_PREREQUISITE, GuardError, SettingsError
+from tradai_nb.records import audit
 from tradai_nb.settings import HOME_ENV_VAR, PARAMS_DIR_ENV_VAR, load_settings
 
 PASSPHRASE = "correct-horse-battery-staple-7f3a9c"

@@ -16,13 +16,14 @@ def _requirement(name: str) -> Requirement:
     return next(Requirement(r) for r in project["dependencies"] if Requirement(r).name == name)
 
 
-def test_pulumi_pin__is_compatible_release_of_the_installed_version():
-    requirement = _requirement("pulumi")
-    installed = importlib.metadata.version("pulumi")
+def test_pulumi_pins__are_exactly_the_installed_versions():
+    # The offline plan and the import of resources use private internals of these releases: nothing else is allowed.
+    for name in ("pulumi", "pulumi-aws", "pulumi-policy"):
+        requirement = _requirement(name)
+        installed = importlib.metadata.version(name)
 
-    assert [s.operator for s in requirement.specifier] == ["~="], "pin pulumi with ~= (private internals are used)"
-    assert requirement.specifier.contains(installed), f"pulumi {installed} is outside the pin {requirement}"
-    assert str(next(iter(requirement.specifier)).version).rsplit(".", 1)[0] == installed.rsplit(".", 1)[0]
+        assert [s.operator for s in requirement.specifier] == ["=="], f"pin {name} with == (private internals are used)"
+        assert requirement.specifier.contains(installed), f"{name} {installed} is outside the pin {requirement}"
 
 
 def test_pulumi_internals__the_mock_runtime_uses_are_still_there():

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tradai_nb import audit
 from tradai_nb.aws import session_for
 from tradai_nb.cli import build_parser
 from tradai_nb.commands.run import joined_parameters
 from tradai_nb.engine.automation import find_pulumi_cli
 from tradai_nb.errors import EXIT_OK, EXIT_PREREQUISITE, PulumiCliMissingError
+from tradai_nb.records import audit
 from tradai_nb.runner import check_parameters, notebook_path, precheck_stack_action
 from tradai_nb.settings import PROJECT_ROOT, load_settings
 

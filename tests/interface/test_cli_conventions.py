@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tradai_nb import __version__, audit, pulumi_state
+from tradai_nb import __version__
 from tradai_nb.aws import session_for
 from tradai_nb.cli import main
 from tradai_nb.errors import EXIT_INVALID, EXIT_OK, EXIT_PREREQUISITE, PassphraseMissingError
 from tradai_nb.ops.outputs import output_values
+from tradai_nb.records import audit
 from tradai_nb.settings import PROJECT_ROOT, load_settings
+from tradai_nb.state import backend, sealing
 
 pytestmark = pytest.mark.sandbox
 
@@ -69,14 +71,14 @@ def test_stack_output__secrets_are_masked_unless_shown_with_the_passphrase(tmp_p
     passphrase = "output-test-passphrase-31"
     settings = load_settings("dev", {"pulumi_backend_url": f"file://{tmp_path / 'state'}"})
     project = "tradai-edge"
-    provider = pulumi_state.secrets_provider_state("dev", project, passphrase=passphrase)
+    provider = sealing.secrets_provider_state("dev", project, passphrase=passphrase)
     root = {"urn": f"urn:pulumi:dev::{project}::pulumi:pulumi:Stack::{project}-dev", "type": "pulumi:pulumi:Stack",
             "custom": False, "outputs": {"api_url": "https://api",
-                                         "api_key": pulumi_state.encrypt_secret("k-123", provider, passphrase)}}
+                                         "api_key": sealing.encrypt_secret("k-123", provider, passphrase)}}
     deployment = {"manifest": {"time": "2026-01-01T00:00:00Z", "magic": "m", "version": "v3.272.0"},
                   "secrets_providers": {"type": "passphrase", "state": provider}, "resources": [root]}
-    store = pulumi_state.state_store_for(settings, None)
-    store.write_checkpoint(pulumi_state.stack_ref("edge", "dev"), deployment)
+    store = backend.state_store_for(settings, None)
+    store.write_checkpoint(backend.stack_ref("edge", "dev"), deployment)
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE", raising=False)
     monkeypatch.delenv("PULUMI_CONFIG_PASSPHRASE_FILE", raising=False)
 
@@ -89,8 +91,8 @@ def test_stack_output__secrets_are_masked_unless_shown_with_the_passphrase(tmp_p
 
 def test_stack_export_and_resources__read_the_checkpoint_without_the_cli(sandbox, tmp_path, capsys):
     settings = load_settings("local")
-    store = pulumi_state.state_store_for(settings, session_for(settings))
-    deployed = store.read_deployment(pulumi_state.stack_ref("compute", "local"))
+    store = backend.state_store_for(settings, session_for(settings))
+    deployed = store.read_deployment(backend.stack_ref("compute", "local"))
     target = tmp_path / "compute-local.json"
 
     assert main(["stack", "export", "--stack", "compute", "--env", "local", "--file", str(target)]) == EXIT_OK

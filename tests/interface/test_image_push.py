@@ -16,11 +16,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tradai_nb import audit, aws, config
+from tradai_nb import aws, config
 from tradai_nb.aws import EnvironmentSession
 from tradai_nb.cli import main
 from tradai_nb.errors import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_PREREQUISITE, EXIT_REFUSED
 from tradai_nb.ops import image_push
+from tradai_nb.records import audit
 from tradai_nb.settings import PROJECT_ROOT
 
 REGISTRY = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from tradai_nb import audit
 from tradai_nb.errors import EXIT_OK, EXIT_REFUSED
+from tradai_nb.records import audit
 from tradai_nb.settings import PROJECT_ROOT
 
 JUSTFILE = PROJECT_ROOT / "justfile"

@@ -11,8 +11,8 @@ import pytest
 from botocore.stub import Stubber
 
 from tradai_nb import config
-from tradai_nb import sandbox as sandbox_api
 from tradai_nb.aws import EnvironmentSession, session_for
+from tradai_nb.sandbox import server as sandbox_api
 from tradai_nb.settings import Settings, load_settings
 
 

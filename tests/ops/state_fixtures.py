@@ -16,8 +16,8 @@ from pulumi import automation as auto
 
 from tradai_nb.engine import automation
 from tradai_nb.ops import state_backup
-from tradai_nb.pulumi_state import LOCAL_PASSPHRASE
 from tradai_nb.settings import Settings, load_settings
+from tradai_nb.state.sealing import LOCAL_PASSPHRASE
 
 # The rehearsal state in the sandbox is sealed under the documented local passphrase; an import checks it opens.
 PASSPHRASE = LOCAL_PASSPHRASE

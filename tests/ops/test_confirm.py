@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tradai_nb.errors import GuardError
-from tradai_nb.gate import require_confirm
 from tradai_nb.ops import access, ecs
+from tradai_nb.records.gate import require_confirm
 from tradai_nb.settings import load_settings
 
 CHANGING_STEPS = {

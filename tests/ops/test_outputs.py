@@ -12,8 +12,9 @@ from state_fixtures import folder_settings, no_pulumi_cli, plain_session, sdk  #
 from tradai_nb.engine.plan import plan
 from tradai_nb.errors import ParameterError
 from tradai_nb.ops import outputs
-from tradai_nb.pulumi_state import SECRET_SIG, SECRET_SIG_KEY, FolderObjectStore, StackRef, StateStore
 from tradai_nb.settings import load_settings
+from tradai_nb.state.backend import FolderObjectStore, StackRef, StateStore
+from tradai_nb.state.sealing import SECRET_SIG, SECRET_SIG_KEY
 
 CIPHERTEXT = "v1:c2VjcmV0:KfZ8n2m1"
 

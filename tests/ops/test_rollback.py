@@ -12,10 +12,11 @@ import pytest
 from pulumi import automation as auto
 from state_fixtures import local_settings, no_pulumi_cli, sdk, write_backup  # noqa: F401 (fixtures)
 
-from tradai_nb import config, pulumi_state
+from tradai_nb import config
 from tradai_nb.errors import GuardError, ParameterError, PulumiCliMissingError, StateError
 from tradai_nb.ops import rollback, state_backup
 from tradai_nb.settings import PROJECT_ROOT, load_settings
+from tradai_nb.state import backend
 
 
 def quiet(_: str) -> None:
@@ -23,8 +24,8 @@ def quiet(_: str) -> None:
 
 
 def current(sandbox, stack: str) -> dict:
-    return pulumi_state.state_store_for(sandbox.settings, sandbox.session).read_deployment(
-        pulumi_state.stack_ref(stack, "local"))
+    return backend.state_store_for(sandbox.settings, sandbox.session).read_deployment(
+        backend.stack_ref(stack, "local"))
 
 
 def test_state_import_dry_run__without_backup_id_lists_the_backups_to_choose(sandbox, local_settings):

@@ -12,12 +12,13 @@ import pytest
 from pulumi import automation as auto
 from state_fixtures import folder_settings, local_settings, plain_session, sdk  # noqa: F401 (fixtures)
 
-from tradai_nb import config, pulumi_state
+from tradai_nb import config
 from tradai_nb.errors import OperationError, ParameterError
 from tradai_nb.ops import state_backup
-from tradai_nb.pulumi_state import FolderObjectStore, StackRef, StateStore
 from tradai_nb.settings import load_settings
 from tradai_nb.stacks.registry import stacks
+from tradai_nb.state import backend
+from tradai_nb.state.backend import FolderObjectStore, StackRef, StateStore
 
 
 def backup_folder(settings) -> Path:
@@ -33,13 +34,13 @@ def test_backup__every_stack_with_a_manifest_whose_checksums_verify(sandbox, loc
 
     folder = backup_folder(local_settings) / result.backup_id
     manifest = json.loads((folder / "manifest.json").read_text())
-    state = pulumi_state.state_store_for(local_settings, sandbox.session)
+    state = backend.state_store_for(local_settings, sandbox.session)
     assert [e["stack"] for e in manifest["stacks"]] == list(stacks.names())
     assert (manifest["environment"], manifest["source"], manifest["state_url"]) == (
         "local", "checkpoint", "s3://tradai-pulumi-state-local")
     for entry in manifest["stacks"]:
         data = (folder / entry["file"]).read_bytes()
-        exported = state.read_deployment(pulumi_state.stack_ref(entry["stack"], "local"))
+        exported = state.read_deployment(backend.stack_ref(entry["stack"], "local"))
         assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["size_bytes"]
         assert json.loads(data) == exported and entry["resources"] == len(exported["deployment"]["resources"])
     verification = state_backup.verify_backup(sandbox.session, local_settings, result.backup_id)

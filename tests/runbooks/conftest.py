@@ -7,7 +7,6 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
-
 from state_notebooks import RUNBOOKS, shown
 
 from tradai_nb.settings import PROJECT_ROOT

@@ -8,8 +8,8 @@ import inspect
 import papermill
 import pytest
 
-from tradai_nb import audit
 from tradai_nb.ops import database
+from tradai_nb.records import audit
 
 pytestmark = pytest.mark.sandbox
 NOTEBOOK = "database.ipynb"

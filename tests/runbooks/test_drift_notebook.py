@@ -9,7 +9,6 @@ import shutil
 import nbformat
 import pytest
 from papermill.exceptions import PapermillExecutionError
-
 from state_notebooks import execute, project_on_path, shown  # noqa: F401 (fixture)
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from state_notebooks import execute, project_on_path, shown  # noqa: F401 (fixture)
 
-from tradai_nb import pulumi_state
+from tradai_nb.state import backend
 
 
 def test_state_locks_notebook__defaults_list_the_seeded_lock(sandbox, tmp_path):
@@ -18,8 +18,8 @@ def test_state_locks_notebook__defaults_list_the_seeded_lock(sandbox, tmp_path):
 
 
 def test_state_locks_notebook__clears_a_stale_lock_with_confirm(sandbox, tmp_path):
-    state = pulumi_state.state_store_for(sandbox.settings, sandbox.session)
-    edge = pulumi_state.stack_ref("edge", "local")
+    state = backend.state_store_for(sandbox.settings, sandbox.session)
+    edge = backend.stack_ref("edge", "local")
     state.write_lock(edge, "abandoned", pid=9, username="ana", hostname="laptop-3",
                      timestamp=datetime.now(timezone.utc) - timedelta(hours=5))
 

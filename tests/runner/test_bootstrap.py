@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from tradai_nb import actions, bootstrap, config
-from tradai_nb.engine import automation
 from tradai_nb.aws import session_for
+from tradai_nb.engine import automation
 from tradai_nb.errors import OperationError, ParameterError, PulumiCliMissingError
 from tradai_nb.settings import load_settings
 

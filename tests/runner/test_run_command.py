@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tradai_nb import audit
 from tradai_nb.cli import main
 from tradai_nb.errors import EXIT_REFUSED
+from tradai_nb.records import audit
 
 
 def test_run_command__succeeds_with_exit_0_and_prints_where_the_record_is(probe_notebook, audit_dir, capsys):

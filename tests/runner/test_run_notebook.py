@@ -7,7 +7,7 @@ import json
 import papermill.execute
 import pytest
 
-from tradai_nb import audit
+from tradai_nb.records import audit
 from tradai_nb.runner import STACK_NOTEBOOKS_DIR, run_notebook
 from tradai_nb.settings import PROJECT_ROOT
 
@@ -113,7 +113,7 @@ def test_run__local_run_uploads_the_notebook_and_the_record_to_the_logs_bucket(p
     record = run_notebook(probe_notebook, "local", {"target": "upload", "sandbox_port": str(local_logs_bucket)},
                           progress_bar=False)
 
-    from tradai_nb import anchoring
+    from tradai_nb.records import anchoring
 
     assert record.status == "succeeded", record.error
     s3 = session_for(load_settings("local", {"sandbox_port": local_logs_bucket})).client("s3")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 
-from tradai_nb import audit
 from tradai_nb.aws import session_for
+from tradai_nb.records import audit
 from tradai_nb.redaction import REDACTED
 from tradai_nb.runner import run_notebook
 from tradai_nb.settings import load_settings

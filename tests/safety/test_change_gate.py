@@ -9,13 +9,14 @@ from unittest import mock
 import pytest
 from pulumi import automation as auto
 
-from tradai_nb import audit, gate, pulumi_state
 from tradai_nb.aws import EnvironmentSession
 from tradai_nb.engine import automation
 from tradai_nb.errors import AuditStoreError, GuardError
 from tradai_nb.ops import access, database, ecs, image_push, locks, resource_import, rollback, state_backup
-from tradai_nb.pulumi_state import StackRef, StateLock
+from tradai_nb.records import audit, gate
 from tradai_nb.settings import load_settings
+from tradai_nb.state import backend, sealing
+from tradai_nb.state.backend import StackRef, StateLock
 
 # The kinds of change, pinned as literals: a change kind added to the code without a guard fails here.
 CHANGE_KINDS = {
@@ -32,14 +33,14 @@ def _deployment(environment: str) -> dict:
     return {"version": 3, "deployment": {
         "manifest": {"time": "2026-01-01T00:00:00Z", "magic": "m", "version": "v3.272.0"},
         "secrets_providers": {"type": "passphrase",
-                              "state": pulumi_state.secrets_provider_state(environment, "tradai-compute")},
+                              "state": sealing.secrets_provider_state(environment, "tradai-compute")},
         "resources": [{"urn": f"urn:pulumi:{environment}::tradai-compute::aws:ecs/cluster:Cluster::c",
                        "type": "aws:ecs/cluster:Cluster", "custom": True, "id": "c"}]}}
 
 
 def _lock(environment: str) -> StateLock:
     ref = StackRef("tradai-compute", environment)
-    return StateLock(ref=ref, lock_id="l1", key=pulumi_state.lock_key(ref, "l1"), url="s3://x/l1", pid=1,
+    return StateLock(ref=ref, lock_id="l1", key=backend.lock_key(ref, "l1"), url="s3://x/l1", pid=1,
                      username="ana", hostname="h", timestamp=None)
 
 
@@ -69,9 +70,8 @@ CHANGING_FUNCTIONS = {
     "access.restart_services": ("host.command", lambda s, e, c: access.restart_services(s, e, "all", c)),
     "locks.clear_stale_locks": ("state.lock-delete", lambda s, e, c: locks.clear_stale_locks(
         s, e, stack="compute", confirm=c, on_output=lambda line: None)),
-    "StateStore.delete_lock": ("state.lock-delete", lambda s, e, c: pulumi_state.StateStore(
-        mock.create_autospec(pulumi_state.ObjectStore, instance=True)).delete_lock(_lock(e.environment), e,
-                                                                                    confirm=c)),
+    "locks.delete_lock": ("state.lock-delete", lambda s, e, c: locks.delete_lock(backend.StateStore(
+        mock.create_autospec(backend.ObjectStore, instance=True)), _lock(e.environment), e, confirm=c)),
     "rollback.import_backup": ("rollback.state-import", lambda s, e, c: rollback.import_backup(
         s, e, stack="compute", backup_id="20260101T000000Z", dry_run=False, confirm=c)),
     "rollback.redeploy_git_revision": ("rollback.git-revision", lambda s, e, c: rollback.redeploy_git_revision(
@@ -135,7 +135,7 @@ def test_changing_function__refuses_an_unconfirmed_change_before_any_aws_or_pulu
 
 @pytest.mark.parametrize("environment", ["local", "dev"])
 def test_lock_deletion__needs_confirm_in_every_environment(untouched, journal, environment):
-    for name in ("locks.clear_stale_locks", "StateStore.delete_lock"):
+    for name in ("locks.clear_stale_locks", "locks.delete_lock"):
         with pytest.raises(GuardError):
             CHANGING_FUNCTIONS[name][1](untouched, load_settings(environment), "")
     assert [r.status for r in journal.records()] == ["refused", "refused"]

@@ -9,7 +9,7 @@ import nbformat
 import papermill
 import pytest
 
-from tradai_nb import audit, provenance
+from tradai_nb.records import audit, provenance
 from tradai_nb.settings import PROJECT_ROOT
 
 CELLS = [

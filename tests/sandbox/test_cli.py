@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from tradai_nb import config
-from tradai_nb import sandbox as sandbox_api
 from tradai_nb.cli import main
 from tradai_nb.errors import EXIT_FAILED
+from tradai_nb.sandbox import server as sandbox_api
 from tradai_nb.settings import PROJECT_ROOT
 
 

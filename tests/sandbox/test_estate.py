@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import time
+from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import pytest
 
 from tradai_nb import config
-from tradai_nb import sandbox as sandbox_api
-from tradai_nb import sandbox_estate
 from tradai_nb.aws import session_for
 from tradai_nb.errors import SandboxError
-from tradai_nb.sandbox_estate import estate_counts
+from tradai_nb.sandbox import estate as sandbox_estate
+from tradai_nb.sandbox import server as sandbox_api
+from tradai_nb.sandbox.estate import estate_counts
 from tradai_nb.settings import load_settings
 
 ENV = "local"

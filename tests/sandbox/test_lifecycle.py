@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 
-from tradai_nb import sandbox as sandbox_api
 from tradai_nb.errors import SandboxError
+from tradai_nb.sandbox import server as sandbox_api
 from tradai_nb.settings import load_settings
 
 # A stand-in server that answers moto's health path but ignores SIGTERM, to exercise the kill path of stop().

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tradai_nb import sandbox as sandbox_api
 from tradai_nb.aws import session_for
+from tradai_nb.sandbox import server as sandbox_api
 from tradai_nb.settings import HOME_ENV_VAR, load_settings, recorded_sandbox
 
 

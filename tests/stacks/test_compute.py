@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import shlex
 import re
+import shlex
 
 import pytest
 import yaml

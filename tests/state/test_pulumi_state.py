@@ -12,12 +12,16 @@ import boto3
 import pytest
 import yaml
 
-from tradai_nb import audit, config, guards, pulumi_state
+from tradai_nb import config, guards
 from tradai_nb.engine.plan import plan
 from tradai_nb.errors import GuardError, StateError
-from tradai_nb.pulumi_state import FolderObjectStore, S3ObjectStore, StackRef, StateStore
+from tradai_nb.ops import locks
+from tradai_nb.records import audit
+from tradai_nb.sandbox import rehearsal_state
 from tradai_nb.settings import HOME_ENV_VAR, PROJECT_ROOT, load_settings
 from tradai_nb.stacks.registry import stacks
+from tradai_nb.state import backend
+from tradai_nb.state.backend import FolderObjectStore, S3ObjectStore, StackRef, StateStore
 
 COMPUTE_DEV = StackRef("tradai-compute", "dev")
 WHEN = datetime(2026, 3, 1, 10, 0, 0, tzinfo=timezone.utc)
@@ -41,12 +45,12 @@ def small_deployment(ref: StackRef = COMPUTE_DEV) -> dict:
 
 
 def test_layout__paths_are_the_clis():
-    assert pulumi_state.checkpoint_key(COMPUTE_DEV) == ".pulumi/stacks/tradai-compute/dev.json"
-    assert pulumi_state.checkpoint_key(COMPUTE_DEV, compressed=True) == ".pulumi/stacks/tradai-compute/dev.json.gz"
-    assert pulumi_state.lock_key(COMPUTE_DEV, "abc") == ".pulumi/locks/organization/tradai-compute/dev/abc.json"
-    assert pulumi_state.history_dir(COMPUTE_DEV) == ".pulumi/history/tradai-compute/dev"
+    assert backend.checkpoint_key(COMPUTE_DEV) == ".pulumi/stacks/tradai-compute/dev.json"
+    assert backend.checkpoint_key(COMPUTE_DEV, compressed=True) == ".pulumi/stacks/tradai-compute/dev.json.gz"
+    assert backend.lock_key(COMPUTE_DEV, "abc") == ".pulumi/locks/organization/tradai-compute/dev/abc.json"
+    assert backend.history_dir(COMPUTE_DEV) == ".pulumi/history/tradai-compute/dev"
     assert COMPUTE_DEV.fully_qualified == "organization/tradai-compute/dev"
-    assert pulumi_state.stack_ref("compute", "dev") == COMPUTE_DEV
+    assert backend.stack_ref("compute", "dev") == COMPUTE_DEV
 
 
 @pytest.mark.parametrize("compressed", [False, True], ids=["json", "json-gz"])
@@ -117,9 +121,9 @@ def test_locks__written_and_read_in_the_clis_shape(store, tmp_path, monkeypatch)
     for refused, settings, confirm in ((GuardError, dev, ""), (GuardError, dev, "Dev"),
                                        (GuardError, load_settings("staging"), "staging")):
         with pytest.raises(refused):
-            store.delete_lock(lock, settings, confirm=confirm)
+            locks.delete_lock(store, lock, settings, confirm=confirm)
         assert store.locks() == [lock]
-    store.delete_lock(lock, dev, confirm="dev")
+    locks.delete_lock(store, lock, dev, confirm="dev")
     assert store.locks() == []
     journal = [(r.action, r.status, r.target) for r in audit.read_records(audit.audit_root())][-5:]
     assert journal == [("state.lock-delete", "refused", COMPUTE_DEV.fully_qualified)] * 3 + [
@@ -148,7 +152,7 @@ def test_deployment_from_plan__has_the_shape_of_a_pulumi_deployment(local_plan):
     settings = load_settings("local")
     stack_plan = local_plan.stack("persistent")
 
-    deployment = pulumi_state.deployment_from_plan(stack_plan, settings, time=WHEN)
+    deployment = rehearsal_state.deployment_from_plan(stack_plan, settings, time=WHEN)
 
     assert set(deployment) == {"manifest", "secrets_providers", "resources", "pending_operations"}
     manifest = deployment["manifest"]
@@ -177,8 +181,8 @@ def test_deployment_from_plan__has_the_shape_of_a_pulumi_deployment(local_plan):
 
 def test_deployment_from_plan__only_its_times_change_between_runs(local_plan):
     settings = load_settings("local")
-    first = pulumi_state.deployment_from_plan(local_plan.stack("foundation"), settings, time=WHEN)
-    later = pulumi_state.deployment_from_plan(local_plan.stack("foundation"), settings, time=WHEN + timedelta(days=1))
+    first = rehearsal_state.deployment_from_plan(local_plan.stack("foundation"), settings, time=WHEN)
+    later = rehearsal_state.deployment_from_plan(local_plan.stack("foundation"), settings, time=WHEN + timedelta(days=1))
 
     def untimed(deployment):
         return [{k: v for k, v in r.items() if k not in ("created", "modified")} for r in deployment["resources"]]
@@ -199,10 +203,10 @@ def test_seeded_state__one_checkpoint_per_stack_in_the_design_layout(sandbox):
 
 
 def test_seeded_state__checkpoints_parse_and_match_the_local_plan(sandbox, local_plan):
-    store = pulumi_state.state_store_for(sandbox.settings, sandbox.session)
+    store = backend.state_store_for(sandbox.settings, sandbox.session)
 
     for stack_plan in local_plan.stacks:
-        ref = pulumi_state.stack_ref(stack_plan.name, "local")
+        ref = backend.stack_ref(stack_plan.name, "local")
         checkpoint = store.read_checkpoint(ref)
         resources = checkpoint["checkpoint"]["latest"]["resources"]
         packages = {t.split(":")[0] for t in stack_plan.resources["type"]}
@@ -213,9 +217,9 @@ def test_seeded_state__checkpoints_parse_and_match_the_local_plan(sandbox, local
 
 
 def test_seeded_state__holds_one_stale_lock_hours_old(sandbox):
-    store = pulumi_state.state_store_for(sandbox.settings, sandbox.session)
+    store = backend.state_store_for(sandbox.settings, sandbox.session)
 
-    [lock] = store.locks(pulumi_state.stack_ref(pulumi_state.SEEDED_LOCK_STACK, "local"))
+    [lock] = store.locks(backend.stack_ref(rehearsal_state.SEEDED_LOCK_STACK, "local"))
 
     assert lock.age(datetime.now(timezone.utc)) >= timedelta(hours=2)
     assert (lock.username, lock.hostname, lock.pid) == ("ci-deployer", "build-agent-7", 48213)
@@ -224,8 +228,8 @@ def test_seeded_state__holds_one_stale_lock_hours_old(sandbox):
 def test_state_store_for__local_reads_the_sandbox_bucket_team_environments_their_backend():
     session = boto3.Session(region_name="eu-central-1")
 
-    local = pulumi_state.state_store_for(load_settings("local"), session)
-    dev = pulumi_state.state_store_for(load_settings("dev"), session)
+    local = backend.state_store_for(load_settings("local"), session)
+    dev = backend.state_store_for(load_settings("dev"), session)
 
     assert isinstance(local.objects, S3ObjectStore) and local.url == "s3://tradai-pulumi-state-local"
     assert isinstance(dev.objects, S3ObjectStore) and dev.url == "s3://tradai-pulumi-state-dev"
@@ -234,9 +238,9 @@ def test_state_store_for__local_reads_the_sandbox_bucket_team_environments_their
 def test_open_object_store__tradai_folders_are_under_tradai_home_other_relative_ones_under_the_project_root(
         tmp_path, monkeypatch):
     monkeypatch.setenv(HOME_ENV_VAR, str(tmp_path))
-    store = pulumi_state.open_object_store("file://.tradai/backups", None)
+    store = backend.open_object_store("file://.tradai/backups", None)
     assert isinstance(store, FolderObjectStore) and store.root == tmp_path / "backups"
-    assert pulumi_state.open_object_store("file://state-copies", None).root == PROJECT_ROOT / "state-copies"
+    assert backend.open_object_store("file://state-copies", None).root == PROJECT_ROOT / "state-copies"
 
 
 @pytest.mark.parametrize("key", ["../escape.json", "/etc/passwd"], ids=["parent", "absolute"])

@@ -17,12 +17,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from tradai_nb import config, pulumi_state
+from tradai_nb import config
 from tradai_nb.engine.plan import RESOURCE_COLUMNS, StackPlan, plan
 from tradai_nb.errors import StateError
-from tradai_nb.pulumi_state import LOCAL_PASSPHRASE, SECRET_SIG, SECRET_SIG_KEY
+from tradai_nb.sandbox import rehearsal_state
 from tradai_nb.settings import load_settings
 from tradai_nb.stacks.registry import stacks
+from tradai_nb.state import backend, sealing
+from tradai_nb.state.sealing import LOCAL_PASSPHRASE, SECRET_SIG, SECRET_SIG_KEY
 
 WHEN = datetime(2026, 3, 1, 10, 0, 0, tzinfo=timezone.utc)
 STD_B64 = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
@@ -76,7 +78,7 @@ def local_plan(local_settings):
 
 @pytest.fixture(scope="module")
 def planned(local_plan, local_settings):
-    return {s.name: pulumi_state.deployment_from_plan(s, local_settings, time=WHEN) for s in local_plan.stacks}
+    return {s.name: rehearsal_state.deployment_from_plan(s, local_settings, time=WHEN) for s in local_plan.stacks}
 
 
 def secret(value):
@@ -119,13 +121,13 @@ def test_planned_salt_state__is_laid_out_as_pulumis_passphrase_manager_writes_it
 
 
 def test_seeded_salt_state__decrypts_to_pulumi_with_the_local_passphrase(sandbox):
-    store = pulumi_state.state_store_for(sandbox.settings, sandbox.session)
+    store = backend.state_store_for(sandbox.settings, sandbox.session)
 
     for name in stacks.names():
-        deployment = store.read_deployment(pulumi_state.stack_ref(name, "local"))["deployment"]
+        deployment = store.read_deployment(backend.stack_ref(name, "local"))["deployment"]
 
         assert pulumi_open_state(deployment["secrets_providers"]["state"], LOCAL_PASSPHRASE)[1] == b"pulumi", name
-        assert pulumi_state.passphrase_opens(deployment["secrets_providers"]["state"], LOCAL_PASSPHRASE), name
+        assert sealing.passphrase_opens(deployment["secrets_providers"]["state"], LOCAL_PASSPHRASE), name
 
 
 def test_salt_state__a_wrong_passphrase_does_not_open_it(planned):
@@ -144,17 +146,17 @@ def test_salt_state__the_stacks_of_an_environment_share_one_salt_with_their_own_
 
 
 def test_salt_state__differs_between_environments():
-    local = pulumi_state.secrets_provider_state("local", "tradai-edge")
-    dev = pulumi_state.secrets_provider_state("dev", "tradai-edge")
+    local = sealing.secrets_provider_state("local", "tradai-edge")
+    dev = sealing.secrets_provider_state("dev", "tradai-edge")
 
     assert local["salt"].split(":")[1] != dev["salt"].split(":")[1]
 
 
 def test_salt_state__sealed_for_another_passphrase_opens_with_that_one_only():
-    state = pulumi_state.secrets_provider_state("local", "tradai-edge", passphrase="another-rehearsal-phrase")
+    state = sealing.secrets_provider_state("local", "tradai-edge", passphrase="another-rehearsal-phrase")
 
     assert pulumi_open_state(state, "another-rehearsal-phrase")[1] == b"pulumi"
-    assert not pulumi_state.passphrase_opens(state, LOCAL_PASSPHRASE)
+    assert not sealing.passphrase_opens(state, LOCAL_PASSPHRASE)
 
 
 def test_local_passphrase__is_at_least_eight_characters():
@@ -174,8 +176,8 @@ PULUMI_VECTORS = [
 
 @pytest.mark.parametrize(("passphrase", "salt"), PULUMI_VECTORS, ids=[v[0] for v in PULUMI_VECTORS])
 def test_passphrase_opens__states_the_pulumi_cli_wrote_with_their_passphrase_only(passphrase, salt):
-    assert pulumi_state.passphrase_opens({"salt": salt}, passphrase)
-    assert not pulumi_state.passphrase_opens({"salt": salt}, passphrase + "x")
+    assert sealing.passphrase_opens({"salt": salt}, passphrase)
+    assert not sealing.passphrase_opens({"salt": salt}, passphrase + "x")
 
 
 def test_independent_implementation__opens_what_the_pulumi_cli_wrote():
@@ -189,14 +191,14 @@ def test_independent_implementation__opens_what_the_pulumi_cli_wrote():
 
 
 def test_passphrase_opens__true_for_the_passphrase_the_state_was_sealed_with(planned):
-    assert pulumi_state.passphrase_opens(planned["edge"]["secrets_providers"]["state"], LOCAL_PASSPHRASE)
+    assert sealing.passphrase_opens(planned["edge"]["secrets_providers"]["state"], LOCAL_PASSPHRASE)
 
 
 def test_passphrase_opens__false_for_another_passphrase(planned):
     state = planned["edge"]["secrets_providers"]["state"]
 
-    assert not pulumi_state.passphrase_opens(state, "not-the-rehearsal-passphrase")
-    assert not pulumi_state.passphrase_opens(state, "")
+    assert not sealing.passphrase_opens(state, "not-the-rehearsal-passphrase")
+    assert not sealing.passphrase_opens(state, "")
 
 
 def test_passphrase_opens__true_for_a_state_sealed_independently_as_pulumi_does():
@@ -205,8 +207,8 @@ def test_passphrase_opens__true_for_a_state_sealed_independently_as_pulumi_does(
     state = {"salt": f"v1:{base64.b64encode(salt).decode()}:v1:{base64.b64encode(nonce).decode()}:"
                      f"{base64.b64encode(sealed).decode()}"}
 
-    assert pulumi_state.passphrase_opens(state, "independent-phrase")
-    assert not pulumi_state.passphrase_opens(state, LOCAL_PASSPHRASE)
+    assert sealing.passphrase_opens(state, "independent-phrase")
+    assert not sealing.passphrase_opens(state, LOCAL_PASSPHRASE)
 
 
 def test_passphrase_opens__false_when_the_check_is_not_pulumi():
@@ -215,7 +217,7 @@ def test_passphrase_opens__false_when_the_check_is_not_pulumi():
     state = {"salt": f"v1:{base64.b64encode(salt).decode()}:v1:{base64.b64encode(nonce).decode()}:"
                      f"{base64.b64encode(sealed).decode()}"}
 
-    assert not pulumi_state.passphrase_opens(state, "independent-phrase")
+    assert not sealing.passphrase_opens(state, "independent-phrase")
 
 
 @pytest.mark.parametrize("state", [
@@ -230,7 +232,7 @@ def test_passphrase_opens__false_when_the_check_is_not_pulumi():
 ], ids=["no-salt", "not-a-string", "empty", "unknown-version", "bad-base64", "no-check", "check-without-ciphertext",
         "short-nonce"])
 def test_passphrase_opens__false_for_a_malformed_state(state):
-    assert not pulumi_state.passphrase_opens(state, LOCAL_PASSPHRASE)
+    assert not sealing.passphrase_opens(state, LOCAL_PASSPHRASE)
 
 
 def test_passphrase_opens__false_for_a_tampered_check(planned):
@@ -239,7 +241,7 @@ def test_passphrase_opens__false_for_a_tampered_check(planned):
     raw = bytearray(base64.b64decode(ciphertext))
     raw[0] ^= 1
 
-    assert not pulumi_state.passphrase_opens({"salt": f"{head}:{base64.b64encode(bytes(raw)).decode()}"},
+    assert not sealing.passphrase_opens({"salt": f"{head}:{base64.b64encode(bytes(raw)).decode()}"},
                                              LOCAL_PASSPHRASE)
 
 
@@ -249,17 +251,17 @@ def test_secret_value__round_trips(planned):
     state = planned["foundation"]["secrets_providers"]["state"]
     value = {"user": "mlflow", "port": 5432, "hosts": ["a", "b"], "tls": True, "note": None}
 
-    sealed = pulumi_state.encrypt_secret(value, state, LOCAL_PASSPHRASE)
+    sealed = sealing.encrypt_secret(value, state, LOCAL_PASSPHRASE)
 
-    assert pulumi_state.decrypt_secret(sealed, state, LOCAL_PASSPHRASE) == value
-    assert pulumi_state.decrypt_secret(sealed["ciphertext"], state, LOCAL_PASSPHRASE) == value
-    assert pulumi_state.is_secret(sealed)
+    assert sealing.decrypt_secret(sealed, state, LOCAL_PASSPHRASE) == value
+    assert sealing.decrypt_secret(sealed["ciphertext"], state, LOCAL_PASSPHRASE) == value
+    assert sealing.is_secret(sealed)
 
 
 def test_secret_value__decrypts_independently_to_the_json_go_would_write(planned):
     state = planned["foundation"]["secrets_providers"]["state"]
 
-    sealed = pulumi_state.encrypt_secret({"user": "mlflow", "port": 5432.0, "pw": "a<b&c>"}, state, LOCAL_PASSPHRASE)
+    sealed = sealing.encrypt_secret({"user": "mlflow", "port": 5432.0, "pw": "a<b&c>"}, state, LOCAL_PASSPHRASE)
 
     assert set(sealed) == {SECRET_SIG_KEY, "ciphertext"}
     plaintext = pulumi_decrypt_secret(sealed, state, LOCAL_PASSPHRASE)
@@ -268,61 +270,61 @@ def test_secret_value__decrypts_independently_to_the_json_go_would_write(planned
 
 
 def test_secret_value__a_string_is_sealed_as_its_json():
-    state = pulumi_state.secrets_provider_state("local", "tradai-foundation")
+    state = sealing.secrets_provider_state("local", "tradai-foundation")
 
-    sealed = pulumi_state.encrypt_secret("s3cr3t", state, LOCAL_PASSPHRASE)
+    sealed = sealing.encrypt_secret("s3cr3t", state, LOCAL_PASSPHRASE)
 
     assert pulumi_decrypt_secret(sealed, state, LOCAL_PASSPHRASE) == b'"s3cr3t"'
 
 
 def test_secret_value__nested_secrets_are_not_encrypted_twice():
-    state = pulumi_state.secrets_provider_state("local", "tradai-foundation")
+    state = sealing.secrets_provider_state("local", "tradai-foundation")
 
-    sealed = pulumi_state.encrypt_secret({"inner": secret("deep")}, state, LOCAL_PASSPHRASE)
+    sealed = sealing.encrypt_secret({"inner": secret("deep")}, state, LOCAL_PASSPHRASE)
 
     inner = json.loads(pulumi_decrypt_secret(sealed, state, LOCAL_PASSPHRASE))["inner"]
     assert inner == {SECRET_SIG_KEY: SECRET_SIG, "ciphertext": '"deep"'}
-    assert pulumi_state.decrypt_secret(sealed, state, LOCAL_PASSPHRASE) == {"inner": "deep"}
+    assert sealing.decrypt_secret(sealed, state, LOCAL_PASSPHRASE) == {"inner": "deep"}
 
 
 def test_secret_value__sealed_independently_as_pulumi_does_decrypts():
-    state = pulumi_state.secrets_provider_state("local", "tradai-compute")
+    state = sealing.secrets_provider_state("local", "tradai-compute")
     key, _ = pulumi_open_state(state, LOCAL_PASSPHRASE)
     nonce = b"\x07" * 12
     ciphertext = AESGCM(key).encrypt(nonce, b'["x",1]', None)
     value = {SECRET_SIG_KEY: SECRET_SIG,
              "ciphertext": f"v1:{base64.b64encode(nonce).decode()}:{base64.b64encode(ciphertext).decode()}"}
 
-    assert pulumi_state.decrypt_secret(value, state, LOCAL_PASSPHRASE) == ["x", 1]
+    assert sealing.decrypt_secret(value, state, LOCAL_PASSPHRASE) == ["x", 1]
 
 
 def test_secret_value__a_wrong_passphrase_neither_seals_nor_opens(planned):
     state = planned["foundation"]["secrets_providers"]["state"]
-    sealed = pulumi_state.encrypt_secret("s3cr3t", state, LOCAL_PASSPHRASE)
+    sealed = sealing.encrypt_secret("s3cr3t", state, LOCAL_PASSPHRASE)
 
     with pytest.raises(StateError, match="incorrect passphrase"):
-        pulumi_state.encrypt_secret("s3cr3t", state, "not-the-rehearsal-passphrase")
+        sealing.encrypt_secret("s3cr3t", state, "not-the-rehearsal-passphrase")
     with pytest.raises(StateError, match="incorrect passphrase"):
-        pulumi_state.decrypt_secret(sealed, state, "not-the-rehearsal-passphrase")
+        sealing.decrypt_secret(sealed, state, "not-the-rehearsal-passphrase")
 
 
 def test_secret_value__from_another_secrets_provider_is_refused(planned):
-    sealed = pulumi_state.encrypt_secret("s3cr3t", planned["foundation"]["secrets_providers"]["state"],
+    sealed = sealing.encrypt_secret("s3cr3t", planned["foundation"]["secrets_providers"]["state"],
                                          LOCAL_PASSPHRASE)
-    other = pulumi_state.secrets_provider_state("dev", "tradai-foundation")
+    other = sealing.secrets_provider_state("dev", "tradai-foundation")
 
     with pytest.raises(StateError, match="sealed under another"):
-        pulumi_state.decrypt_secret(sealed, other, LOCAL_PASSPHRASE)
+        sealing.decrypt_secret(sealed, other, LOCAL_PASSPHRASE)
 
 
 def test_deployment_from_plan__writes_secret_values_as_the_cli_does(local_settings):
-    deployment = pulumi_state.deployment_from_plan(stack_plan_with_secrets(), local_settings, time=WHEN)
+    deployment = rehearsal_state.deployment_from_plan(stack_plan_with_secrets(), local_settings, time=WHEN)
     state = deployment["secrets_providers"]["state"]
     root, _provider, db = deployment["resources"]
 
     for stored in (db["inputs"]["password"], db["outputs"]["password"], root["outputs"]["rds_password"]):
         assert pulumi_decrypt_secret(stored, state, LOCAL_PASSPHRASE) == b'"s3cr3t\\u003c\\u0026\\u003epw"'
-        assert pulumi_state.decrypt_secret(stored, state, LOCAL_PASSPHRASE) == "s3cr3t<&>pw"
+        assert sealing.decrypt_secret(stored, state, LOCAL_PASSPHRASE) == "s3cr3t<&>pw"
     nested = db["outputs"]["masterUserSecrets"][0]["secretArn"]
     assert json.loads(pulumi_decrypt_secret(nested, state, LOCAL_PASSPHRASE)) == "arn:aws:secretsmanager:x"
     assert (db["inputs"]["username"], db["inputs"]["port"], root["outputs"]["rds_port"]) == ("mlflow", 5432, 5432)
@@ -331,21 +333,21 @@ def test_deployment_from_plan__writes_secret_values_as_the_cli_does(local_settin
 # --- determinism and cost ------------------------------------------------------------------------------------
 
 def test_determinism__the_same_input_gives_the_same_state_and_ciphertexts(local_plan, local_settings):
-    assert pulumi_state.secrets_provider_state("local", "tradai-edge") == \
-        pulumi_state.secrets_provider_state("local", "tradai-edge")
+    assert sealing.secrets_provider_state("local", "tradai-edge") == \
+        sealing.secrets_provider_state("local", "tradai-edge")
     for stack_plan in (local_plan.stack("foundation"), stack_plan_with_secrets()):
-        first = pulumi_state.deployment_from_plan(stack_plan, local_settings, time=WHEN)
-        again = pulumi_state.deployment_from_plan(stack_plan, local_settings, time=WHEN)
+        first = rehearsal_state.deployment_from_plan(stack_plan, local_settings, time=WHEN)
+        again = rehearsal_state.deployment_from_plan(stack_plan, local_settings, time=WHEN)
         assert json.dumps(first, sort_keys=True) == json.dumps(again, sort_keys=True)
-    state = pulumi_state.secrets_provider_state("local", "tradai-edge")
-    assert pulumi_state.encrypt_secret("a", state, LOCAL_PASSPHRASE) == \
-        pulumi_state.encrypt_secret("a", state, LOCAL_PASSPHRASE)
+    state = sealing.secrets_provider_state("local", "tradai-edge")
+    assert sealing.encrypt_secret("a", state, LOCAL_PASSPHRASE) == \
+        sealing.encrypt_secret("a", state, LOCAL_PASSPHRASE)
 
 
 def test_determinism__different_secrets_never_share_a_nonce():
-    state = pulumi_state.secrets_provider_state("local", "tradai-edge")
+    state = sealing.secrets_provider_state("local", "tradai-edge")
 
-    nonces = {pulumi_state.encrypt_secret(v, state, LOCAL_PASSPHRASE)["ciphertext"].split(":")[1]
+    nonces = {sealing.encrypt_secret(v, state, LOCAL_PASSPHRASE)["ciphertext"].split(":")[1]
               for v in ("a", "b", ["a"], {"a": 1}, 1)}
 
     assert len(nonces) == 5
@@ -353,19 +355,19 @@ def test_determinism__different_secrets_never_share_a_nonce():
 
 def test_key_derivation__once_per_passphrase_and_salt_in_a_process(monkeypatch):
     calls = []
-    real = pulumi_state.hashlib.pbkdf2_hmac
+    real = sealing.hashlib.pbkdf2_hmac
 
     def counted(*args, **kwargs):
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pulumi_state, "_derived_keys", {})
-    monkeypatch.setattr(pulumi_state.hashlib, "pbkdf2_hmac", counted)
+    monkeypatch.setattr(sealing, "_derived_keys", {})
+    monkeypatch.setattr(sealing.hashlib, "pbkdf2_hmac", counted)
 
     for name in stacks.names():
-        state = pulumi_state.secrets_provider_state("local", config.get_stack_project(name))
-        assert pulumi_state.passphrase_opens(state, LOCAL_PASSPHRASE)
-        pulumi_state.encrypt_secret("s", state, LOCAL_PASSPHRASE)
+        state = sealing.secrets_provider_state("local", config.get_stack_project(name))
+        assert sealing.passphrase_opens(state, LOCAL_PASSPHRASE)
+        sealing.encrypt_secret("s", state, LOCAL_PASSPHRASE)
 
     assert len(calls) == 1
     assert calls[0][0] == "sha256" and calls[0][3] == 1_000_000 and calls[0][4] == 32

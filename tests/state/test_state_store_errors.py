@@ -6,9 +6,9 @@ import pytest
 
 from tradai_nb import config
 from tradai_nb.errors import GuardError, OperationError, StateError
-from tradai_nb.gate import require_confirm
-from tradai_nb.pulumi_state import S3ObjectStore
+from tradai_nb.records.gate import require_confirm
 from tradai_nb.settings import load_settings
+from tradai_nb.state.backend import S3ObjectStore
 
 
 def test_s3_store__a_missing_object_is_named(sandbox):

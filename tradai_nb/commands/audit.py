@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    from tradai_nb.audit import list_records, records_table
+    from tradai_nb.records.audit import list_records, records_table
 
     roots = _roots(args.env)
     found = [entry for root in roots for entry in list_records(root, args.env, args.since)]
@@ -62,8 +62,8 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def show_run(args: argparse.Namespace) -> int:
-    from tradai_nb.audit import find_record
     from tradai_nb.errors import AuditError
+    from tradai_nb.records.audit import find_record
 
     errors = []
     for root in _roots(None):
@@ -90,8 +90,8 @@ def verify_runs(args: argparse.Namespace) -> int:
 
 
 def _verify_root(root: Path, args: argparse.Namespace) -> int:
-    from tradai_nb import anchoring
-    from tradai_nb.audit import AuditStore
+    from tradai_nb.records import anchoring
+    from tradai_nb.records.audit import AuditStore
 
     result = anchoring.verify(AuditStore(root), args.environments, compare=not args.local_only)
     print(f"{result.root}: chain {result.chain or '(none)'}, {result.records} records")
@@ -114,8 +114,8 @@ def _verify_root(root: Path, args: argparse.Namespace) -> int:
 
 
 def upload_runs(args: argparse.Namespace) -> int:
-    from tradai_nb import anchoring
-    from tradai_nb.audit import AuditStore
+    from tradai_nb.records import anchoring
+    from tradai_nb.records.audit import AuditStore
     from tradai_nb.settings import load_settings
 
     failed = False
@@ -136,7 +136,7 @@ def upload_runs(args: argparse.Namespace) -> int:
 
 def _roots(environment: str | None) -> list[Path]:
     """The audit folders of the environment (or of all environments), each once (settings.audit_dir may differ)."""
-    from tradai_nb.audit import audit_root
+    from tradai_nb.records.audit import audit_root
     from tradai_nb.settings import load_settings
 
     roots: list[Path] = []

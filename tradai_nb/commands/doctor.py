@@ -103,7 +103,7 @@ def _login_fix(environment: str) -> str:
 
 
 def _passphrase() -> Check:
-    from tradai_nb.pulumi_state import shell_passphrase
+    from tradai_nb.state.sealing import shell_passphrase
 
     passphrase = shell_passphrase()
     fix = "export PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) in the shell that runs tradai-nb"
@@ -138,7 +138,7 @@ def _docker() -> Check:
 
 
 def _sandbox() -> Check:
-    from tradai_nb import sandbox
+    from tradai_nb.sandbox import server as sandbox
 
     current = sandbox.status()
     if current.process is not None and current.answering:

@@ -26,10 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from tradai_nb.engine.plan import plan
     from tradai_nb.errors import EXIT_OK, EXIT_POLICY
     from tradai_nb.progress import Progress
     from tradai_nb.review.policy import check_plan
-    from tradai_nb.engine.plan import plan
     from tradai_nb.settings import load_settings
 
     settings = load_settings(args.env)

@@ -47,8 +47,8 @@ def joined_parameters(argv: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tradai_nb.audit import audit_root
     from tradai_nb.errors import ParameterError
+    from tradai_nb.records.audit import audit_root
     from tradai_nb.runner import notebook_text, run_notebook
     from tradai_nb.settings import load_settings
 

@@ -28,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_start(args: argparse.Namespace) -> int:
-    from tradai_nb import sandbox
     from tradai_nb.aws import session_for
+    from tradai_nb.sandbox import server as sandbox
     from tradai_nb.settings import load_settings
 
     settings = load_settings("local", {"sandbox_port": args.port} if args.port is not None else None)
@@ -45,7 +45,7 @@ def run_start(args: argparse.Namespace) -> int:
 
 
 def run_stop(args: argparse.Namespace) -> int:
-    from tradai_nb import sandbox
+    from tradai_nb.sandbox import server as sandbox
 
     stopped = sandbox.stop()
     if stopped is None:
@@ -56,9 +56,9 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from tradai_nb import sandbox
     from tradai_nb.aws import session_for
-    from tradai_nb.sandbox_estate import estate_counts
+    from tradai_nb.sandbox import server as sandbox
+    from tradai_nb.sandbox.estate import estate_counts
     from tradai_nb.settings import load_settings
 
     current = sandbox.status()
@@ -87,7 +87,7 @@ def _status_json(current) -> int:
     from dataclasses import asdict
 
     from tradai_nb.aws import session_for
-    from tradai_nb.sandbox_estate import estate_counts
+    from tradai_nb.sandbox.estate import estate_counts
     from tradai_nb.settings import load_settings
 
     status = {"home": str(current.home), "running": current.running, "answering": current.answering,
@@ -100,8 +100,8 @@ def _status_json(current) -> int:
 
 
 def run_seed(args: argparse.Namespace) -> int:
-    from tradai_nb import sandbox
     from tradai_nb.aws import session_for
+    from tradai_nb.sandbox import server as sandbox
     from tradai_nb.settings import load_settings
 
     current = sandbox.status()

@@ -187,18 +187,19 @@ def _act(args: argparse.Namespace, settings) -> int:
 
 
 def _read_state(args: argparse.Namespace, settings) -> int:
-    from tradai_nb import pulumi_state
     from tradai_nb.aws import session_for
+    from tradai_nb.engine import automation
+    from tradai_nb.state import backend
 
     # Through the Automation API the Pulumi CLI reaches the backend itself; a session is for the checkpoint reads.
-    through_cli = args.action != "ls" and pulumi_state.reads_through_automation_api(settings)
+    through_cli = args.action != "ls" and automation.reads_through_automation_api(settings)
     session = None if through_cli else session_for(settings)
     if args.action == "output":
         return _print_outputs(session, settings, args)
     if args.action == "export":
         return _export(session, settings, args)
     if args.action == "ls":
-        table = pulumi_state.state_store_for(settings, session).overview(settings.environment)
+        table = backend.state_store_for(settings, session).overview(settings.environment)
     elif args.action == "resources":
         table = _resources(_deployment(session, settings, args.stack), args.stack)
     else:
@@ -215,15 +216,16 @@ def _read_state(args: argparse.Namespace, settings) -> int:
 def _deployment(session, settings, stack: str) -> dict[str, Any]:
     """The stack's deployment as `pulumi stack export` prints it, secrets left encrypted: from the backend's
     checkpoint, or through the Automation API where the Pulumi CLI is installed."""
-    from tradai_nb import pulumi_state
+    from tradai_nb.engine import automation
     from tradai_nb.errors import StackNotDeployedError
+    from tradai_nb.state import backend
 
-    if pulumi_state.reads_through_automation_api(settings):
+    if automation.reads_through_automation_api(settings):
         from tradai_nb.engine import automation
 
         return automation.export(settings, stack, on_output=_engine_line).deployment
-    state = pulumi_state.state_store_for(settings, session)
-    ref = pulumi_state.stack_ref(stack, settings.environment)
+    state = backend.state_store_for(settings, session)
+    ref = backend.stack_ref(stack, settings.environment)
     if state.existing_checkpoint_key(ref) is None:
         raise StackNotDeployedError(f"stack {ref.fully_qualified} has no state on {state.url}: nothing is deployed "
                                     "there; deploy it (action='up') or check the environment",
@@ -234,8 +236,8 @@ def _deployment(session, settings, stack: str) -> dict[str, Any]:
 def _export(session, settings, args: argparse.Namespace) -> int:
     text = json.dumps(_deployment(session, settings, args.stack), indent=4)
     if args.file:
-        from tradai_nb.audit import write_atomically
         from tradai_nb.errors import ParameterError
+        from tradai_nb.records.audit import write_atomically
 
         target = Path(args.file).expanduser()
         if target.is_dir():
@@ -286,23 +288,24 @@ def _history(session, settings, stack: str):
     """The stack's updates, newest first, with the same columns whether read from the backend or the CLI."""
     import pandas as pd
 
-    from tradai_nb import pulumi_state
+    from tradai_nb.engine import automation
     from tradai_nb.engine.automation import HISTORY_COLUMNS
+    from tradai_nb.state import backend
 
-    if pulumi_state.reads_through_automation_api(settings):
+    if automation.reads_through_automation_api(settings):
         from tradai_nb.engine import automation
 
         return automation.history(settings, stack).summary
-    state = pulumi_state.state_store_for(settings, session)
+    state = backend.state_store_for(settings, session)
     rows = [(e.version, e.kind, e.result, _time(e.start_time), _time(e.end_time), e.message, e.resource_changes)
-            for e in state.history(pulumi_state.stack_ref(stack, settings.environment))]
+            for e in state.history(backend.stack_ref(stack, settings.environment))]
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 
 def _time(moment) -> str | None:
-    from tradai_nb import pulumi_state
+    from tradai_nb.state import backend
 
-    return pulumi_state.format_time(moment) if moment is not None else None
+    return backend.format_time(moment) if moment is not None else None
 
 
 def _engine_line(line: str) -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 from pulumi import automation as auto
 from pulumi.automation._stack import ImportResource  # not re-exported by pulumi.automation
 
-from tradai_nb import aws, config, gate, troubleshooting
+from tradai_nb import aws, config, troubleshooting
 from tradai_nb.engine import offloop
 from tradai_nb.errors import (
     AutomationError,
@@ -30,6 +30,7 @@ from tradai_nb.errors import (
     StackProgramError,
 )
 from tradai_nb.guards import check_destroy_policy, check_import, load_deployment
+from tradai_nb.records import gate
 from tradai_nb.settings import PROJECT_ROOT, Settings, local_folder, tradai_home
 from tradai_nb.stacks.common import stack_reference_name
 from tradai_nb.stacks.registry import stacks
@@ -731,3 +732,16 @@ def _install_cli() -> auto.PulumiCommand:
         f"could not install the Pulumi CLI ({reason}). Install it by hand from {INSTALL_DOCS_URL} and put it on PATH; "
         f"until then action=plan works offline. Runbook: {troubleshooting.entry('pulumi-cli-missing').runbook}."
     )
+
+
+def reads_through_automation_api(settings: Settings) -> bool:
+    """Whether exports and outputs come from the Automation API (Pulumi CLI installed, a team environment) rather
+    than straight from the backend's checkpoints. On local the Automation API's backend is a different store than
+    the one the runbooks read (see state_store_for), so local always reads the checkpoints."""
+    if settings.is_local:
+        return False
+    try:
+        find_pulumi_cli("export")
+    except PulumiCliMissingError:
+        return False
+    return True

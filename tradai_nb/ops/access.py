@@ -12,10 +12,11 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from tradai_nb import config, gate
+from tradai_nb import config
+from tradai_nb.aws import aws_errors
 from tradai_nb.errors import CheckFailedError, OperationError, ParameterError
-from tradai_nb.ops import aws_errors
 from tradai_nb.ops._common import Deadline, Message, check_choice, check_seconds, check_service, parallel_map
+from tradai_nb.records import gate
 from tradai_nb.settings import Settings
 
 ACTIONS = ("endpoints", "docker-ps", "docker-logs", "restart", "health")

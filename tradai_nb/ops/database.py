@@ -10,10 +10,11 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from tradai_nb import config, gate
+from tradai_nb import config
+from tradai_nb.aws import aws_errors
 from tradai_nb.errors import OperationError, ParameterError
-from tradai_nb.ops import aws_errors
 from tradai_nb.ops._common import Deadline, Message, Progress, check_choice, check_seconds
+from tradai_nb.records import gate
 from tradai_nb.settings import Settings
 
 ACTIONS = ("status", "snapshot", "reboot-failover", "restore")

@@ -8,10 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from tradai_nb import pulumi_state
 from tradai_nb.engine import automation
 from tradai_nb.errors import CheckFailedError, PulumiCliMissingError, StackNotDeployedError, TradaiError
 from tradai_nb.settings import Settings
+from tradai_nb.state import backend
 
 SUMMARY_COLUMNS = ["stack", "status", "drifted", "unchanged"]
 RESOURCE_COLUMNS = ["stack", *automation.CHANGED_RESOURCE_COLUMNS]
@@ -52,7 +52,7 @@ def detect_drift(settings: Settings, *, stack: str = "", on_output: OnOutput = p
     Without the Pulumi CLI this is the expected outcome on this machine: the report says so (status
     pulumi-cli-missing, the message naming the fix) instead of failing.
     """
-    names = pulumi_state.select_stacks(stack)
+    names = backend.select_stacks(stack)
     summaries, frames = [], []
     for name in names:
         try:

@@ -17,9 +17,10 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from tradai_nb import config, gate
+from tradai_nb import config
+from tradai_nb.aws import aws_errors
 from tradai_nb.errors import OperationError, ParameterError, PrerequisiteMissingError
-from tradai_nb.ops import aws_errors
+from tradai_nb.records import gate
 from tradai_nb.settings import Settings
 
 # Where the images' sources are: the TradAI application repository, one folder per image name with its Dockerfile.

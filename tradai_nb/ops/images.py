@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from tradai_nb import config, troubleshooting
+from tradai_nb.aws import aws_errors
 from tradai_nb.errors import AwsAccessError, CheckFailedError, ParameterError
-from tradai_nb.ops import aws_errors
 from tradai_nb.ops._common import parallel_map
 from tradai_nb.ops.ecs import cluster_service_names, describe_services
 from tradai_nb.settings import Settings

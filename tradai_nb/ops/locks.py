@@ -9,11 +9,13 @@ from typing import Any
 import boto3
 import pandas as pd
 
-from tradai_nb import config, gate, pulumi_state
+from tradai_nb import config
 from tradai_nb.errors import GuardError, ParameterError
-from tradai_nb.pulumi_state import StateLock
+from tradai_nb.records import gate
 from tradai_nb.settings import Settings
 from tradai_nb.stacks.registry import stacks
+from tradai_nb.state import backend
+from tradai_nb.state.backend import StateLock, StateStore
 
 ACTIONS = ("list", "clear")
 DEFAULT_OLDER_THAN_MINUTES = 60
@@ -26,9 +28,9 @@ OnOutput = Callable[[str], Any]
 def list_locks(session: boto3.Session, settings: Settings, *, stack: str = "",
                now: datetime | None = None) -> pd.DataFrame:
     """The lock files of the environment's stacks (or of one): stack, lock id, holder, host, pid, since, age."""
-    wanted = {pulumi_state.stack_ref(name, settings.environment) for name in pulumi_state.select_stacks(stack)}
+    wanted = {backend.stack_ref(name, settings.environment) for name in backend.select_stacks(stack)}
     now = now or datetime.now(timezone.utc)
-    state = pulumi_state.state_store_for(settings, session)
+    state = backend.state_store_for(settings, session)
     locks = [lock for lock in state.locks() if lock.ref in wanted]
     rows = [_row(lock, now) for lock in sorted(locks, key=lambda lock: (lock.ref, lock.lock_id))]
     return pd.DataFrame(rows, columns=LOCK_COLUMNS).astype({"pid": "Int64"})
@@ -49,8 +51,8 @@ def clear_stale_locks(session: boto3.Session, settings: Settings, *, stack: str,
         raise ParameterError(f"parameter 'older_than_minutes': expected a whole number of minutes, 1 or more "
                              f"(got {older_than_minutes!r})", name="older_than_minutes")
     now = now or datetime.now(timezone.utc)
-    ref = pulumi_state.stack_ref(stack, settings.environment)
-    state = pulumi_state.state_store_for(settings, session)
+    ref = backend.stack_ref(stack, settings.environment)
+    state = backend.state_store_for(settings, session)
     targets: list[StateLock] = []
 
     def only_stale_locks() -> None:
@@ -82,10 +84,25 @@ def _clear(state, settings: Settings, ref, targets: list[StateLock], lock_id: st
         return pd.DataFrame(columns=CLEARED_COLUMNS)
     rows = []
     for lock in targets:
-        state.delete_lock(lock, settings, confirm=confirm)
+        delete_lock(state, lock, settings, confirm=confirm)
         on_output(f"cleared {lock.url}")
         rows.append((ref.stack_name, lock.lock_id, lock.username, lock.hostname, _age_text(lock.age(now)), "cleared"))
     return pd.DataFrame(rows, columns=CLEARED_COLUMNS)
+
+
+def delete_lock(state: StateStore, lock: StateLock, settings: Settings, *, confirm: str = "") -> None:
+    """Delete one lock file of the settings' environment: always needs confirm=<environment> (a live update's
+    lock protects the state), and is recorded."""
+
+    def of_this_environment() -> None:
+        if lock.ref.stack != settings.environment:
+            raise GuardError(f"lock {lock.url} belongs to {lock.ref.fully_qualified}, not to "
+                             f"{settings.environment}; open the state of that environment", name="lock_id")
+
+    with gate.change(settings, "state.lock-delete", target=lock.ref.fully_qualified, confirm=confirm,
+                     parameters={"lock": lock.url, "held_by": f"{lock.username}@{lock.hostname}"},
+                     checks=[of_this_environment]):
+        state.objects.delete(lock.key)
 
 
 def cancel_advice(settings: Settings, stack: str = "") -> str:
@@ -110,7 +127,7 @@ def check_parameters(settings: Settings, *, action: str, stack: str, confirm: st
         raise ParameterError(f"parameter 'action': unknown action {action!r}; choose one of {', '.join(ACTIONS)}",
                              name="action")
     if action == "clear":
-        target = pulumi_state.stack_ref(stack, settings.environment).fully_qualified if stack in stacks.names() \
+        target = backend.stack_ref(stack, settings.environment).fully_qualified if stack in stacks.names() \
             else stack
         gate.precheck(settings, "state.lock-delete", target=target, confirm=confirm)
 
@@ -130,14 +147,14 @@ def run_runbook(session: boto3.Session, settings: Settings, *, action: str = "li
         return clear_stale_locks(session, settings, stack=stack, confirm=confirm,
                                  older_than_minutes=older_than_minutes, lock_id=lock_id, on_output=on_output)
     locks = list_locks(session, settings, stack=stack)
-    on_output(f"{len(locks)} lock(s) on {pulumi_state.state_store_for(settings, session).url}")
+    on_output(f"{len(locks)} lock(s) on {backend.state_store_for(settings, session).url}")
     return locks
 
 
 def _row(lock: StateLock, now: datetime) -> tuple:
     return (
         lock.ref.stack_name, lock.lock_id, lock.username, lock.hostname, lock.pid,
-        pulumi_state.format_time(lock.timestamp) if lock.timestamp else "", _age_text(lock.age(now)),
+        backend.format_time(lock.timestamp) if lock.timestamp else "", _age_text(lock.age(now)),
     )
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from tradai_nb import config
+from tradai_nb.aws import aws_errors
 from tradai_nb.errors import ParameterError
-from tradai_nb.ops import aws_errors
 from tradai_nb.ops._common import Deadline, check_seconds, parallel_map
 from tradai_nb.settings import LOG_RETENTION_DAYS, Settings
 

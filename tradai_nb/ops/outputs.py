@@ -8,9 +8,10 @@ from typing import Any
 import boto3
 import pandas as pd
 
-from tradai_nb import pulumi_state
+from tradai_nb.engine import automation
 from tradai_nb.errors import ParameterError, PassphraseMissingError, StackNotDeployedError
 from tradai_nb.settings import Settings
+from tradai_nb.state import backend, sealing
 
 OUTPUT_COLUMNS = ["stack", "key", "value", "secret"]
 SECRET_MASK = "[secret]"
@@ -20,22 +21,20 @@ def stack_outputs(session: boto3.Session, settings: Settings, *, key: str = "", 
     """The outputs of the environment's deployed stacks (or one stack), one row per key; `key` keeps one output.
 
     Read from the backend's checkpoints (the root stack resource's outputs), or through the Automation API where it
-    reads this environment's state (pulumi_state.reads_through_automation_api). Values are shown as compact JSON.
+    reads this environment's state (automation.reads_through_automation_api). Values are shown as compact JSON.
     """
-    names = pulumi_state.select_stacks(stack)
+    names = backend.select_stacks(stack)
     rows = []
-    if pulumi_state.reads_through_automation_api(settings):
-        from tradai_nb.engine import automation
-
+    if automation.reads_through_automation_api(settings):
         for name in names:
             table = automation.outputs(settings, name).outputs
             rows += [(name, k, v if secret else _shown(v), bool(secret)) for k, v, secret in table.itertuples(index=False)]
     else:
-        state = pulumi_state.state_store_for(settings, session)
-        for ref in pulumi_state.environment_stacks(state, settings.environment):
+        state = backend.state_store_for(settings, session)
+        for ref in backend.environment_stacks(state, settings.environment):
             if ref.stack_name in names:
                 for output_key, value in sorted(_root_outputs(state.read_deployment(ref)).items()):
-                    secret = pulumi_state.is_secret(value)
+                    secret = sealing.is_secret(value)
                     rows.append((ref.stack_name, output_key, SECRET_MASK if secret else _shown(value), secret))
     table = pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
     if key == "":
@@ -53,14 +52,12 @@ def output_values(session: boto3.Session, settings: Settings, stack: str, *,
                   show_secrets: bool = False) -> dict[str, Any]:
     """One stack's outputs as plain values (what `pulumi stack output --json` prints): secrets masked, or with
     show_secrets decrypted with the shell's passphrase (PULUMI_CONFIG_PASSPHRASE or its file)."""
-    pulumi_state.select_stacks(stack)
-    if pulumi_state.reads_through_automation_api(settings):
-        from tradai_nb.engine import automation
-
+    backend.select_stacks(stack)
+    if automation.reads_through_automation_api(settings):
         table = automation.outputs(settings, stack, show_secrets=show_secrets).outputs
         return {key: value for key, value, _ in table.itertuples(index=False)}
-    state = pulumi_state.state_store_for(settings, session)
-    ref = pulumi_state.stack_ref(stack, settings.environment)
+    state = backend.state_store_for(settings, session)
+    ref = backend.stack_ref(stack, settings.environment)
     if state.existing_checkpoint_key(ref) is None:
         raise StackNotDeployedError(f"stack {ref.fully_qualified} has no state on {state.url}: nothing is deployed, so "
                                     "it has no outputs; deploy it (action='up') or check the environment",
@@ -68,16 +65,16 @@ def output_values(session: boto3.Session, settings: Settings, stack: str, *,
     deployment = state.read_deployment(ref)
     values = _root_outputs(deployment)
     if not show_secrets:
-        return {key: SECRET_MASK if pulumi_state.is_secret(value) else value for key, value in sorted(values.items())}
-    passphrase = pulumi_state.shell_passphrase()
+        return {key: SECRET_MASK if sealing.is_secret(value) else value for key, value in sorted(values.items())}
+    passphrase = sealing.shell_passphrase()
     if passphrase is None:
         raise PassphraseMissingError("--show-secrets decrypts the stack's secret outputs with its passphrase: export "
                                      "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) in this shell")
     provider = (deployment["deployment"].get("secrets_providers") or {}).get("state") or {}
 
     def revealed(value: Any) -> Any:
-        if isinstance(value, dict) and value.get(pulumi_state.SECRET_SIG_KEY) == pulumi_state.SECRET_SIG:
-            return pulumi_state.decrypt_secret(value, provider, passphrase)
+        if isinstance(value, dict) and value.get(sealing.SECRET_SIG_KEY) == sealing.SECRET_SIG:
+            return sealing.decrypt_secret(value, provider, passphrase)
         if isinstance(value, dict):
             return {k: revealed(v) for k, v in value.items()}
         if isinstance(value, list):
@@ -89,7 +86,7 @@ def output_values(session: boto3.Session, settings: Settings, stack: str, *,
 
 def _root_outputs(exported: dict[str, Any]) -> dict[str, Any]:
     for resource in exported["deployment"].get("resources") or []:
-        if resource.get("type") == pulumi_state.STACK_TYPE:
+        if resource.get("type") == backend.STACK_TYPE:
             return dict(resource.get("outputs") or {})
     return {}
 

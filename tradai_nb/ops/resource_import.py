@@ -10,12 +10,13 @@ from typing import Any
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from tradai_nb import gate, pulumi_state
+from tradai_nb.aws import aws_errors
 from tradai_nb.errors import OperationError, ParameterError, TradaiError
 from tradai_nb.importable import Code, ImportRequest, declaration_code, import_request
-from tradai_nb.ops import aws_errors
 from tradai_nb.ops._common import Message, Progress
+from tradai_nb.records import gate
 from tradai_nb.settings import Settings
+from tradai_nb.state import backend
 
 PLAN_COLUMNS = ["stack", "type", "name", "id", "found", "details", "in_state"]
 # The answers of AWS APIs that mean "no such resource".
@@ -110,8 +111,8 @@ def import_resource(session, settings: Settings, *, stack: str, resource_type: s
 def _in_state(session, settings: Settings, request: ImportRequest) -> str:
     """The URN under which the stack's state holds this resource (same type and id, or the same URN), or ''."""
     try:
-        store = pulumi_state.state_store_for(settings, session)
-        ref = pulumi_state.stack_ref(request.stack, settings.environment)
+        store = backend.state_store_for(settings, session)
+        ref = backend.stack_ref(request.stack, settings.environment)
         if store.existing_checkpoint_key(ref) is None:
             return ""
         resources = store.read_deployment(ref)["deployment"].get("resources") or []

@@ -19,13 +19,15 @@ import boto3
 import pandas as pd
 import yaml
 
-from tradai_nb import audit, config, gate, pulumi_state
+from tradai_nb import config
 from tradai_nb.actions import run_stack_action
 from tradai_nb.engine import automation
 from tradai_nb.errors import OperationError, ParameterError
 from tradai_nb.ops import state_backup
+from tradai_nb.records import audit, gate
 from tradai_nb.settings import PROJECT_ROOT, Settings
 from tradai_nb.stacks.registry import stacks
+from tradai_nb.state import backend
 
 MODES = ("ecs-task-definition", "state-import", "git-revision")
 CHANGE_COLUMNS = ["change", "stack", "type", "name", "details"]
@@ -140,8 +142,8 @@ def import_backup(session: boto3.Session, settings: Settings, *, stack: str, bac
 def _import_backup(session: boto3.Session, settings: Settings, stack: str, backup_id: str, dry_run: bool,
                    confirm: str, on_output: OnOutput) -> RollbackResult:
     deployment = state_backup.read_backup_file(session, settings, backup_id, stack)
-    state = pulumi_state.state_store_for(settings, session)
-    ref = pulumi_state.stack_ref(stack, settings.environment)
+    state = backend.state_store_for(settings, session)
+    ref = backend.stack_ref(stack, settings.environment)
     current = state.read_deployment(ref) if state.existing_checkpoint_key(ref) is not None else None
     changes = diff_deployments(stack, current, deployment)
     counts = _counted(changes)
@@ -171,7 +173,7 @@ def redeploy_git_revision(settings: Settings, *, git_ref: str, stack: str = "", 
     """Redeploy the stack programs as they were at a git ref. The dry run plans both offline (the ref's programs
     and the working tree's) and lists what the redeploy would create, delete or update; the deploy runs the ref's
     own `tradai-nb stack up` per stack, in dependency order, and needs the Pulumi CLI."""
-    names = pulumi_state.select_stacks(stack)
+    names = backend.select_stacks(stack)
     repo = Path(repo_dir) if repo_dir is not None else PROJECT_ROOT
     if not git_ref:
         raise ParameterError("parameter 'git_ref': mode 'git-revision' needs a git ref to go back to "

@@ -12,12 +12,14 @@ from typing import Any
 import boto3
 import pandas as pd
 
-from tradai_nb import gate, pulumi_state
+from tradai_nb.engine import automation
 from tradai_nb.errors import CheckFailedError, OperationError, ParameterError, StateError, TradaiError
 from tradai_nb.guards import check_deployment
-from tradai_nb.pulumi_state import ObjectStore, StackRef, StateStore
+from tradai_nb.records import gate
 from tradai_nb.settings import Settings
 from tradai_nb.stacks.registry import stacks
+from tradai_nb.state import backend
+from tradai_nb.state.backend import ObjectStore, StackRef, StateStore
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -54,15 +56,13 @@ class Verification:
 
 def backup_store(settings: Settings, session: boto3.Session | None) -> ObjectStore:
     """The store behind settings.state_backup_url (a bucket prefix for team environments, a folder for local)."""
-    return pulumi_state.open_object_store(settings.state_backup_url, session)
+    return backend.open_object_store(settings.state_backup_url, session)
 
 
 def export_deployment(settings: Settings, state: StateStore, ref: StackRef) -> tuple[dict[str, Any], str]:
     """A stack's deployment as `pulumi stack export` prints it, and where it came from: the Automation API when it
-    reads this environment's state (pulumi_state.reads_through_automation_api), else the backend's checkpoint."""
-    if pulumi_state.reads_through_automation_api(settings):
-        from tradai_nb.engine import automation
-
+    reads this environment's state (automation.reads_through_automation_api), else the backend's checkpoint."""
+    if automation.reads_through_automation_api(settings):
         exported = automation.export(settings, ref.stack_name).deployment
         if exported is None:
             raise StateError(f"the Automation API export of {ref.fully_qualified} returned no deployment")
@@ -82,8 +82,8 @@ def backup_state(session: boto3.Session, settings: Settings, *, stack_names: Seq
 
 def _backup_state(session: boto3.Session, settings: Settings, stack_names: Sequence[str] | None, reason: str,
                   on_output: OnOutput) -> BackupResult:
-    state = pulumi_state.state_store_for(settings, session)
-    deployed = pulumi_state.environment_stacks(state, settings.environment)
+    state = backend.state_store_for(settings, session)
+    deployed = backend.environment_stacks(state, settings.environment)
     wanted = [r for r in deployed if stack_names is None or r.stack_name in stack_names]
     if not wanted:
         named = f"stack(s) {', '.join(stack_names)}" if stack_names else "no stack"
@@ -108,7 +108,7 @@ def _backup_state(session: boto3.Session, settings: Settings, stack_names: Seque
         on_output(f"backed up {ref.fully_qualified}: {entries[-1]['resources']} resources")
     manifest = {
         "format": MANIFEST_FORMAT, "backup_id": backup_id, "environment": settings.environment,
-        "created": pulumi_state.format_time(created), "source": ", ".join(sorted(sources)), "state_url": state.url,
+        "created": backend.format_time(created), "source": ", ".join(sorted(sources)), "state_url": state.url,
         "reason": reason, "stacks": entries,
     }
     # Written last: a backup without its manifest is listed as partial and never offered for a restore.
@@ -119,10 +119,15 @@ def _backup_state(session: boto3.Session, settings: Settings, stack_names: Seque
     return BackupResult(backup_id, location, files, manifest["source"])
 
 
+def state_overview(session: boto3.Session, settings: Settings) -> pd.DataFrame:
+    """The environment's stacks on its backend: resources, pending operations, last change, checkpoint."""
+    return backend.state_store_for(settings, session).overview(settings.environment)
+
+
 def list_backups(session: boto3.Session, settings: Settings) -> pd.DataFrame:
     """The environment's backups, newest first: complete (manifest present) or partial (the run never finished)."""
     target = backup_store(settings, session)
-    by_id: dict[str, list[pulumi_state.StoredObject]] = {}
+    by_id: dict[str, list[backend.StoredObject]] = {}
     for obj in target.list(f"{settings.environment}/"):
         parts = obj.key.split("/")
         if len(parts) == 3:
@@ -171,7 +176,7 @@ def read_backup_file(session: boto3.Session, settings: Settings, backup_id: str,
     if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
         raise StateError(f"{target.url_for(key)} does not match the checksum in its manifest: the file is damaged "
                          "or was changed after the backup; choose another backup")
-    return check_deployment(pulumi_state.parse_json(data, target.url_for(key)), target.url_for(key),
+    return check_deployment(backend.parse_json(data, target.url_for(key)), target.url_for(key),
                             stacks.get(stack), settings.environment, parameter="backup_id")
 
 
@@ -251,7 +256,7 @@ def _check_backup_id(target: ObjectStore, settings: Settings, backup_id: str) ->
 
 def _manifest_or_none(target: ObjectStore, environment: str, backup_id: str) -> dict[str, Any] | None:
     try:
-        manifest = pulumi_state.parse_json(target.read(_key(environment, backup_id, MANIFEST_NAME)), MANIFEST_NAME)
+        manifest = backend.parse_json(target.read(_key(environment, backup_id, MANIFEST_NAME)), MANIFEST_NAME)
     except StateError:
         return None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("stacks"), list):
@@ -267,7 +272,7 @@ def _check_file(target: ObjectStore, settings: Settings, backup_id: str, entry: 
         return stack, name, None, "", "", "failed: file missing"
     checksum = "ok" if hashlib.sha256(data).hexdigest() == entry.get("sha256") else "mismatch"
     try:
-        check_deployment(pulumi_state.parse_json(data, name), name, stacks.get(stack), settings.environment,
+        check_deployment(backend.parse_json(data, name), name, stacks.get(stack), settings.environment,
                          parameter="backup_id")
         deployment = "ok"
     except TradaiError as exc:

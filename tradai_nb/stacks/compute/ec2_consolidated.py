@@ -45,16 +45,36 @@ def namespace_name(environment: str) -> str:
 def consolidated_host(settings: Settings, upstream: UpstreamOutputs, roles: ComputeRoles, arns: AccountArns,
                       load_balancer: LoadBalancer) -> ConsolidatedHost:
     """Launch template, an ASG of one in the private subnets behind every target group, Cloud Map, the log group."""
-    import pulumi_aws as aws
-
     env = settings.environment
     name = config.get_consolidated_name(env)
-    log_group = aws.cloudwatch.LogGroup(
+    host_tags = config.get_tags(service="consolidated", environment=env, Name=name)
+    log_group = _host_log_group(settings)
+    namespace, discovery = _service_discovery(settings, upstream)
+    registration = _discovery_registration(settings, roles, arns, namespace, discovery)
+    user_data = _user_data(settings, upstream, discovery)
+    launch_template = _launch_template(settings, upstream, roles, name, host_tags, registration, user_data)
+    group = _host_group(upstream, name, host_tags, launch_template, load_balancer, log_group)
+    return ConsolidatedHost(launch_template, group, namespace, discovery, log_group)
+
+
+def _host_log_group(settings: Settings) -> pulumi.CustomResource:
+    """The log group the services on the host log to."""
+    import pulumi_aws as aws
+
+    return aws.cloudwatch.LogGroup(
         "consolidated",
         name=config.CONSOLIDATED_LOG_GROUP,
         retention_in_days=settings.log_retention_days,
-        tags=config.get_tags(service="consolidated", environment=env),
+        tags=config.get_tags(service="consolidated", environment=settings.environment),
     )
+
+
+def _service_discovery(settings: Settings, upstream: UpstreamOutputs,
+                       ) -> tuple[pulumi.CustomResource, dict[str, pulumi.CustomResource]]:
+    """The private DNS namespace and one Cloud Map service per service."""
+    import pulumi_aws as aws
+
+    env = settings.environment
     namespace = aws.servicediscovery.PrivateDnsNamespace(
         "services",
         name=namespace_name(env),
@@ -75,9 +95,18 @@ def consolidated_host(settings: Settings, upstream: UpstreamOutputs, roles: Comp
         )
         for service in config.SERVICES
     }
-    registration = aws.iam.RolePolicy(
+    return namespace, discovery
+
+
+def _discovery_registration(settings: Settings, roles: ComputeRoles, arns: AccountArns,
+                            namespace: pulumi.CustomResource,
+                            discovery: dict[str, pulumi.CustomResource]) -> pulumi.CustomResource:
+    """The instance role's policy to register the host in Cloud Map and write its service records."""
+    import pulumi_aws as aws
+
+    return aws.iam.RolePolicy(
         "consolidated-instance-discovery",
-        name=config.get_resource_name("consolidated-discovery", env),
+        name=config.get_resource_name("consolidated-discovery", settings.environment),
         role=roles.instance.role.id,
         policy=PolicyBuilder()
         .allow(["servicediscovery:RegisterInstance"], [d.arn for d in discovery.values()], sid="RegisterHost")
@@ -87,16 +116,26 @@ def consolidated_host(settings: Settings, upstream: UpstreamOutputs, roles: Comp
         .to_json(),
     )
 
-    user_data = pulumi.Output.all(
+
+def _user_data(settings: Settings, upstream: UpstreamOutputs,
+               discovery: dict[str, pulumi.CustomResource]) -> pulumi.Output[str]:
+    """The host's boot script, base64-encoded, once images, environments, secret and Cloud Map ids are known."""
+    return pulumi.Output.all(
         images=pulumi.Output.all(**{s: upstream.image(s) for s in config.SERVICES}),
         environments=pulumi.Output.all(**{s: container_environment(s, settings, upstream) for s in config.SERVICES}),
         secret_arn=upstream.rds_secret_arn,
         discovery_ids=pulumi.Output.all(**{s: d.id for s, d in discovery.items()}),
     ).apply(lambda values: base64.b64encode(user_data_script(settings, **values).encode()).decode())
 
+
+def _launch_template(settings: Settings, upstream: UpstreamOutputs, roles: ComputeRoles, name: str,
+                     host_tags: dict[str, str], registration: pulumi.CustomResource,
+                     user_data: pulumi.Output[str]) -> pulumi.CustomResource:
+    """The host's launch template: the latest arm64 Amazon Linux, the instance profile, IMDSv2, encrypted root."""
+    import pulumi_aws as aws
+
     ami = aws.ssm.get_parameter_output(name=AMI_PARAMETER)
-    host_tags = config.get_tags(service="consolidated", environment=env, Name=name)
-    launch_template = aws.ec2.LaunchTemplate(
+    return aws.ec2.LaunchTemplate(
         "consolidated",
         name=name,
         image_id=pulumi.Output.unsecret(ami.value),
@@ -116,7 +155,14 @@ def consolidated_host(settings: Settings, upstream: UpstreamOutputs, roles: Comp
         tags=host_tags,
         opts=pulumi.ResourceOptions(depends_on=[roles.instance.policy, registration]),
     )
-    group = aws.autoscaling.Group(
+
+
+def _host_group(upstream: UpstreamOutputs, name: str, host_tags: dict[str, str], launch_template: pulumi.CustomResource,
+                load_balancer: LoadBalancer, log_group: pulumi.CustomResource) -> pulumi.CustomResource:
+    """The ASG of one host in the private subnets, registered with every target group."""
+    import pulumi_aws as aws
+
+    return aws.autoscaling.Group(
         "consolidated",
         name=name,
         min_size=1,
@@ -133,7 +179,6 @@ def consolidated_host(settings: Settings, upstream: UpstreamOutputs, roles: Comp
         tags=[{"key": k, "value": v, "propagate_at_launch": True} for k, v in sorted(host_tags.items())],
         opts=pulumi.ResourceOptions(depends_on=[log_group, *load_balancer.rules.values()]),
     )
-    return ConsolidatedHost(launch_template, group, namespace, discovery, log_group)
 
 
 def compose_file(settings: Settings, images: dict[str, str], environments: dict[str, dict[str, str]]) -> str:

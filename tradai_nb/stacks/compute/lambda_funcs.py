@@ -64,12 +64,32 @@ def function_log_group(function: str, environment: str) -> str:
 def lambda_functions(settings: Settings, upstream: UpstreamOutputs, arns: AccountArns, cluster: Cluster,
                      state_machine_name: str) -> LambdaFunctions:
     """config.LAMBDA_FUNCTIONS as image functions, wired to their schedules, the backtest queue and the alerts topic."""
-    import pulumi_aws as aws
-
-    env = settings.environment
     triggers = {function: trigger_of(function, settings) for function in config.LAMBDA_FUNCTIONS}
     queues = {config.BACKTEST_QUEUE: upstream.backtest_queue_arn}
     topics = {"alerts": upstream.alerts_topic_arn}
+    _check_trigger_sources(triggers, queues, topics)
+
+    log_groups = {function: _log_group(function, settings) for function in config.LAMBDA_FUNCTIONS}
+    role = service_role("lambda", "lambda.amazonaws.com", _role_policy(settings, upstream, arns, cluster,
+                                                                       state_machine_name), settings, "lambda")
+    state_machine_arn = arns.arn("states", f"stateMachine:{state_machine_name}")
+    functions = {
+        function: _function(function, settings, upstream, cluster, role, log_groups[function], state_machine_arn)
+        for function in config.LAMBDA_FUNCTIONS
+    }
+    for function, trigger in triggers.items():
+        if trigger.kind == "schedule":
+            _schedule(function, trigger.source, functions[function], settings)
+        elif trigger.kind == "queue":
+            _queue_trigger(function, queues[trigger.source], functions[function], role, settings)
+        elif trigger.kind == "topic":
+            _topic_trigger(function, topics[trigger.source], functions[function])
+    return LambdaFunctions(functions, role)
+
+
+def _check_trigger_sources(triggers: dict[str, Trigger], queues: dict[str, pulumi.Output],
+                           topics: dict[str, pulumi.Output]) -> None:
+    """Fail on a queue or topic trigger naming a queue or topic this estate does not have."""
     for function, trigger in triggers.items():
         known = {"queue": queues, "topic": topics}.get(trigger.kind)
         if known is not None and trigger.source not in known:
@@ -78,72 +98,87 @@ def lambda_functions(settings: Settings, upstream: UpstreamOutputs, arns: Accoun
                 f"known: {', '.join(known)}"
             )
 
-    log_groups = {
-        function: aws.cloudwatch.LogGroup(
-            f"{function}-logs",
-            name=function_log_group(function, env),
-            retention_in_days=settings.log_retention_days,
-            tags=config.get_tags(service=function, environment=env),
-        )
-        for function in config.LAMBDA_FUNCTIONS
-    }
-    role = service_role("lambda", "lambda.amazonaws.com", _role_policy(settings, upstream, arns, cluster,
-                                                                       state_machine_name), settings, "lambda")
-    state_machine_arn = arns.arn("states", f"stateMachine:{state_machine_name}")
-    functions = {}
-    for function, spec in config.LAMBDA_FUNCTIONS.items():
-        functions[function] = aws.lambda_.Function(
-            function,
-            name=config.get_function_name(function, env),
-            package_type="Image",
-            image_uri=upstream.image(function),
-            architectures=[ARCHITECTURE],
-            role=role.role.arn,
-            memory_size=int(spec["memory"]),
-            timeout=int(spec["timeout"]),
-            environment={"variables": {
-                "TRADAI_ENVIRONMENT": env,
-                "ALERTS_TOPIC_ARN": upstream.alerts_topic_arn,
-                "BACKTEST_QUEUE_URL": upstream.backtest_queue_url,
-                "BACKTEST_STATE_MACHINE_ARN": state_machine_arn,
-                "ECS_CLUSTER_NAME": cluster.cluster.name,
-            }},
-            logging_config={"log_format": "Text", "log_group": log_groups[function].name},
-            tags=config.get_tags(service=function, environment=env),
-            opts=pulumi.ResourceOptions(depends_on=[role.policy, log_groups[function]]),
-        )
-    for function, trigger in triggers.items():
-        if trigger.kind == "schedule":
-            _schedule(function, trigger.source, functions[function], settings)
-        elif trigger.kind == "queue":
-            aws.lambda_.EventSourceMapping(
-                f"{function}-queue",
-                event_source_arn=queues[trigger.source],
-                function_name=functions[function].arn,
-                batch_size=QUEUE_BATCH_SIZE,
-                function_response_types=["ReportBatchItemFailures"],
-                tags=config.get_tags(service=function, environment=env),
-                opts=pulumi.ResourceOptions(depends_on=[role.policy]),
-            )
-        elif trigger.kind == "topic":
-            permission = aws.lambda_.Permission(
-                f"{function}-topic",
-                action="lambda:InvokeFunction",
-                function=functions[function].name,
-                principal="sns.amazonaws.com",
-                source_arn=topics[trigger.source],
-            )
-            aws.sns.TopicSubscription(
-                f"{function}-topic",
-                topic=topics[trigger.source],
-                protocol="lambda",
-                endpoint=functions[function].arn,
-                opts=pulumi.ResourceOptions(depends_on=[permission]),
-            )
-    return LambdaFunctions(functions, role)
+
+def _log_group(function: str, settings: Settings) -> pulumi.CustomResource:
+    """A function's log group, at the name Lambda writes to."""
+    import pulumi_aws as aws
+
+    env = settings.environment
+    return aws.cloudwatch.LogGroup(
+        f"{function}-logs",
+        name=function_log_group(function, env),
+        retention_in_days=settings.log_retention_days,
+        tags=config.get_tags(service=function, environment=env),
+    )
+
+
+def _function(function: str, settings: Settings, upstream: UpstreamOutputs, cluster: Cluster, role: ServiceRole,
+              log_group: pulumi.CustomResource, state_machine_arn: pulumi.Input[str]) -> pulumi.CustomResource:
+    """One image function with the shared role, its log group and the estate's ARNs in its environment."""
+    import pulumi_aws as aws
+
+    env = settings.environment
+    spec = config.LAMBDA_FUNCTIONS[function]
+    return aws.lambda_.Function(
+        function,
+        name=config.get_function_name(function, env),
+        package_type="Image",
+        image_uri=upstream.image(function),
+        architectures=[ARCHITECTURE],
+        role=role.role.arn,
+        memory_size=int(spec["memory"]),
+        timeout=int(spec["timeout"]),
+        environment={"variables": {
+            "TRADAI_ENVIRONMENT": env,
+            "ALERTS_TOPIC_ARN": upstream.alerts_topic_arn,
+            "BACKTEST_QUEUE_URL": upstream.backtest_queue_url,
+            "BACKTEST_STATE_MACHINE_ARN": state_machine_arn,
+            "ECS_CLUSTER_NAME": cluster.cluster.name,
+        }},
+        logging_config={"log_format": "Text", "log_group": log_group.name},
+        tags=config.get_tags(service=function, environment=env),
+        opts=pulumi.ResourceOptions(depends_on=[role.policy, log_group]),
+    )
+
+
+def _queue_trigger(function: str, queue_arn: pulumi.Input[str], target: pulumi.CustomResource, role: ServiceRole,
+                   settings: Settings) -> None:
+    """The event source mapping that feeds a queue to a function, one message at a time."""
+    import pulumi_aws as aws
+
+    aws.lambda_.EventSourceMapping(
+        f"{function}-queue",
+        event_source_arn=queue_arn,
+        function_name=target.arn,
+        batch_size=QUEUE_BATCH_SIZE,
+        function_response_types=["ReportBatchItemFailures"],
+        tags=config.get_tags(service=function, environment=settings.environment),
+        opts=pulumi.ResourceOptions(depends_on=[role.policy]),
+    )
+
+
+def _topic_trigger(function: str, topic_arn: pulumi.Input[str], target: pulumi.CustomResource) -> None:
+    """The topic's permission to invoke a function and the function's subscription to the topic."""
+    import pulumi_aws as aws
+
+    permission = aws.lambda_.Permission(
+        f"{function}-topic",
+        action="lambda:InvokeFunction",
+        function=target.name,
+        principal="sns.amazonaws.com",
+        source_arn=topic_arn,
+    )
+    aws.sns.TopicSubscription(
+        f"{function}-topic",
+        topic=topic_arn,
+        protocol="lambda",
+        endpoint=target.arn,
+        opts=pulumi.ResourceOptions(depends_on=[permission]),
+    )
 
 
 def _schedule(function: str, expression: str, target: pulumi.CustomResource, settings: Settings) -> None:
+    """The schedule rule that invokes a function, its target and its permission to invoke."""
     import pulumi_aws as aws
 
     env = settings.environment
@@ -165,6 +200,7 @@ def _schedule(function: str, expression: str, target: pulumi.CustomResource, set
 
 def _role_policy(settings: Settings, upstream: UpstreamOutputs, arns: AccountArns, cluster: Cluster,
                  state_machine_name: str) -> PolicyBuilder:
+    """The functions' shared role policy: their logs, data, the backtest queue and workflow, cluster tasks, costs."""
     env = settings.environment
     policy = PolicyBuilder().allow(
         ["logs:CreateLogStream", "logs:PutLogEvents"],

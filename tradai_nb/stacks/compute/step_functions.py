@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 
@@ -22,20 +24,25 @@ REQUIRED_INPUT = ("backtest_id", "strategy")
 SYNC_RULE = "rule/StepFunctionsGetEventsForECSTaskRule"
 
 
-def state_machine_name(environment: str) -> str:
-    return config.get_resource_name("backtest-workflow", environment)
+@dataclass(frozen=True)
+class Slot:
+    """A place in WORKFLOW_DEFINITION filled at deploy time with the named value (an ARN, the subnets ...)."""
+
+    key: str
 
 
-def definition(settings: Settings, *, cluster_arn: str, task_definition_arn: str, subnets: list[str],
-               security_group: str, results_function_arn: str, promoter_function_arn: str,
-               alerts_topic_arn: str) -> str:
-    """The workflow in Amazon States Language; any failure after validation is published to the alerts topic."""
-    notify = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
-    lambda_retry = [{
-        "ErrorEquals": ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"],
-        "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2,
-    }]
-    states = {
+_NOTIFY_FAILURE = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
+_LAMBDA_RETRY = [{
+    "ErrorEquals": ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"],
+    "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2,
+}]
+FAILURE_SUBJECT = "TradAI backtest workflow failed ({environment})"
+
+# The workflow in Amazon States Language; any failure after validation is published to the alerts topic.
+WORKFLOW_DEFINITION = {
+    "Comment": "TradAI backtest: validate -> ECS backtest task -> results processor -> model promoter",
+    "StartAt": "ValidateRequest",
+    "States": {
         "ValidateRequest": {
             "Type": "Choice",
             "Choices": [{
@@ -54,10 +61,11 @@ def definition(settings: Settings, *, cluster_arn: str, task_definition_arn: str
             "Resource": "arn:aws:states:::ecs:runTask.sync",
             # No launch type: the cluster's default capacity provider strategy applies (Spot where allowed).
             "Parameters": {
-                "Cluster": cluster_arn,
-                "TaskDefinition": task_definition_arn,
+                "Cluster": Slot("cluster_arn"),
+                "TaskDefinition": Slot("task_definition_arn"),
                 "NetworkConfiguration": {"AwsvpcConfiguration": {
-                    "Subnets": subnets, "SecurityGroups": [security_group], "AssignPublicIp": "DISABLED",
+                    "Subnets": Slot("subnets"), "SecurityGroups": [Slot("security_group")],
+                    "AssignPublicIp": "DISABLED",
                 }},
                 "Overrides": {"ContainerOverrides": [{
                     "Name": BACKTEST_SERVICE,
@@ -70,35 +78,35 @@ def definition(settings: Settings, *, cluster_arn: str, task_definition_arn: str
                 "PropagateTags": "TASK_DEFINITION",
             },
             "ResultPath": "$.task",
-            "Catch": notify,
+            "Catch": _NOTIFY_FAILURE,
             "Next": "ProcessResults",
         },
         "ProcessResults": {
             "Type": "Task",
             "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {"FunctionName": results_function_arn, "Payload.$": "$"},
+            "Parameters": {"FunctionName": Slot("results_function_arn"), "Payload.$": "$"},
             "ResultSelector": {"result.$": "$.Payload"},
             "ResultPath": "$.results",
-            "Retry": lambda_retry,
-            "Catch": notify,
+            "Retry": _LAMBDA_RETRY,
+            "Catch": _NOTIFY_FAILURE,
             "Next": "PromoteModel",
         },
         "PromoteModel": {
             "Type": "Task",
             "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {"FunctionName": promoter_function_arn, "Payload.$": "$"},
+            "Parameters": {"FunctionName": Slot("promoter_function_arn"), "Payload.$": "$"},
             "ResultSelector": {"result.$": "$.Payload"},
             "ResultPath": "$.promotion",
-            "Retry": lambda_retry,
-            "Catch": notify,
+            "Retry": _LAMBDA_RETRY,
+            "Catch": _NOTIFY_FAILURE,
             "End": True,
         },
         "NotifyFailure": {
             "Type": "Task",
             "Resource": "arn:aws:states:::sns:publish",
             "Parameters": {
-                "TopicArn": alerts_topic_arn,
-                "Subject": f"TradAI backtest workflow failed ({settings.environment})",
+                "TopicArn": Slot("alerts_topic_arn"),
+                "Subject": Slot("failure_subject"),
                 "Message.$": "States.JsonToString($)",
             },
             "Next": "BacktestFailed",
@@ -106,12 +114,40 @@ def definition(settings: Settings, *, cluster_arn: str, task_definition_arn: str
         "BacktestFailed": {
             "Type": "Fail", "Error": "BacktestFailed", "Cause": "see the alert published for this execution",
         },
-    }
-    return json.dumps({
-        "Comment": "TradAI backtest: validate -> ECS backtest task -> results processor -> model promoter",
-        "StartAt": "ValidateRequest",
-        "States": states,
-    }, sort_keys=True)
+    },
+}
+
+
+def state_machine_name(environment: str) -> str:
+    """The backtest state machine's name in this environment."""
+    return config.get_resource_name("backtest-workflow", environment)
+
+
+def fill_slots(template: Any, values: dict[str, Any]) -> Any:
+    """A copy of the template with every Slot replaced by its value."""
+    if isinstance(template, Slot):
+        return values[template.key]
+    if isinstance(template, dict):
+        return {key: fill_slots(value, values) for key, value in template.items()}
+    if isinstance(template, list):
+        return [fill_slots(item, values) for item in template]
+    return template
+
+
+def definition(settings: Settings, *, cluster_arn: str, task_definition_arn: str, subnets: list[str],
+               security_group: str, results_function_arn: str, promoter_function_arn: str,
+               alerts_topic_arn: str) -> str:
+    """WORKFLOW_DEFINITION as JSON, with this deployment's cluster, task, network, functions and topic."""
+    return json.dumps(fill_slots(WORKFLOW_DEFINITION, {
+        "cluster_arn": cluster_arn,
+        "task_definition_arn": task_definition_arn,
+        "subnets": subnets,
+        "security_group": security_group,
+        "results_function_arn": results_function_arn,
+        "promoter_function_arn": promoter_function_arn,
+        "alerts_topic_arn": alerts_topic_arn,
+        "failure_subject": FAILURE_SUBJECT.format(environment=settings.environment),
+    }), sort_keys=True)
 
 
 def backtest_workflow(settings: Settings, upstream: UpstreamOutputs, arns: AccountArns, cluster: Cluster,

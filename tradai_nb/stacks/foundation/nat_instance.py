@@ -127,13 +127,20 @@ def user_data(eni_id: str, region: str, gateway: str) -> str:
 
 def create_nat_instance(settings: Settings, network: Network, nat_security_group: Any) -> Any:
     """Create the fixed ENI, its Elastic IP, the private default route, the role, launch template and ASG."""
-    import pulumi_aws as aws
-    from pulumi_aws import autoscaling, ec2, iam
-
     env = settings.environment
     name = config.get_resource_name("nat", env)
     tags = config.get_tags(service=NAT_SERVICE, environment=env, Name=name)
     public_subnet = network.subnets["public"][0]
+
+    interface = _fixed_interface(network, public_subnet, nat_security_group, tags)
+    profile = _instance_profile(settings, name, tags, interface)
+    template = _launch_template(settings, network, name, tags, nat_security_group, profile, interface)
+    return _nat_group(name, tags, public_subnet, template)
+
+
+def _fixed_interface(network: Network, public_subnet: Any, nat_security_group: Any, tags: dict[str, str]) -> Any:
+    """The fixed NAT interface, its Elastic IP and the private tier's default route through it."""
+    from pulumi_aws import ec2
 
     interface = ec2.NetworkInterface(
         "nat-interface",
@@ -151,6 +158,13 @@ def create_nat_instance(settings: Settings, network: Network, nat_security_group
         destination_cidr_block="0.0.0.0/0",
         network_interface_id=interface.id,
     )
+    return interface
+
+
+def _instance_profile(settings: Settings, name: str, tags: dict[str, str], interface: Any) -> Any:
+    """The NAT's role (attach the fixed interface, Session Manager) and its instance profile."""
+    import pulumi_aws as aws
+    from pulumi_aws import iam
 
     account_id = aws.get_caller_identity_output().account_id
     region = settings.aws_region
@@ -168,8 +182,15 @@ def create_nat_instance(settings: Settings, network: Network, nat_security_group
     iam.RolePolicy("nat-attach-interface", role=role.id, policy=attach_policy.to_json())
     # Session Manager access for on-call, instead of SSH keys.
     iam.RolePolicyAttachment("nat-ssm", role=role.name, policy_arn=SSM_CORE_POLICY_ARN)
-    profile = iam.InstanceProfile("nat-profile", name=name, role=role.name, tags=tags)
+    return iam.InstanceProfile("nat-profile", name=name, role=role.name, tags=tags)
 
+
+def _launch_template(settings: Settings, network: Network, name: str, tags: dict[str, str],
+                     nat_security_group: Any, profile: Any, interface: Any) -> Any:
+    """The NAT's launch template: Amazon Linux for its architecture, IMDSv2, encrypted root, the boot script."""
+    from pulumi_aws import ec2
+
+    region = settings.aws_region
     architecture = ami_architecture(settings.nat_instance_type)
     ami = ec2.get_ami_output(
         most_recent=True,
@@ -180,7 +201,7 @@ def create_nat_instance(settings: Settings, network: Network, nat_security_group
         ],
     )
     gateway = vpc_router(network.subnet_cidrs["public"][0])
-    template = ec2.LaunchTemplate(
+    return ec2.LaunchTemplate(
         "nat-launch-template",
         name=name,
         description="NAT instance",
@@ -206,6 +227,12 @@ def create_nat_instance(settings: Settings, network: Network, nat_security_group
         ],
         tags=tags,
     )
+
+
+def _nat_group(name: str, tags: dict[str, str], public_subnet: Any, template: Any) -> Any:
+    """The auto scaling group of one NAT instance, in the fixed interface's subnet."""
+    from pulumi_aws import autoscaling
+
     return autoscaling.Group(
         "nat-group",
         name=name,

@@ -34,7 +34,8 @@ def service_ports() -> list[int]:
 
 def create_security_groups(settings: Settings, network: Network) -> SecurityGroups:
     """Create the groups, then each ingress and egress rule as its own resource (so each is visible in a plan)."""
-    from pulumi_aws import ec2, vpc as vpc_rules
+    from pulumi_aws import ec2
+    from pulumi_aws import vpc as vpc_rules
 
     env = settings.environment
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tradai_nb import anchoring, config, provenance
-from tradai_nb.audit import STARTED, AuditRecord, AuditStore, parse_time, timestamp
+from tradai_nb import config
 from tradai_nb.errors import AuditStoreError, GuardError, ParameterError, PolicyViolationError, TradaiError
+from tradai_nb.records import anchoring, provenance
+from tradai_nb.records.audit import STARTED, AuditRecord, AuditStore, parse_time, timestamp
 from tradai_nb.redaction import Redactor, check_secret_strength
 from tradai_nb.settings import Settings
 

@@ -11,9 +11,11 @@ import boto3
 import pandas as pd
 from botocore.exceptions import ClientError
 
-from tradai_nb import config, pulumi_state
+from tradai_nb import config
 from tradai_nb.errors import SandboxError
+from tradai_nb.sandbox import rehearsal_state
 from tradai_nb.settings import Settings
+from tradai_nb.state import backend
 
 # Every seeded resource carries this tag besides the standard ones: the estate is for rehearsal only.
 REHEARSAL_TAGS = {"Purpose": "rehearsal"}
@@ -615,7 +617,7 @@ SEEDERS: tuple[Seeder, ...] = (
     seed_sns,
     seed_alarms,
     seed_step_functions,
-    pulumi_state.seed_state,
+    rehearsal_state.seed_state,
 )
 
 
@@ -662,7 +664,7 @@ def _pulumi_state_counts(session: boto3.Session) -> dict[str, int]:
     bucket = config.get_bucket_name(config.STATE_BUCKET_KEY, "local")
     if bucket not in {b["Name"] for b in session.client("s3").list_buckets()["Buckets"]}:
         return {"pulumi checkpoint": 0, "pulumi lock": 0}
-    store = pulumi_state.StateStore(pulumi_state.S3ObjectStore(session, bucket))
+    store = backend.StateStore(backend.S3ObjectStore(session, bucket))
     return {"pulumi checkpoint": len(store.stacks()), "pulumi lock": len(store.locks())}
 
 

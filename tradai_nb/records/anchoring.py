@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tradai_nb import config
-from tradai_nb.audit import AuditStore, canonical, local_problems, parse_time, write_atomically
 from tradai_nb.errors import AwsAccessError, SettingsError
+from tradai_nb.records.audit import AuditStore, canonical, local_problems, parse_time, write_atomically
 from tradai_nb.settings import Settings, load_settings, port_answers, recorded_sandbox
 
 UPLOAD_PREFIX = config.AUDIT_KEY_PREFIX

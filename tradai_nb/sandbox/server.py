@@ -22,10 +22,10 @@ from pathlib import Path
 import boto3
 import pandas as pd
 
-from tradai_nb import sandbox_estate
 from tradai_nb.aws import session_for
 from tradai_nb.errors import SandboxError
-from tradai_nb.sandbox_estate import Seeder
+from tradai_nb.sandbox import estate as sandbox_estate
+from tradai_nb.sandbox.estate import Seeder
 from tradai_nb.settings import HOME_ENV_VAR, PARAMS_DIR_ENV_VAR, Settings, default_params_dir, tradai_home
 
 STATE_FILE = "sandbox.json"

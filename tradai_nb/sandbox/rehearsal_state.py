@@ -1,0 +1,137 @@
+"""The rehearsal Pulumi state of the sandbox: one checkpoint per stack of the local plan, its history, a stale lock."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from tradai_nb import config
+from tradai_nb.settings import Settings
+from tradai_nb.state import backend, sealing
+
+if TYPE_CHECKING:
+    from tradai_nb.engine.plan import StackPlan
+
+# The rehearsal lock seeded into the sandbox: held by a deploy that died hours ago.
+SEEDED_LOCK_STACK = "compute"
+SEEDED_LOCK_AGE = timedelta(hours=3)
+SEEDED_LOCK_HOLDER = {"pid": 48213, "username": "ci-deployer", "hostname": "build-agent-7"}
+
+
+def _provider_packages(types: Iterable[str]) -> list[str]:
+    return sorted({t.split(":", 1)[0] for t in types if not t.startswith("pulumi:")})
+
+
+def _package_version(package: str) -> str:
+    try:
+        return importlib.metadata.version(f"pulumi_{package}")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def deployment_from_plan(stack_plan: StackPlan, settings: Settings, *, time: datetime | None = None) -> dict[str, Any]:
+    """A DEPLOYMENT (what a checkpoint's `latest` holds) for one planned stack: the manifest, the passphrase
+    secrets provider, the root stack resource with the stack outputs, one default provider per package, then every
+    planned resource with its urn, id, inputs, outputs, parent, dependencies, provider and protect flag."""
+    environment = settings.environment
+    project = config.get_stack_project(stack_plan.name)
+    moment = backend.format_time(time or datetime.now(timezone.utc))
+    cli_version = f"v{importlib.metadata.version('pulumi')}"
+    root_urn = f"urn:pulumi:{environment}::{project}::{backend.STACK_TYPE}::{project}-{environment}"
+    provider_state = sealing.secrets_provider_state(environment, project)
+    # Secret values (the Python SDK's {SECRET_SIG_KEY: SECRET_SIG, "value": ...}) are written as the CLI writes them,
+    # sealed under the rehearsal passphrase so that a real CLI given sealing.LOCAL_PASSPHRASE decrypts them.
+    seal = sealing._secret_sealer(sealing._opened_key(provider_state, sealing.LOCAL_PASSPHRASE))
+    resources: list[dict[str, Any]] = [{
+        "urn": root_urn, "custom": False, "type": backend.STACK_TYPE, "outputs": sealing._serialized(dict(stack_plan.exports), seal),
+        "created": moment, "modified": moment,
+    }]
+    frame = stack_plan.resources
+    providers: dict[str, str] = {}
+    for package in _provider_packages(frame["type"]):
+        version = _package_version(package)
+        name = "default_" + version.replace(".", "_") if version else "default"
+        provider_urn = f"urn:pulumi:{environment}::{project}::pulumi:providers:{package}::{name}"
+        provider_id = str(uuid.uuid5(uuid.NAMESPACE_URL, provider_urn))
+        inputs = {"region": settings.aws_region} if package == "aws" else {}
+        if version:
+            inputs["version"] = version
+        resources.append({"urn": provider_urn, "custom": True, "id": provider_id, "type": f"pulumi:providers:{package}",
+                          "inputs": inputs, "outputs": dict(inputs), "created": moment, "modified": moment})
+        providers[package] = f"{provider_urn}::{provider_id}"
+    known = {r["urn"] for r in resources} | set(frame["urn"])
+    for row in frame.itertuples(index=False):
+        resource: dict[str, Any] = {"urn": row.urn, "custom": bool(row.custom), "type": row.type}
+        if row.custom:
+            resource["id"] = row.id
+        resource.update({
+            "inputs": sealing._serialized(row.inputs, seal), "outputs": sealing._serialized(row.outputs, seal) if row.custom else {},
+            "parent": row.parent or root_urn,
+            # Stack references are not part of the plan's resources; a checkpoint may only name what it holds.
+            "dependencies": [d for d in row.dependencies if d in known],
+        })
+        if row.custom and row.type.split(":", 1)[0] in providers:
+            resource["provider"] = providers[row.type.split(":", 1)[0]]
+        resource.update({"protect": bool(row.protect), "created": moment, "modified": moment})
+        resources.append(resource)
+    return {
+        "manifest": {"time": moment, "magic": hashlib.sha256(cli_version.encode()).hexdigest(), "version": cli_version},
+        "secrets_providers": {"type": "passphrase", "state": provider_state},
+        "resources": resources,
+        "pending_operations": [],
+    }
+
+
+def _without_times(deployment: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k not in ("created", "modified")} for r in deployment.get("resources", [])]
+
+
+_plan_cache: dict[str, Any] = {}
+
+
+def _local_plan(settings: Settings):
+    # One plan per settings and process: a test session or a kernel seeds several times with the same programs.
+    from tradai_nb.engine.plan import plan
+
+    key = settings.model_dump_json()
+    if key not in _plan_cache:
+        _plan_cache[key] = plan(settings)
+    return _plan_cache[key]
+
+
+def seed_state(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """Seeder of the sandbox: the rehearsal Pulumi state in its state bucket (one checkpoint per stack from the local
+    plan, one history entry each, and one stale lock), idempotent. Yields (kind, name, action)."""
+    store = backend.state_store_for(settings, session)
+    if store.layout_version() != backend.LAYOUT_VERSION:
+        store.write_meta()
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    for stack_plan in _local_plan(settings).stacks:
+        ref = backend.stack_ref(stack_plan.name, settings.environment)
+        deployment = deployment_from_plan(stack_plan, settings, time=now)
+        if store.existing_checkpoint_key(ref) is None:
+            action = "created"
+        elif _without_times(store.read_deployment(ref)["deployment"]) == _without_times(deployment):
+            yield "pulumi checkpoint", ref.fully_qualified, "exists"
+            continue
+        else:
+            action = "refreshed"
+        store.write_checkpoint(ref, deployment)
+        store.add_history(ref, kind="update", result="succeeded", version=len(store.history(ref)) + 1, start=now,
+                          end=now, resource_changes={"create": len(deployment["resources"])},
+                          message="rehearsal state seeded from the offline plan")
+        yield "pulumi checkpoint", ref.fully_qualified, action
+    ref = backend.stack_ref(SEEDED_LOCK_STACK, settings.environment)
+    existing = store.locks(ref)
+    if existing:
+        yield "pulumi lock", existing[0].key, "exists"
+        return
+    lock_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ref.fully_qualified}/rehearsal-lock"))
+    key = store.write_lock(ref, lock_id, timestamp=now - SEEDED_LOCK_AGE, **SEEDED_LOCK_HOLDER)
+    yield "pulumi lock", key, "created"
