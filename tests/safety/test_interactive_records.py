@@ -13,7 +13,7 @@ from tradai_nb.records import audit, provenance
 from tradai_nb.settings import PROJECT_ROOT
 
 CELLS = [
-    "from tradai_nb import gate\nfrom tradai_nb.settings import load_settings",
+    "from tradai_nb.records import gate\nfrom tradai_nb.settings import load_settings",
     "with gate.change(load_settings('local'), 'state.backup', target='compute', parameters={'why': 'test'}):\n"
     "    print('changing')",
 ]
