@@ -39,11 +39,22 @@ class ActionResult:
     images: pd.DataFrame | None = None
 
 
-def run_stack_action(settings: Settings, stack: str, action: str, *, confirm: str = "", allow_destroy: bool = False,
-                     on_output: Callable[[str], None] = print, state_file: str | Path | None = None,
-                     on_progress: Callable[[str], None] | None = None, log_level: int = 0, debug: bool = False,
-                     log_flow: bool = False, trace_file: str | None = None,
-                     checks: Sequence[Callable[[], None]] = ()) -> ActionResult:
+def run_stack_action(
+    settings: Settings,
+    stack: str,
+    action: str,
+    *,
+    confirm: str = "",
+    allow_destroy: bool = False,
+    on_output: Callable[[str], None] = print,
+    state_file: str | Path | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    log_level: int = 0,
+    debug: bool = False,
+    log_flow: bool = False,
+    trace_file: str | None = None,
+    checks: Sequence[Callable[[], None]] = (),
+) -> ActionResult:
     """Run `action` on `stack` in the settings' environment. The request is checked first; a changing action's
     guard (confirm, destroy policy, import checks) runs in its change gate before anything is touched — and before
     compute's images are looked up in ECR. log_level, debug, log_flow and trace_file are the Pulumi engine's
@@ -59,6 +70,7 @@ def run_stack_action(settings: Settings, stack: str, action: str, *, confirm: st
     images: list[pd.DataFrame] = []
     checks = list(checks) if action == "up" else []
     if stack == IMAGE_CONSUMER and action in DEPLOYING_ACTIONS:
+
         def images_present() -> None:
             images.append(require_lambda_images(settings, action))
 
@@ -66,10 +78,26 @@ def run_stack_action(settings: Settings, stack: str, action: str, *, confirm: st
             images_present()
         else:
             checks.append(images_present)
-    done = automation.run_action(settings, stack, action, confirm=confirm, allow_destroy=allow_destroy,
-                                 deployment=state_file, checks=checks, logging=logging, on_output=on_output)
-    return ActionResult(settings.environment, stack, action, done.summary, done.outputs, deployment=done.deployment,
-                        images=images[0] if images else None)
+    done = automation.run_action(
+        settings,
+        stack,
+        action,
+        confirm=confirm,
+        allow_destroy=allow_destroy,
+        deployment=state_file,
+        checks=checks,
+        logging=logging,
+        on_output=on_output,
+    )
+    return ActionResult(
+        settings.environment,
+        stack,
+        action,
+        done.summary,
+        done.outputs,
+        deployment=done.deployment,
+        images=images[0] if images else None,
+    )
 
 
 def require_lambda_images(settings: Settings, action: str) -> pd.DataFrame:
@@ -84,6 +112,8 @@ def require_lambda_images(settings: Settings, action: str) -> pd.DataFrame:
     missing = status[~status["present"]]
     if not missing.empty:
         images = ", ".join(f"{row.repository}:{row.tag}" for row in missing.itertuples())
-        raise OperationError(f"compute deploys Lambda images that are not in ECR ({settings.environment}): {images}; "
-                             "push them (the team's `just lambda-bootstrap`) and run again")
+        raise OperationError(
+            f"compute deploys Lambda images that are not in ECR ({settings.environment}): {images}; "
+            "push them (the team's `just lambda-bootstrap`) and run again"
+        )
     return status

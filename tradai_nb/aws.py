@@ -104,19 +104,42 @@ def _botocore_session(*, ignore_configured_endpoints: bool, isolated: bool) -> b
     session.set_config_variable("ignore_configured_endpoint_urls", ignore_configured_endpoints)
     return session
 
-_ACCESS_CODES = frozenset({
-    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "AuthFailure",
-    "UnrecognizedClientException", "InvalidClientTokenId", "SignatureDoesNotMatch", "InvalidSignatureException",
-})
+
+_ACCESS_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedException",
+        "AuthFailure",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "InvalidSignatureException",
+    }
+)
 _EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
-_THROTTLING_CODES = frozenset({
-    "Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown",
-})
+_THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    }
+)
 _QUOTA_CODES = frozenset({"ServiceQuotaExceededException", "TooManyBuckets"})
-_NOT_FOUND_CODES = frozenset({
-    "NoSuchEntity", "NoSuchBucket", "NoSuchKey", "InvocationDoesNotExist", "InvalidCommandId",
-    "ClusterNotFoundException", "ServiceNotFoundException",
-})
+_NOT_FOUND_CODES = frozenset(
+    {
+        "NoSuchEntity",
+        "NoSuchBucket",
+        "NoSuchKey",
+        "InvocationDoesNotExist",
+        "InvalidCommandId",
+        "ClusterNotFoundException",
+        "ServiceNotFoundException",
+    }
+)
 # SSM's answers when the host's agent is not registered: send_command and start_session.
 _SSM_AGENT_CODES = frozenset({"InvalidInstanceId", "TargetNotConnected"})
 
@@ -141,8 +164,9 @@ def aws_errors(what: str) -> Iterator[None]:
         if code in _ACCESS_CODES:
             raise AwsAccessError(f"{what}: AWS refused the request ({detail}). {_advice('access-denied')}") from None
         if code in _EXPIRED_CODES:
-            raise AwsAccessError(f"{what}: the AWS credentials have expired ({detail}). "
-                                 f"{_advice('expired-token')}") from None
+            raise AwsAccessError(
+                f"{what}: the AWS credentials have expired ({detail}). {_advice('expired-token')}"
+            ) from None
         if code in _NOT_FOUND_CODES or code.endswith(("NotFound", "NotFoundException")) or ".NotFound" in code:
             raise OperationError(f"{what}: not found ({detail}). {_advice('aws-not-found')}") from None
         if code in _THROTTLING_CODES:
@@ -150,17 +174,26 @@ def aws_errors(what: str) -> Iterator[None]:
         if code in _QUOTA_CODES or code.endswith(("LimitExceeded", "LimitExceededException")):
             raise OperationError(f"{what}: an AWS quota is reached ({detail}). {_advice('quota-exceeded')}") from None
         if code in _SSM_AGENT_CODES:
-            raise OperationError(f"{what}: the host's SSM agent is not connected ({detail}). "
-                                 f"{_advice('ssm-agent')}") from None
+            raise OperationError(
+                f"{what}: the host's SSM agent is not connected ({detail}). {_advice('ssm-agent')}"
+            ) from None
         raise OperationError(f"{what} failed ({detail}). {_advice('aws-call-failed')}") from None
     except TokenRetrievalError as exc:
-        raise CredentialsMissingError(f"{what}: the AWS login has expired ({exc}). {_advice('expired-token')}") from None
+        raise CredentialsMissingError(
+            f"{what}: the AWS login has expired ({exc}). {_advice('expired-token')}"
+        ) from None
     except (NoCredentialsError, PartialCredentialsError, ProfileNotFound) as exc:
-        raise CredentialsMissingError(f"{what}: no usable AWS credentials ({exc}). {_advice('no-credentials')}") from None
+        raise CredentialsMissingError(
+            f"{what}: no usable AWS credentials ({exc}). {_advice('no-credentials')}"
+        ) from None
     except BotoConnectionError as exc:
-        raise AwsAccessError(f"{what}: cannot reach the AWS endpoint ({exc}). {_advice('endpoint-unreachable')}") from None
+        raise AwsAccessError(
+            f"{what}: cannot reach the AWS endpoint ({exc}). {_advice('endpoint-unreachable')}"
+        ) from None
     except ResponseParserError:
-        raise OperationError(f"{what} failed: the endpoint answered with something that is not an AWS response. "
-                             f"{_advice('sandbox-unsupported')}") from None
+        raise OperationError(
+            f"{what} failed: the endpoint answered with something that is not an AWS response. "
+            f"{_advice('sandbox-unsupported')}"
+        ) from None
     except BotoCoreError as exc:
         raise OperationError(f"{what} failed ({exc}). {_advice('aws-call-failed')}") from None

@@ -45,13 +45,22 @@ class BootstrapResult:
 def check_bootstrap_action(action: str) -> None:
     """Refuse actions a bootstrap does not do, naming the ones it does."""
     if action not in BOOTSTRAP_ACTIONS:
-        raise ParameterError(f"parameter 'action': bootstrap does {', '.join(BOOTSTRAP_ACTIONS)}, not {action!r}; "
-                             "run other actions from the stack's own notebook", name="action")
+        raise ParameterError(
+            f"parameter 'action': bootstrap does {', '.join(BOOTSTRAP_ACTIONS)}, not {action!r}; "
+            "run other actions from the stack's own notebook",
+            name="action",
+        )
 
 
-def bootstrap(settings: Settings, action: str = "plan", *, confirm: str = "", log_level: int = 0,
-              on_output: Callable[[str], None] = print,
-              on_progress: Callable[[str], None] | None = None) -> BootstrapResult:
+def bootstrap(
+    settings: Settings,
+    action: str = "plan",
+    *,
+    confirm: str = "",
+    log_level: int = 0,
+    on_output: Callable[[str], None] = print,
+    on_progress: Callable[[str], None] | None = None,
+) -> BootstrapResult:
     """Run `action` on persistent, foundation, compute, edge in that order; stop at the first failure."""
     check_bootstrap_action(action)
     on_progress = progress.reporter(f"bootstrap {action}", on_progress)
@@ -67,9 +76,16 @@ def bootstrap(settings: Settings, action: str = "plan", *, confirm: str = "", lo
             continue
         on_progress(f"{spec.name}: {action}")
         try:
-            done = run_stack_action(settings, spec.name, action, confirm=confirm, on_output=on_output,
-                                    on_progress=on_progress, log_level=log_level,
-                                    checks=estate_checks if not steps else ())
+            done = run_stack_action(
+                settings,
+                spec.name,
+                action,
+                confirm=confirm,
+                on_output=on_output,
+                on_progress=on_progress,
+                log_level=log_level,
+                checks=estate_checks if not steps else (),
+            )
         except TradaiError as exc:
             result.error, failed_stack = exc, spec.name
             steps.append(_step(spec.name, action, "failed", detail=f"{type(exc).__name__}: {exc}"))
@@ -83,10 +99,17 @@ def bootstrap(settings: Settings, action: str = "plan", *, confirm: str = "", lo
     return result
 
 
-def _step(stack: str, action: str, status: str, *, resources: int | None = None, outputs: int | None = None,
-          detail: str = "") -> dict:
-    return {"stack": stack, "action": action, "status": status, "resources": resources, "outputs": outputs,
-            "detail": detail}
+def _step(
+    stack: str, action: str, status: str, *, resources: int | None = None, outputs: int | None = None, detail: str = ""
+) -> dict:
+    return {
+        "stack": stack,
+        "action": action,
+        "status": status,
+        "resources": resources,
+        "outputs": outputs,
+        "detail": detail,
+    }
 
 
 def _resource_count(result: ActionResult) -> int | None:

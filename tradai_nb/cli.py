@@ -30,11 +30,14 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tradai-nb", description=__doc__.split(":", 1)[1].strip(),
-                                     epilog="Exit codes: 0 ok, 1 failed, 2 invalid invocation or parameter, 5 a "
-                                            "mandatory policy rule broken, 10 refused by a guard rail, 11 a "
-                                            "prerequisite missing, 12 the audit store cannot record, 13 uploaded "
-                                            "audit copies unreachable, 130 interrupted.")
+    parser = argparse.ArgumentParser(
+        prog="tradai-nb",
+        description=__doc__.split(":", 1)[1].strip(),
+        epilog="Exit codes: 0 ok, 1 failed, 2 invalid invocation or parameter, 5 a "
+        "mandatory policy rule broken, 10 refused by a guard rail, 11 a "
+        "prerequisite missing, 12 the audit store cannot record, 13 uploaded "
+        "audit copies unreachable, 130 interrupted.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:

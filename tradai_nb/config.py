@@ -18,7 +18,13 @@ PROTECTED_ENVIRONMENTS = ("staging", "prod")
 
 SERVICES: dict[str, dict[str, int | str]] = {
     "backend": {"port": 8000, "cpu": 256, "memory": 512, "path": "/api/*", "container": "backend-api"},
-    "strategy-service": {"port": 8003, "cpu": 256, "memory": 512, "path": "/strategy/*", "container": "strategy-service"},
+    "strategy-service": {
+        "port": 8003,
+        "cpu": 256,
+        "memory": 512,
+        "path": "/strategy/*",
+        "container": "strategy-service",
+    },
     "data-collection": {"port": 8002, "cpu": 256, "memory": 512, "path": "/data/*", "container": "data-collection"},
     "mlflow": {"port": 5000, "cpu": 256, "memory": 512, "path": "/mlflow/*", "container": "mlflow"},
 }
@@ -106,9 +112,7 @@ def _checked(environment: str | None) -> str:
     if environment is None:
         environment = _current_pulumi_stack()
     if environment not in ENVIRONMENTS:
-        raise ConfigError(
-            f"unknown environment {environment!r}; known environments: {', '.join(ENVIRONMENTS)}"
-        )
+        raise ConfigError(f"unknown environment {environment!r}; known environments: {', '.join(ENVIRONMENTS)}")
     return environment
 
 

@@ -54,14 +54,19 @@ def prepare_params(environment: str) -> tuple[Settings, str]:
     unfilled = unfilled_keys(path)
     if unfilled:
         what = f"wrote {path} from {TEMPLATE_PATH.name}" if done == "written" else f"{path} is not filled in"
-        raise SettingsError(f"{what}: fill in the values marked {FILL_IN} (keys {', '.join(unfilled)}; each key's "
-                            "comment says what it takes), then run `tradai-nb stack init --env "
-                            f"{environment}` again; nothing else was done", path=str(path), key=unfilled[0])
+        raise SettingsError(
+            f"{what}: fill in the values marked {FILL_IN} (keys {', '.join(unfilled)}; each key's "
+            "comment says what it takes), then run `tradai-nb stack init --env "
+            f"{environment}` again; nothing else was done",
+            path=str(path),
+            key=unfilled[0],
+        )
     return load_settings(environment), done
 
 
 def unfilled_keys(path: Path) -> list[str]:
     """The top-level keys of a params file whose value (or an item of it) is still the FILL-IN mark."""
+
     def marked(value: object) -> bool:
         if isinstance(value, (list, tuple)):
             return any(marked(v) for v in value)
@@ -70,4 +75,3 @@ def unfilled_keys(path: Path) -> list[str]:
         return value == FILL_IN
 
     return [key for key, value in read_params(path).items() if marked(value)]
-

@@ -71,7 +71,9 @@ class CredentialsMissingError(AwsAccessError, PrerequisiteMissingError):
 class PlanError(TradaiError):
     """Raised when the offline plan of a stack cannot be produced."""
 
-    def __init__(self, message: str, *, stack: str | None = None, upstream: str | None = None, key: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, stack: str | None = None, upstream: str | None = None, key: str | None = None
+    ) -> None:
         super().__init__(message)
         self.stack = stack
         self.upstream = upstream

@@ -44,5 +44,7 @@ def read_text(path: str | os.PathLike, max_bytes: int) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise UnreadableFileError(f"is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start} (line "
-                                  f"{line}) cannot be decoded", "not-utf8") from None
+        raise UnreadableFileError(
+            f"is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start} (line {line}) cannot be decoded",
+            "not-utf8",
+        ) from None

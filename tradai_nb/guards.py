@@ -32,12 +32,20 @@ class ApprovedAction:
     deployment: dict[str, Any] | None = None
 
 
-def check_stack_request(settings: Settings, stack: str, action: str, *, confirm: object = "",
-                        allow_destroy: object = False, state_file: str | Path | None = None) -> StackSpec:
+def check_stack_request(
+    settings: Settings,
+    stack: str,
+    action: str,
+    *,
+    confirm: object = "",
+    allow_destroy: object = False,
+    state_file: str | Path | None = None,
+) -> StackSpec:
     """Refuse an unknown action or stack and parameters of the wrong type; nothing about permission yet."""
     if action not in ACTIONS:
-        raise ParameterError(f"parameter 'action': unknown action {action!r}; choose one of {', '.join(ACTIONS)}",
-                             name="action")
+        raise ParameterError(
+            f"parameter 'action': unknown action {action!r}; choose one of {', '.join(ACTIONS)}", name="action"
+        )
     try:
         spec = stacks.get(stack)
     except ConfigError:
@@ -45,25 +53,36 @@ def check_stack_request(settings: Settings, stack: str, action: str, *, confirm:
             f"parameter 'stack': unknown stack {stack!r}; choose one of {', '.join(stacks.names())}", name="stack"
         ) from None
     if not isinstance(confirm, str):
-        raise ParameterError(f"parameter 'confirm': expected the environment name as text, got {confirm!r}",
-                             name="confirm")
+        raise ParameterError(
+            f"parameter 'confirm': expected the environment name as text, got {confirm!r}", name="confirm"
+        )
     if not isinstance(allow_destroy, bool):
-        raise ParameterError(f"parameter 'allow_destroy': expected True or False, got {allow_destroy!r}",
-                             name="allow_destroy")
+        raise ParameterError(
+            f"parameter 'allow_destroy': expected True or False, got {allow_destroy!r}", name="allow_destroy"
+        )
     if action != "import" and state_file is not None:
-        raise ParameterError(f"parameter 'state_file': only action='import' reads a state file (action is {action!r})",
-                             name="state_file")
+        raise ParameterError(
+            f"parameter 'state_file': only action='import' reads a state file (action is {action!r})", name="state_file"
+        )
     return spec
 
 
-def check_stack_action(settings: Settings, stack: str, action: str, *, confirm: str = "", allow_destroy: bool = False,
-                       state_file: str | Path | None = None) -> ApprovedAction:
+def check_stack_action(
+    settings: Settings,
+    stack: str,
+    action: str,
+    *,
+    confirm: str = "",
+    allow_destroy: bool = False,
+    state_file: str | Path | None = None,
+) -> ApprovedAction:
     """Everything the change gate of the action will check, checked early (for a refusal before a kernel starts):
     the request, the destroy policy, the confirm rule, and an import's deployment."""
     from tradai_nb.records import gate
 
-    spec = check_stack_request(settings, stack, action, confirm=confirm, allow_destroy=allow_destroy,
-                               state_file=state_file)
+    spec = check_stack_request(
+        settings, stack, action, confirm=confirm, allow_destroy=allow_destroy, state_file=state_file
+    )
     if action == "destroy":
         check_destroy_policy(spec, settings.environment, allow_destroy)
     if action in CHANGING_ACTIONS:
@@ -93,8 +112,9 @@ def check_destroy_policy(spec: StackSpec, environment: str, allow_destroy: objec
         )
 
 
-def check_import(data: Any, source: str, spec: StackSpec, settings: Settings, *,
-                 parameter: str = "state_file") -> dict[str, Any]:
+def check_import(
+    data: Any, source: str, spec: StackSpec, settings: Settings, *, parameter: str = "state_file"
+) -> dict[str, Any]:
     """What a stack import may take: a Pulumi deployment of this stack and environment (check_deployment) that holds
     resources — an empty one would wipe the stack's state — under a secrets provider this environment can open."""
     check_deployment(data, source, spec, settings.environment, parameter=parameter)
@@ -145,13 +165,18 @@ def load_deployment(state_file: str | Path | None, spec: StackSpec, environment:
         )
 
     def refuse(problem: str) -> ParameterError:
-        return ParameterError(f"parameter 'state_file': {path} {problem}; expected a JSON file of at most "
-                              f"{MAX_STATE_FILE_BYTES // (1024 * 1024)} MiB, as `pulumi stack export` or "
-                              "action='export' wrote it", name="state_file")
+        return ParameterError(
+            f"parameter 'state_file': {path} {problem}; expected a JSON file of at most "
+            f"{MAX_STATE_FILE_BYTES // (1024 * 1024)} MiB, as `pulumi stack export` or "
+            "action='export' wrote it",
+            name="state_file",
+        )
 
     if not isinstance(state_file, (str, os.PathLike)):
-        raise ParameterError(f"parameter 'state_file': expected the path of a deployment file as text, got "
-                             f"{state_file!r}", name="state_file")
+        raise ParameterError(
+            f"parameter 'state_file': expected the path of a deployment file as text, got {state_file!r}",
+            name="state_file",
+        )
     path = Path(state_file).expanduser()
     try:
         text = files.read_text(path, MAX_STATE_FILE_BYTES)
@@ -170,8 +195,9 @@ def load_deployment(state_file: str | Path | None, spec: StackSpec, environment:
     return check_deployment(data, str(path), spec, environment)
 
 
-def check_deployment(data: Any, source: str, spec: StackSpec, environment: str, *,
-                     parameter: str = "state_file") -> dict[str, Any]:
+def check_deployment(
+    data: Any, source: str, spec: StackSpec, environment: str, *, parameter: str = "state_file"
+) -> dict[str, Any]:
     """Parsed JSON checked to be a Pulumi deployment of this stack and environment; errors name `parameter`."""
     _check_deployment_shape(data, source, parameter)
     _check_deployment_owner(data["deployment"], source, config.get_stack_project(spec.name), environment, parameter)
@@ -188,23 +214,27 @@ def _check_deployment_shape(data: Any, source: str, parameter: str) -> None:
         )
     versioned = isinstance(data, dict) and data.get("version") == DEPLOYMENT_VERSION
     if not versioned or not isinstance(data.get("deployment"), dict):
-        raise ParameterError(f"parameter '{parameter}': {source} is not a Pulumi deployment; expected {expected}",
-                             name=parameter)
+        raise ParameterError(
+            f"parameter '{parameter}': {source} is not a Pulumi deployment; expected {expected}", name=parameter
+        )
     deployment = data["deployment"]
     if not isinstance(deployment.get("manifest"), dict):
-        raise ParameterError(f"parameter '{parameter}': {source} has no deployment manifest; expected {expected}",
-                             name=parameter)
+        raise ParameterError(
+            f"parameter '{parameter}': {source} has no deployment manifest; expected {expected}", name=parameter
+        )
     resources = deployment.get("resources", [])
-    if not isinstance(resources, list) or not all(isinstance(r, dict) and isinstance(r.get("urn"), str)
-                                                  for r in resources):
+    if not isinstance(resources, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("urn"), str) for r in resources
+    ):
         raise ParameterError(
             f"parameter '{parameter}': {source}: deployment.resources must be a list of resources, each with a urn",
             name=parameter,
         )
 
 
-def _check_deployment_owner(deployment: dict[str, Any], source: str, project: str, environment: str,
-                            parameter: str) -> None:
+def _check_deployment_owner(
+    deployment: dict[str, Any], source: str, project: str, environment: str, parameter: str
+) -> None:
     # urn:pulumi:<stack>::<project>::<type>::<name> — importing another stack's state would orphan or delete resources.
     for resource in deployment.get("resources", []):
         urn = resource["urn"]

@@ -13,8 +13,10 @@ from tradai_nb.errors import ParameterError
 # A Pulumi logical name: it ends the URN (`...::<name>`), so no spaces, colons or slashes.
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{0,99}$")
 _URN = re.compile(r"^urn:pulumi:(?P<stack>[^:]+)::(?P<project>[^:]+)::(?P<type>[^:]+(?::[^:]+)*)::(?P<name>[^:]+)$")
-_ECS_SERVICE_ARN = re.compile(r"^arn:aws:ecs:[a-z0-9-]+:\d{12}:service/(?P<cluster>[A-Za-z0-9_-]{1,255})/"
-                              r"(?P<service>[A-Za-z0-9_-]{1,255})$")
+_ECS_SERVICE_ARN = re.compile(
+    r"^arn:aws:ecs:[a-z0-9-]+:\d{12}:service/(?P<cluster>[A-Za-z0-9_-]{1,255})/"
+    r"(?P<service>[A-Za-z0-9_-]{1,255})$"
+)
 
 
 @dataclass(frozen=True)
@@ -33,33 +35,90 @@ class ImportType:
         return re.fullmatch(self.id_pattern, resource_id) is not None
 
 
-IMPORT_TYPES: dict[str, ImportType] = {t.token: t for t in (
-    ImportType("aws:s3/bucket:Bucket", "aws.s3.Bucket", "the bucket name",
-               r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "persistent", "s3.py"),
-    ImportType("aws:s3/bucketV2:BucketV2", "aws.s3.BucketV2", "the bucket name",
-               r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "persistent", "s3.py"),
-    ImportType("aws:ecs/service:Service", "aws.ecs.Service", "the service ARN or <cluster>/<service>",
-               r"[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}", "compute", "ecs_services.py"),
-    ImportType("aws:dynamodb/table:Table", "aws.dynamodb.Table", "the table name",
-               r"[A-Za-z0-9_.-]{3,255}", "persistent", "dynamodb.py"),
-    ImportType("aws:ecr/repository:Repository", "aws.ecr.Repository", "the repository name (tradai/<image>)",
-               r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*", "persistent", "ecr.py"),
-    ImportType("aws:sqs/queue:Queue", "aws.sqs.Queue",
-               "the queue URL (`aws sqs get-queue-url --queue-name NAME` prints it)",
-               r"https?://[^\s/]+/\d{12}/[A-Za-z0-9_-]{1,80}(?:\.fifo)?", "foundation", "sqs.py"),
-    ImportType("aws:cloudwatch/logGroup:LogGroup", "aws.cloudwatch.LogGroup", "the log group name",
-               r"[A-Za-z0-9_./#-]{1,512}", "compute", "ecs_services.py"),
-    ImportType("aws:iam/role:Role", "aws.iam.Role", "the role name",
-               r"[A-Za-z0-9+=,.@_-]{1,64}", "compute", "iam.py"),
-    ImportType("aws:lambda/function:Function", "aws.lambda_.Function", "the function name",
-               r"[A-Za-z0-9_-]{1,64}", "compute", "lambda_funcs.py"),
-)}
+IMPORT_TYPES: dict[str, ImportType] = {
+    t.token: t
+    for t in (
+        ImportType(
+            "aws:s3/bucket:Bucket",
+            "aws.s3.Bucket",
+            "the bucket name",
+            r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+            "persistent",
+            "s3.py",
+        ),
+        ImportType(
+            "aws:s3/bucketV2:BucketV2",
+            "aws.s3.BucketV2",
+            "the bucket name",
+            r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+            "persistent",
+            "s3.py",
+        ),
+        ImportType(
+            "aws:ecs/service:Service",
+            "aws.ecs.Service",
+            "the service ARN or <cluster>/<service>",
+            r"[A-Za-z0-9_-]{1,255}/[A-Za-z0-9_-]{1,255}",
+            "compute",
+            "ecs_services.py",
+        ),
+        ImportType(
+            "aws:dynamodb/table:Table",
+            "aws.dynamodb.Table",
+            "the table name",
+            r"[A-Za-z0-9_.-]{3,255}",
+            "persistent",
+            "dynamodb.py",
+        ),
+        ImportType(
+            "aws:ecr/repository:Repository",
+            "aws.ecr.Repository",
+            "the repository name (tradai/<image>)",
+            r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*",
+            "persistent",
+            "ecr.py",
+        ),
+        ImportType(
+            "aws:sqs/queue:Queue",
+            "aws.sqs.Queue",
+            "the queue URL (`aws sqs get-queue-url --queue-name NAME` prints it)",
+            r"https?://[^\s/]+/\d{12}/[A-Za-z0-9_-]{1,80}(?:\.fifo)?",
+            "foundation",
+            "sqs.py",
+        ),
+        ImportType(
+            "aws:cloudwatch/logGroup:LogGroup",
+            "aws.cloudwatch.LogGroup",
+            "the log group name",
+            r"[A-Za-z0-9_./#-]{1,512}",
+            "compute",
+            "ecs_services.py",
+        ),
+        ImportType(
+            "aws:iam/role:Role", "aws.iam.Role", "the role name", r"[A-Za-z0-9+=,.@_-]{1,64}", "compute", "iam.py"
+        ),
+        ImportType(
+            "aws:lambda/function:Function",
+            "aws.lambda_.Function",
+            "the function name",
+            r"[A-Za-z0-9_-]{1,64}",
+            "compute",
+            "lambda_funcs.py",
+        ),
+    )
+}
 # The short tokens of the deployment guide's `pulumi import` lines, and the bare module:Type forms, by full token.
-TYPE_ALIASES = {"aws:s3:Bucket": "aws:s3/bucket:Bucket", "aws:s3:BucketV2": "aws:s3/bucketV2:BucketV2",
-                "aws:ecs:Service": "aws:ecs/service:Service", "aws:dynamodb:Table": "aws:dynamodb/table:Table",
-                "aws:ecr:Repository": "aws:ecr/repository:Repository", "aws:sqs:Queue": "aws:sqs/queue:Queue",
-                "aws:cloudwatch:LogGroup": "aws:cloudwatch/logGroup:LogGroup", "aws:iam:Role": "aws:iam/role:Role",
-                "aws:lambda:Function": "aws:lambda/function:Function"}
+TYPE_ALIASES = {
+    "aws:s3:Bucket": "aws:s3/bucket:Bucket",
+    "aws:s3:BucketV2": "aws:s3/bucketV2:BucketV2",
+    "aws:ecs:Service": "aws:ecs/service:Service",
+    "aws:dynamodb:Table": "aws:dynamodb/table:Table",
+    "aws:ecr:Repository": "aws:ecr/repository:Repository",
+    "aws:sqs:Queue": "aws:sqs/queue:Queue",
+    "aws:cloudwatch:LogGroup": "aws:cloudwatch/logGroup:LogGroup",
+    "aws:iam:Role": "aws:iam/role:Role",
+    "aws:lambda:Function": "aws:lambda/function:Function",
+}
 
 
 @dataclass(frozen=True)
@@ -96,35 +155,51 @@ def supported_types() -> str:
     return ", ".join(IMPORT_TYPES)
 
 
-def import_request(environment: str, stack: str, resource_type: object, name: object, resource_id: object,
-                   parent: object = "") -> ImportRequest:
+def import_request(
+    environment: str, stack: str, resource_type: object, name: object, resource_id: object, parent: object = ""
+) -> ImportRequest:
     """Check an import's parameters (no AWS, no Pulumi): a supported type, a logical name a URN can end with, an
     import id of that type's form (an ECS service ARN becomes <cluster>/<service>), and a parent URN of this stack
     and environment."""
     from tradai_nb.stacks.registry import stacks
 
     if stack not in stacks.names():
-        raise ParameterError(f"parameter 'stack' (--stack): unknown stack {stack!r}; choose one of "
-                             f"{', '.join(stacks.names())}", name="stack")
-    for label, value in (("resource_type", resource_type), ("name", name), ("resource_id", resource_id),
-                         ("parent", parent)):
+        raise ParameterError(
+            f"parameter 'stack' (--stack): unknown stack {stack!r}; choose one of {', '.join(stacks.names())}",
+            name="stack",
+        )
+    for label, value in (
+        ("resource_type", resource_type),
+        ("name", name),
+        ("resource_id", resource_id),
+        ("parent", parent),
+    ):
         if not isinstance(value, str):
             raise ParameterError(f"parameter {label!r}: expected text, got {value!r}", name=label)
     token = TYPE_ALIASES.get(resource_type, resource_type)
     if token not in IMPORT_TYPES:
-        raise ParameterError(f"parameter 'resource_type' (--type): {resource_type!r} is not a type tradai-nb imports; "
-                             f"supported types: {supported_types()} (the guide's short forms such as aws:s3:Bucket "
-                             "are accepted too). Other types: declare them in the stack program with "
-                             "pulumi.ResourceOptions(import_=<id>) and run `tradai-nb stack up`", name="resource_type")
+        raise ParameterError(
+            f"parameter 'resource_type' (--type): {resource_type!r} is not a type tradai-nb imports; "
+            f"supported types: {supported_types()} (the guide's short forms such as aws:s3:Bucket "
+            "are accepted too). Other types: declare them in the stack program with "
+            "pulumi.ResourceOptions(import_=<id>) and run `tradai-nb stack up`",
+            name="resource_type",
+        )
     kind = IMPORT_TYPES[token]
     if not _NAME.match(name):
-        raise ParameterError(f"parameter 'name' (--name): {name!r} cannot name a resource; a Pulumi logical name "
-                             "starts with a letter and holds only letters, digits, '.', '_' and '-' (no spaces), at "
-                             "most 100 characters, e.g. configs-bucket", name="name")
+        raise ParameterError(
+            f"parameter 'name' (--name): {name!r} cannot name a resource; a Pulumi logical name "
+            "starts with a letter and holds only letters, digits, '.', '_' and '-' (no spaces), at "
+            "most 100 characters, e.g. configs-bucket",
+            name="name",
+        )
     resource_id = _normal_id(kind, resource_id.strip())
     if not kind.matches(resource_id):
-        raise ParameterError(f"parameter 'resource_id' (--id): {resource_id!r} is not an import id of {token}; "
-                             f"expected {kind.id_meaning}", name="resource_id")
+        raise ParameterError(
+            f"parameter 'resource_id' (--id): {resource_id!r} is not an import id of {token}; "
+            f"expected {kind.id_meaning}",
+            name="resource_id",
+        )
     if parent:
         _check_parent(parent, environment, stack)
     return ImportRequest(environment, stack, kind, name, resource_id, parent)
@@ -140,14 +215,18 @@ def _normal_id(kind: ImportType, resource_id: str) -> str:
 def _check_parent(parent: str, environment: str, stack: str) -> None:
     urn = _URN.match(parent)
     if urn is None:
-        raise ParameterError(f"parameter 'parent' (--parent): {parent!r} is not a URN; expected "
-                             "urn:pulumi:<env>::<project>::<type>::<name> (`tradai-nb stack resources` lists them)",
-                             name="parent")
+        raise ParameterError(
+            f"parameter 'parent' (--parent): {parent!r} is not a URN; expected "
+            "urn:pulumi:<env>::<project>::<type>::<name> (`tradai-nb stack resources` lists them)",
+            name="parent",
+        )
     project = config.get_stack_project(stack)
     if (urn["stack"], urn["project"]) != (environment, project):
-        raise ParameterError(f"parameter 'parent' (--parent): {parent} is a resource of {urn['project']} in "
-                             f"{urn['stack']}, not of {project} in {environment}; a parent must be in the same stack",
-                             name="parent")
+        raise ParameterError(
+            f"parameter 'parent' (--parent): {parent} is a resource of {urn['project']} in "
+            f"{urn['stack']}, not of {project} in {environment}; a parent must be in the same stack",
+            name="parent",
+        )
 
 
 def declaration_code(request: ImportRequest, arguments: Mapping[str, Any]) -> str:

@@ -24,19 +24,33 @@ REDACTED = "[redacted]"
 # such a name points at or counts a secret without holding it (`secret_arn`, `token_count`, `access_key_id`,
 # `PULUMI_CONFIG_PASSPHRASE_FILE`). A bare `key` is not secret (runbooks take output names, S3 keys, key pair names
 # as `key`), nor is a word that merely contains a secret word (`keyboard`, `monkey`, `tokenizer`).
-SECRET_WORDS = frozenset({"passphrase", "password", "passwd", "pwd", "secret", "token", "credential", "credentials",
-                          "apikey", "privatekey"})
+SECRET_WORDS = frozenset(
+    {"passphrase", "password", "passwd", "pwd", "secret", "token", "credential", "credentials", "apikey", "privatekey"}
+)
 # Pairs whose words are harmless alone; "secret key" or "session token" need no pair, their second word suffices.
-SECRET_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("signing", "key"),
-                          ("encryption", "key"), ("master", "key"), ("auth", "key")})
+SECRET_PAIRS = frozenset(
+    {
+        ("api", "key"),
+        ("private", "key"),
+        ("access", "key"),
+        ("signing", "key"),
+        ("encryption", "key"),
+        ("master", "key"),
+        ("auth", "key"),
+    }
+)
 REFERENCE_WORDS = frozenset({"arn", "id", "name", "count", "file", "path", "length", "ttl"})
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 PASSPHRASE_VARIABLE = "PULUMI_CONFIG_PASSPHRASE"
 # AWS_ACCESS_KEY_ID is absent on purpose: it identifies a key (it shows in CloudTrail and error messages), and
 # scrubbing it would only blank out the records that say who acted.
-SECRET_ENVIRONMENT_VARIABLES = (PASSPHRASE_VARIABLE, "PULUMI_ACCESS_TOKEN", "AWS_SECRET_ACCESS_KEY",
-                                "AWS_SESSION_TOKEN")
+SECRET_ENVIRONMENT_VARIABLES = (
+    PASSPHRASE_VARIABLE,
+    "PULUMI_ACCESS_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+)
 # Holds the path of a file whose content is the passphrase.
 PASSPHRASE_FILE_VARIABLE = "PULUMI_CONFIG_PASSPHRASE_FILE"
 
@@ -98,14 +112,22 @@ def check_secret_strength(environment: str, redactor: Redactor) -> list[str]:
         return []
     if environment in config.PROTECTED_ENVIRONMENTS:
         name = redactor.too_short[0]
-        remedy = (f"set a passphrase of at least {MIN_SCRUB_LENGTH} characters (an existing stack takes a new one "
-                  "with `pulumi stack change-secrets-provider passphrase`)" if _is_passphrase(name)
-                  else f"give it a value of at least {MIN_SCRUB_LENGTH} characters")
-        raise GuardError(f"{_subject(name)} is shorter than {MIN_SCRUB_LENGTH} characters, too short to scrub safely "
-                         f"from stored notebooks, and {environment} refuses it: {remedy}", name=name)
-    return [f"{_subject(name)} is shorter than {MIN_SCRUB_LENGTH} characters: too short to scrub safely from stored "
-            f"notebooks; use a longer {'passphrase' if _is_passphrase(name) else 'value'}"
-            for name in redactor.too_short]
+        remedy = (
+            f"set a passphrase of at least {MIN_SCRUB_LENGTH} characters (an existing stack takes a new one "
+            "with `pulumi stack change-secrets-provider passphrase`)"
+            if _is_passphrase(name)
+            else f"give it a value of at least {MIN_SCRUB_LENGTH} characters"
+        )
+        raise GuardError(
+            f"{_subject(name)} is shorter than {MIN_SCRUB_LENGTH} characters, too short to scrub safely "
+            f"from stored notebooks, and {environment} refuses it: {remedy}",
+            name=name,
+        )
+    return [
+        f"{_subject(name)} is shorter than {MIN_SCRUB_LENGTH} characters: too short to scrub safely from stored "
+        f"notebooks; use a longer {'passphrase' if _is_passphrase(name) else 'value'}"
+        for name in redactor.too_short
+    ]
 
 
 def _is_passphrase(name: str) -> bool:
@@ -119,14 +141,21 @@ def _subject(name: str) -> str:
 def _forms(secret: str) -> set[str]:
     """Every spelling of the secret a stored notebook or record can hold."""
     escaped = {
-        secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], repr(secret)[1:-1],
-        html.escape(secret, quote=True), html.escape(secret, quote=False),
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        html.escape(secret, quote=True),
+        html.escape(secret, quote=False),
         # quote() with its default safe="/" is how most code encodes a URL path.
-        quote(secret, safe=""), quote(secret), quote_plus(secret),
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
     }
     # The stored notebook is itself JSON, so the final leak check on its text meets each form escaped once more.
-    return escaped | {json.dumps(form, ensure_ascii=ascii_only)[1:-1]
-                      for form in escaped for ascii_only in (True, False)}
+    return escaped | {
+        json.dumps(form, ensure_ascii=ascii_only)[1:-1] for form in escaped for ascii_only in (True, False)
+    }
 
 
 class Redactor:

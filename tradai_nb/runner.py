@@ -63,8 +63,13 @@ class CheckedParameters:
     settings: Settings
 
 
-def run_notebook(notebook: str | Path, environment: str, parameters: Mapping[str, Any] | None = None, *,
-                 progress_bar: bool | None = None) -> AuditRecord:
+def run_notebook(
+    notebook: str | Path,
+    environment: str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    progress_bar: bool | None = None,
+) -> AuditRecord:
     """Run a notebook headless in one environment and keep the run as an audit record, refusals included: a
     `started` record before anything happens, the outcome with the executed notebook after. Returns the outcome.
     Raises AuditStoreError (nothing run) when the audit folder cannot take the started record."""
@@ -96,8 +101,9 @@ def run_notebook(notebook: str | Path, environment: str, parameters: Mapping[str
     given = {**checked.given, **sandbox}
     run.stage = "kernel"
     with _run_environment(run.id, run.notebook):
-        executed, error = execute(source, given,
-                                  progress_bar=sys.stderr.isatty() if progress_bar is None else progress_bar)
+        executed, error = execute(
+            source, given, progress_bar=sys.stderr.isatty() if progress_bar is None else progress_bar
+        )
     if executed is None:
         executed = _without_outputs(prepare(source, given))
     else:
@@ -125,14 +131,24 @@ class _RunRecord:
     def _fields(self, status: str, error: BaseException | None, ended: datetime | None) -> dict[str, Any]:
         environment = self.settings.environment if self.settings else str(self.parameters.get("environment"))
         return {
-            "id": self.id, "kind": "run", "status": status, "origin": "run", "action": "notebook",
-            "target": self.redactor.scrub(self.notebook), "environment": environment,
-            "operator": self.redactor.scrub(self.origin.operator), "host": self.redactor.scrub(self.origin.host),
-            "git_commit": self.origin.git_commit, "git_dirty": self.origin.git_dirty,
-            "notebook": self.redactor.scrub(self.notebook), "parameters": self.parameters,
-            "start": audit.timestamp(self.started), "end": audit.timestamp(ended) if ended else None,
+            "id": self.id,
+            "kind": "run",
+            "status": status,
+            "origin": "run",
+            "action": "notebook",
+            "target": self.redactor.scrub(self.notebook),
+            "environment": environment,
+            "operator": self.redactor.scrub(self.origin.operator),
+            "host": self.redactor.scrub(self.origin.host),
+            "git_commit": self.origin.git_commit,
+            "git_dirty": self.origin.git_dirty,
+            "notebook": self.redactor.scrub(self.notebook),
+            "parameters": self.parameters,
+            "start": audit.timestamp(self.started),
+            "end": audit.timestamp(ended) if ended else None,
             "duration_s": round((ended - self.started).total_seconds(), 3) if ended else None,
-            "stage": self.stage, "error": self.redactor.scrub(describe(error)) if error is not None else None,
+            "stage": self.stage,
+            "error": self.redactor.scrub(describe(error)) if error is not None else None,
             "parent": None,
         }
 
@@ -151,8 +167,9 @@ class _RunRecord:
         self._anchor()
         return record
 
-    def finish(self, notebook: dict[str, Any], status: str, parameters: Mapping[str, Any],
-               error: BaseException | None) -> AuditRecord:
+    def finish(
+        self, notebook: dict[str, Any], status: str, parameters: Mapping[str, Any], error: BaseException | None
+    ) -> AuditRecord:
         self.parameters = self.redactor.parameters(parameters)
         entry = self._fields(status, error, datetime.now(UTC))
         entry["notebook_file"] = self.store.notebook_path_for(entry)
@@ -174,9 +191,11 @@ class _RunRecord:
             return
         uploaded = anchoring.upload_pending(self.store, self.settings)
         if uploaded.error and warn:
-            print(f"tradai-nb: warning: the run's record is kept in {self.store.index}, but its upload to "
-                  f"s3://{uploaded.bucket} failed ({uploaded.error}); the next record's upload retries it",
-                  file=sys.stderr)
+            print(
+                f"tradai-nb: warning: the run's record is kept in {self.store.index}, but its upload to "
+                f"s3://{uploaded.bucket} failed ({uploaded.error}); the next record's upload retries it",
+                file=sys.stderr,
+            )
 
 
 @contextmanager
@@ -220,8 +239,11 @@ def notebook_path(notebook: str | Path) -> Path:
     for candidate in (Path(notebook), PROJECT_ROOT / notebook):
         if candidate.is_file() and candidate.suffix == ".ipynb":
             return candidate.resolve()
-    raise ParameterError(f"notebook {str(notebook)!r}: no such .ipynb file (paths are relative to the current "
-                         f"directory or to {PROJECT_ROOT}); the stack notebooks are in notebooks/stacks/", name="notebook")
+    raise ParameterError(
+        f"notebook {str(notebook)!r}: no such .ipynb file (paths are relative to the current "
+        f"directory or to {PROJECT_ROOT}); the stack notebooks are in notebooks/stacks/",
+        name="notebook",
+    )
 
 
 def notebook_parameters(source: Path) -> dict[str, NotebookParameter]:
@@ -231,8 +253,11 @@ def notebook_parameters(source: Path) -> dict[str, NotebookParameter]:
         try:
             default = ast.literal_eval(found["default"])
         except (ValueError, SyntaxError):
-            raise ParameterError(f"notebook {source.name}: parameter {name!r} defaults to {found['default']!r}, which is "
-                                 "not a literal; the parameters cell must hold literal defaults only", name=name) from None
+            raise ParameterError(
+                f"notebook {source.name}: parameter {name!r} defaults to {found['default']!r}, which is "
+                "not a literal; the parameters cell must hold literal defaults only",
+                name=name,
+            ) from None
         declared[name] = NotebookParameter(name, default, found["help"])
     return declared
 
@@ -245,25 +270,36 @@ def check_parameters(source: Path, settings: Settings, requested: Mapping[str, A
     for name, value in requested.items():
         if name == "environment":
             if value != settings.environment:
-                raise ParameterError(f"parameter 'environment': the run is for {settings.environment!r} but the "
-                                     f"parameter says {value!r}; choose the environment with --env only", name=name)
+                raise ParameterError(
+                    f"parameter 'environment': the run is for {settings.environment!r} but the "
+                    f"parameter says {value!r}; choose the environment with --env only",
+                    name=name,
+                )
         elif name in declared:
             value = _coerce(name, value, declared[name].default)
         elif name in AUDIT_SETTINGS:
-            raise ParameterError(f"parameter {name!r}: where runs are recorded is set in params/{settings.environment}.yaml "
-                                 f"(or ${audit.AUDIT_DIR_VARIABLE}), not per run", name=name)
+            raise ParameterError(
+                f"parameter {name!r}: where runs are recorded is set in params/{settings.environment}.yaml "
+                f"(or ${audit.AUDIT_DIR_VARIABLE}), not per run",
+                name=name,
+            )
         elif name not in SETTINGS_FIELDS:
             raise ParameterError(
                 f"parameter {name!r}: unknown to {source.name}; it takes {', '.join(declared) or 'no parameters'} "
-                "(and any settings key of params/<env>.yaml)", name=name)
+                "(and any settings key of params/<env>.yaml)",
+                name=name,
+            )
         if name in SETTINGS_FIELDS and name != "environment":
             value = overrides[name] = _setting_value(name, value)
         given[name] = value
     missing = next((p for p in declared.values() if p.required and given.get(p.name) in (None, "")), None)
     if missing is not None:
         hint = f" ({missing.help})" if missing.help else ""
-        raise ParameterError(f"parameter {missing.name!r} is required by {source.name} and was not given; "
-                             f"pass -p {missing.name} <value>{hint}", name=missing.name)
+        raise ParameterError(
+            f"parameter {missing.name!r} is required by {source.name} and was not given; "
+            f"pass -p {missing.name} <value>{hint}",
+            name=missing.name,
+        )
     try:
         run_settings = load_settings(settings.environment, overrides) if overrides else settings
     except SettingsError as exc:
@@ -284,9 +320,14 @@ def precheck_stack_action(source: Path, checked: CheckedParameters) -> None:
 
         check_bootstrap_action(action)
     for stack in stack_names:
-        check_stack_action(checked.settings, stack, action, confirm=values.get("confirm", ""),
-                           allow_destroy=values.get("allow_destroy", False),
-                           state_file=values.get("state_file") or None)
+        check_stack_action(
+            checked.settings,
+            stack,
+            action,
+            confirm=values.get("confirm", ""),
+            allow_destroy=values.get("allow_destroy", False),
+            state_file=values.get("state_file") or None,
+        )
 
 
 def stacks_of(source: Path) -> tuple[str, ...]:
@@ -312,21 +353,30 @@ def start_sandbox(settings: Settings) -> dict[str, Any]:
 
 def prepare(source: Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """The parameterized notebook, not executed (what a refused run stores)."""
-    prepared = papermill.execute_notebook(str(source), None, parameters=dict(parameters), prepare_only=True,
-                                          kernel_name=KERNEL_NAME, progress_bar=False)
+    prepared = papermill.execute_notebook(
+        str(source), None, parameters=dict(parameters), prepare_only=True, kernel_name=KERNEL_NAME, progress_bar=False
+    )
     return json.loads(json.dumps(prepared))
 
 
-def execute(source: Path, parameters: Mapping[str, Any], *,
-            progress_bar: bool) -> tuple[dict[str, Any] | None, BaseException | None]:
+def execute(
+    source: Path, parameters: Mapping[str, Any], *, progress_bar: bool
+) -> tuple[dict[str, Any] | None, BaseException | None]:
     """Execute with papermill in the project root; returns the executed notebook (None when papermill wrote none:
     the kernel never ran) and the error that stopped it."""
     target = _IN_MEMORY.new_path(source)
     error = None
     try:
         with kernel_config() as config:
-            papermill.execute_notebook(str(source), target, parameters=dict(parameters), kernel_name=KERNEL_NAME,
-                                       cwd=str(PROJECT_ROOT), progress_bar=progress_bar, config=config)
+            papermill.execute_notebook(
+                str(source),
+                target,
+                parameters=dict(parameters),
+                kernel_name=KERNEL_NAME,
+                cwd=str(PROJECT_ROOT),
+                progress_bar=progress_bar,
+                config=config,
+            )
     except (Exception, KeyboardInterrupt) as exc:
         error = exc
     written = _IN_MEMORY.pop(target)
@@ -356,8 +406,7 @@ def refresh_notebooks(paths: Sequence[Path] | None = None, *, on_progress: Calla
 
     with sandbox.isolated_local_environment():
         sandbox.ensure_running(load_settings("local"))
-        return [_refresh(notebook_path(path), on_progress)
-                for path in paths or sorted(NOTEBOOKS_DIR.glob("*/*.ipynb"))]
+        return [_refresh(notebook_path(path), on_progress) for path in paths or sorted(NOTEBOOKS_DIR.glob("*/*.ipynb"))]
 
 
 def notebook_text(path: Path) -> str:
@@ -388,8 +437,14 @@ def _refresh(path: Path, on_progress: Callable[[str], None]) -> Path:
     node = nbformat.read(path, as_version=4)
     # Same working directory as nbval's kernel (the notebook's folder), no timing metadata to churn in git.
     with kernel_config() as config:
-        nbclient.NotebookClient(node, kernel_name=KERNEL_NAME, timeout=600, record_timing=False, config=config,
-                                resources={"metadata": {"path": str(path.parent)}}).execute()
+        nbclient.NotebookClient(
+            node,
+            kernel_name=KERNEL_NAME,
+            timeout=600,
+            record_timing=False,
+            config=config,
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
     audit.write_atomically(path, nbformat.writes(node).encode("utf-8"))
     return path
 
@@ -412,9 +467,16 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     converted = _from_text(value, expected) if isinstance(value, str) and expected is not str else value
     if expected is float and isinstance(converted, int) and not isinstance(converted, bool):
         converted = float(converted)
-    if converted is _INVALID or not isinstance(converted, expected) or (expected is int and isinstance(converted, bool)):
-        raise ParameterError(f"parameter {name!r}: expected {_describe_type(expected)} like the notebook's default "
-                             f"{default!r}, got {value!r}", name=name)
+    if (
+        converted is _INVALID
+        or not isinstance(converted, expected)
+        or (expected is int and isinstance(converted, bool))
+    ):
+        raise ParameterError(
+            f"parameter {name!r}: expected {_describe_type(expected)} like the notebook's default "
+            f"{default!r}, got {value!r}",
+            name=name,
+        )
     return converted
 
 

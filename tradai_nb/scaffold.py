@@ -60,8 +60,9 @@ def new_module(stack: str, name: str, root: Path | None = None) -> NewModule:
     module_path = package / f"{name}.py"
     test_path = root / "tests" / "stacks" / f"test_{stack}_{name}.py"
     if not init_path.is_file():
-        raise ModuleShapeError(f"{init_path} does not exist: the {stack} stack's package is missing from {root}",
-                               path=init_path)
+        raise ModuleShapeError(
+            f"{init_path} does not exist: the {stack} stack's package is missing from {root}", path=init_path
+        )
     _check_name(stack, name, package, test_path)
     init_source = init_path.read_text(encoding="utf-8")
     _check_unbound(stack, name, init_source, init_path)
@@ -69,14 +70,16 @@ def new_module(stack: str, name: str, root: Path | None = None) -> NewModule:
 
     export = export_name(name)
     registered = register(init_source, stack, name, path=init_path)
-    sources = {module_path: module_source(stack, name), test_path: test_source(stack, name, export),
-               init_path: registered}
+    sources = {
+        module_path: module_source(stack, name),
+        test_path: test_source(stack, name, export),
+        init_path: registered,
+    }
     for path, source in sources.items():
         compile(source, str(path), "exec")
 
     _write_all(sources, replaced=init_path)
-    return NewModule(stack, name, module_path, init_path, test_path, export,
-                     next_steps(stack, export, root, test_path))
+    return NewModule(stack, name, module_path, init_path, test_path, export, next_steps(stack, export, root, test_path))
 
 
 def register(source: str, stack: str, name: str, *, path: Path) -> str:
@@ -91,11 +94,17 @@ def register(source: str, stack: str, name: str, *, path: Path) -> str:
     factory, program = _program_of(tree, path)
     settings_arg = factory.args.args[0].arg
     if program.body[0].lineno == program.lineno or isinstance(program.body[-1], ast.Return):
-        raise ModuleShapeError(f"{path}: `program` inside make_program must start on a line of its own and not "
-                               "end in a return; register the module by hand", path=path)
+        raise ModuleShapeError(
+            f"{path}: `program` inside make_program must start on a line of its own and not "
+            "end in a return; register the module by hand",
+            path=path,
+        )
     if not (_binds(tree.body, "pulumi") or _binds(program.body, "pulumi")):
-        raise ModuleShapeError(f"{path}: `pulumi` is not imported at module level or in `program`, so an export "
-                               "cannot be added; add `import pulumi` and run again", path=path)
+        raise ModuleShapeError(
+            f"{path}: `pulumi` is not imported at module level or in `program`, so an export "
+            "cannot be added; add `import pulumi` and run again",
+            path=path,
+        )
 
     lines = source.splitlines(keepends=True)
     variable = f"{name}_log_group"
@@ -194,12 +203,16 @@ def next_steps(stack: str, export: str, root: Path, test_path: Path) -> tuple[st
     """The deployment guide's integration checklist, for this module."""
     readers = [spec.name for spec in stacks if stack in spec.upstream]
     if readers:
-        outputs = (f"outputs: export with pulumi.export what {' and '.join(readers)} must read (as {export} is now); "
-                   f'they read it with Upstream("{stack}", settings).require("{export}"), never by a name of their '
-                   "own")
+        outputs = (
+            f"outputs: export with pulumi.export what {' and '.join(readers)} must read (as {export} is now); "
+            f'they read it with Upstream("{stack}", settings).require("{export}"), never by a name of their '
+            "own"
+        )
     else:
-        outputs = (f"outputs: no stack reads {stack}'s outputs; keep {export} for operators (tradai-nb stack output) "
-                   "or drop it")
+        outputs = (
+            f"outputs: no stack reads {stack}'s outputs; keep {export} for operators (tradai-nb stack output) "
+            "or drop it"
+        )
     test = test_path.relative_to(root)
     return (
         f"stack: {stack} is for {STACK_FIT[stack]}; if the module is not, move it to the stack it is for",
@@ -208,14 +221,13 @@ def next_steps(stack: str, export: str, root: Path, test_path: Path) -> tuple[st
         "tags: every resource takes tags=config.get_tags(service=..., environment=env): Project, Environment, "
         "Service, ManagedBy (policy rule required-tags)",
         outputs,
-        f"docs: the README's \"The estate\" table, row {stack}",
+        f'docs: the README\'s "The estate" table, row {stack}',
         f"plan: tradai-nb plan --env dev --stack {stack}",
         f"policy: tradai-nb policy check --env dev --stack {stack}",
         f"test: .venv/bin/pytest {test} (extend it as the module grows; tests/stacks/test_{stack}.py counts the "
         "stack's resources by type)",
         f"notebook: tradai-nb notebooks refresh notebooks/stacks/{stack}.ipynb (its stored outputs count resources)",
     )
-
 
 
 def _project_root(root: Path | None) -> Path:
@@ -226,15 +238,19 @@ def _project_root(root: Path | None) -> Path:
     root = Path(root)
     missing = [p for p in ("tradai_nb/stacks", "tests/stacks") if not (root / p).is_dir()]
     if missing:
-        raise ParameterError(f"--root {root} is not a tradai-nb project: it has no {' or '.join(missing)} folder; "
-                             "pass the folder holding tradai_nb/ and tests/ (default: this project)", name="--root")
+        raise ParameterError(
+            f"--root {root} is not a tradai-nb project: it has no {' or '.join(missing)} folder; "
+            "pass the folder holding tradai_nb/ and tests/ (default: this project)",
+            name="--root",
+        )
     return root
 
 
 def _check_stack(stack: str) -> None:
     if stack not in stacks.names():
-        raise ParameterError(f"--stack {stack!r} is not a stack of the estate; pass one of {', '.join(stacks.names())}",
-                             name="--stack")
+        raise ParameterError(
+            f"--stack {stack!r} is not a stack of the estate; pass one of {', '.join(stacks.names())}", name="--stack"
+        )
 
 
 def _check_name(stack: str, name: str, package: Path, test_path: Path) -> None:
@@ -242,16 +258,21 @@ def _check_name(stack: str, name: str, package: Path, test_path: Path) -> None:
         return ParameterError(f"--name {name!r} {problem}", name="--name")
 
     if not MODULE_NAME.fullmatch(name):
-        raise refuse("is not a snake_case Python identifier: lower-case letters and digits, words joined by single "
-                     "underscores, starting with a letter (e.g. order_audit)")
+        raise refuse(
+            "is not a snake_case Python identifier: lower-case letters and digits, words joined by single "
+            "underscores, starting with a letter (e.g. order_audit)"
+        )
     if keyword.iskeyword(name) or keyword.issoftkeyword(name) or hasattr(builtins, name):
         raise refuse("is a Python keyword or built-in name; pick a name that says what the module handles")
     if len(name) > MAX_NAME_LENGTH:
-        raise refuse(f"is {len(name)} characters, more than {MAX_NAME_LENGTH}: the AWS names built from it have "
-                     "length limits; pick a shorter name")
+        raise refuse(
+            f"is {len(name)} characters, more than {MAX_NAME_LENGTH}: the AWS names built from it have "
+            "length limits; pick a shorter name"
+        )
     if (package / f"{name}.py").exists() or (package / name).exists():
-        raise refuse(f"is already a module of the {stack} stack ({package / name}.py); pick another name, or "
-                     "extend that module")
+        raise refuse(
+            f"is already a module of the {stack} stack ({package / name}.py); pick another name, or extend that module"
+        )
     if test_path.exists():
         raise refuse(f"would overwrite {test_path}; pick another name, or remove that test first")
 
@@ -260,19 +281,28 @@ def _check_unbound(stack: str, name: str, source: str, path: Path) -> None:
     """The module's name, and the variable its resource goes into, must not already mean something in the program."""
     tree = _parse(source, path)
     bound = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    bound |= {alias.asname or alias.name.split(".")[0] for node in ast.walk(tree)
-              if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    bound |= {
+        alias.asname or alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
     bound |= {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
     bound |= {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}
-    exports = {node.args[0].value for node in ast.walk(tree) if _is_export(node)
-               and node.args and isinstance(node.args[0], ast.Constant)}
+    exports = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if _is_export(node) and node.args and isinstance(node.args[0], ast.Constant)
+    }
     for taken in (name, f"{name}_log_group"):
         if taken in bound:
-            raise ParameterError(f"--name {name!r}: {taken!r} is already a name in {path}; pick another name",
-                                 name="--name")
+            raise ParameterError(
+                f"--name {name!r}: {taken!r} is already a name in {path}; pick another name", name="--name"
+            )
     if export_name(name) in exports:
-        raise ParameterError(f"--name {name!r}: the {stack} stack already exports {export_name(name)}; pick "
-                             "another name", name="--name")
+        raise ParameterError(
+            f"--name {name!r}: the {stack} stack already exports {export_name(name)}; pick another name", name="--name"
+        )
 
 
 def _check_logical_name(name: str, package: Path) -> None:
@@ -281,38 +311,50 @@ def _check_logical_name(name: str, package: Path) -> None:
     for module in sorted(package.glob("*.py")):
         tree = _parse(module.read_text(encoding="utf-8"), module)
         if any(isinstance(node, ast.Constant) and node.value == logical for node in ast.walk(tree)):
-            raise ParameterError(f"--name {name!r}: the log group name {logical!r} is already used in {module}; "
-                                 "pick another name", name="--name")
+            raise ParameterError(
+                f"--name {name!r}: the log group name {logical!r} is already used in {module}; pick another name",
+                name="--name",
+            )
 
 
 def _parse(source: str, path: Path) -> ast.Module:
     try:
         return ast.parse(source, filename=str(path))
     except SyntaxError as exc:
-        raise ModuleShapeError(f"{path} does not parse (line {exc.lineno}: {exc.msg}); fix it first",
-                               path=path) from None
+        raise ModuleShapeError(
+            f"{path} does not parse (line {exc.lineno}: {exc.msg}); fix it first", path=path
+        ) from None
 
 
 def _program_of(tree: ast.Module, path: Path) -> tuple[ast.FunctionDef, ast.FunctionDef]:
     factories = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "make_program"]
     if len(factories) != 1:
-        raise ModuleShapeError(f"{path} has no top-level `def make_program(settings)`; a stack package's program "
-                               "factory is expected there (see tradai_nb/stacks/edge/__init__.py)", path=path)
+        raise ModuleShapeError(
+            f"{path} has no top-level `def make_program(settings)`; a stack package's program "
+            "factory is expected there (see tradai_nb/stacks/edge/__init__.py)",
+            path=path,
+        )
     [factory] = factories
     if not factory.args.args:
-        raise ModuleShapeError(f"{path}: make_program takes no settings argument; expected "
-                               "`def make_program(settings)`", path=path)
+        raise ModuleShapeError(
+            f"{path}: make_program takes no settings argument; expected `def make_program(settings)`", path=path
+        )
     programs = [n for n in factory.body if isinstance(n, ast.FunctionDef) and n.name == "program"]
     returned = factory.body[-1] if factory.body else None
-    if len(programs) != 1 or not (isinstance(returned, ast.Return) and isinstance(returned.value, ast.Name)
-                                  and returned.value.id == "program"):
-        raise ModuleShapeError(f"{path}: make_program must define one nested `def program()` and end with "
-                               "`return program`; register the module by hand", path=path)
+    if len(programs) != 1 or not (
+        isinstance(returned, ast.Return) and isinstance(returned.value, ast.Name) and returned.value.id == "program"
+    ):
+        raise ModuleShapeError(
+            f"{path}: make_program must define one nested `def program()` and end with "
+            "`return program`; register the module by hand",
+            path=path,
+        )
     return factory, programs[0]
 
 
-def _import_edit(tree: ast.Module, program: ast.FunctionDef, lines: list[str], stack: str,
-                 name: str) -> tuple[int, int, list[str]]:
+def _import_edit(
+    tree: ast.Module, program: ast.FunctionDef, lines: list[str], stack: str, name: str
+) -> tuple[int, int, list[str]]:
     """Where the import goes, as (first line index, end line index, new lines) over `lines`."""
     package = f"tradai_nb.stacks.{stack}"
 
@@ -326,7 +368,7 @@ def _import_edit(tree: ast.Module, program: ast.FunctionDef, lines: list[str], s
         return at, at, [f"from {package} import {name}\n"]
     node = found[0]
     indent = _indent(lines[node.lineno - 1])
-    original = lines[node.lineno - 1:node.end_lineno]
+    original = lines[node.lineno - 1 : node.end_lineno]
     if any("#" in line for line in original):  # keep its comments: a line of its own after it
         return node.end_lineno, node.end_lineno, [f"{indent}from {package} import {name}\n"]
     names = [f"{a.name} as {a.asname}" if a.asname else a.name for a in node.names]
@@ -352,8 +394,13 @@ def _call_line(program: ast.FunctionDef, lines: list[str]) -> int:
 
 
 def _is_export(node: ast.AST) -> bool:
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "export"
-            and isinstance(node.func.value, ast.Name) and node.func.value.id == "pulumi")
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "export"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "pulumi"
+    )
 
 
 def _exports(statement: ast.stmt) -> bool:
@@ -365,7 +412,7 @@ def _binds(body: list[ast.stmt], name: str) -> bool:
 
 
 def _indent(line: str) -> str:
-    return line[:len(line) - len(line.lstrip())]
+    return line[: len(line) - len(line.lstrip())]
 
 
 def _component(name: str) -> str:

@@ -27,7 +27,30 @@ HOME_ENV_VAR = "TRADAI_HOME"
 LOCAL_HOME = ".tradai"
 
 # CloudWatch Logs accepts only these retention periods.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\((\S+ ){5}\S+\))$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # S3 Object Lock accepts retention periods of up to 100 years.
@@ -42,29 +65,55 @@ class CostAssumptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    api_requests_millions_per_month: float = Field(1.0, description="HTTP API requests a month, in millions (WAF inspects the same requests)")
-    alb_lcu_average: float = Field(1.0, description="average load balancer capacity units (LCUs) the ALB uses each hour")
+    api_requests_millions_per_month: float = Field(
+        1.0, description="HTTP API requests a month, in millions (WAF inspects the same requests)"
+    )
+    alb_lcu_average: float = Field(
+        1.0, description="average load balancer capacity units (LCUs) the ALB uses each hour"
+    )
     nat_data_gb_per_month: float = Field(50.0, description="GB a month leaving the private subnets through NAT")
     interface_endpoint_data_gb_per_month: float = Field(5.0, description="GB a month through each interface endpoint")
     backtest_runs_per_month: float = Field(200.0, description="backtest workflow executions a month")
     backtest_task_hours: float = Field(0.5, description="hours one backtest ECS task runs")
-    lambda_invocations_per_function_per_month: float = Field(10_000.0, description="invocations of each Lambda function a month")
+    lambda_invocations_per_function_per_month: float = Field(
+        10_000.0, description="invocations of each Lambda function a month"
+    )
     lambda_average_duration_s: float = Field(2.0, description="average duration of one Lambda invocation, in seconds")
     s3_storage_gb_per_bucket: float = Field(20.0, description="GB stored in each S3 bucket (current versions)")
-    s3_infrequent_access_share: float = Field(0.5, description="share (0 to 1) of a bucket's data older than its lifecycle transition age")
-    s3_superseded_gb_per_bucket_per_month: float = Field(2.0, description="GB of object versions overwritten or deleted each month in each versioned bucket")
-    dynamodb_write_millions_per_month: float = Field(1.0, description="DynamoDB write request units a month over all tables, in millions")
-    dynamodb_read_millions_per_month: float = Field(5.0, description="DynamoDB read request units a month over all tables, in millions")
+    s3_infrequent_access_share: float = Field(
+        0.5, description="share (0 to 1) of a bucket's data older than its lifecycle transition age"
+    )
+    s3_superseded_gb_per_bucket_per_month: float = Field(
+        2.0, description="GB of object versions overwritten or deleted each month in each versioned bucket"
+    )
+    dynamodb_write_millions_per_month: float = Field(
+        1.0, description="DynamoDB write request units a month over all tables, in millions"
+    )
+    dynamodb_read_millions_per_month: float = Field(
+        5.0, description="DynamoDB read request units a month over all tables, in millions"
+    )
     dynamodb_storage_gb_per_table: float = Field(1.0, description="GB stored in each DynamoDB table")
-    dynamodb_provisioned_wcu_per_table: float = Field(5.0, description="write capacity units a provisioned table would reserve (for the on-demand comparison)")
-    dynamodb_provisioned_rcu_per_table: float = Field(5.0, description="read capacity units a provisioned table would reserve (for the on-demand comparison)")
+    dynamodb_provisioned_wcu_per_table: float = Field(
+        5.0, description="write capacity units a provisioned table would reserve (for the on-demand comparison)"
+    )
+    dynamodb_provisioned_rcu_per_table: float = Field(
+        5.0, description="read capacity units a provisioned table would reserve (for the on-demand comparison)"
+    )
     ecr_storage_gb_per_repository: float = Field(1.0, description="GB of images kept in each ECR repository")
     codeartifact_storage_gb: float = Field(1.0, description="GB of packages in each CodeArtifact repository")
-    log_ingestion_gb_per_group_per_month: float = Field(0.5, description="GB a month written to each CloudWatch log group")
-    sqs_requests_millions_per_queue_per_month: float = Field(0.1, description="SQS requests a month to each queue, in millions")
-    sns_publishes_millions_per_topic_per_month: float = Field(0.01, description="SNS publishes a month to each topic, in millions")
+    log_ingestion_gb_per_group_per_month: float = Field(
+        0.5, description="GB a month written to each CloudWatch log group"
+    )
+    sqs_requests_millions_per_queue_per_month: float = Field(
+        0.1, description="SQS requests a month to each queue, in millions"
+    )
+    sns_publishes_millions_per_topic_per_month: float = Field(
+        0.01, description="SNS publishes a month to each topic, in millions"
+    )
     cognito_monthly_active_users: float = Field(100.0, description="monthly active users of the Cognito user pool")
-    ebs_root_volume_gb: float = Field(8.0, description="root volume GB where a launch template leaves the size to the AMI")
+    ebs_root_volume_gb: float = Field(
+        8.0, description="root volume GB where a launch template leaves the size to the AMI"
+    )
 
     @field_validator("*")
     @classmethod
@@ -90,7 +139,9 @@ class Settings(BaseModel):
     multi_az: bool = Field(description="RDS standby and services spread over both AZs (prod)")
     rds_instance_class: str
     rds_allocated_storage_gb: int = 20
-    fargate_spot: bool = Field(description="FARGATE_SPOT capacity for services; never for the live-trading service in prod")
+    fargate_spot: bool = Field(
+        description="FARGATE_SPOT capacity for services; never for the live-trading service in prod"
+    )
     consolidated: bool = Field(description="one consolidated EC2 host instead of Fargate services")
     consolidated_instance_type: str = "t4g.medium"
     nat_instance_type: str = "t4g.nano"
@@ -110,8 +161,9 @@ class Settings(BaseModel):
     audit_upload: bool = Field(True, description="also upload audit records to the environment's logs bucket")
     audit_retention_days: int = Field(365, description="Object Lock retention of uploaded audit records (days)")
     protect_data: bool = Field(description="protect data-bearing resources from deletion")
-    cost_assumptions: CostAssumptions = Field(default_factory=CostAssumptions,
-                                              description="usage for the cost estimate: a mapping of CostAssumptions keys")
+    cost_assumptions: CostAssumptions = Field(
+        default_factory=CostAssumptions, description="usage for the cost estimate: a mapping of CostAssumptions keys"
+    )
 
     @field_validator("vpc_cidr")
     @classmethod
@@ -135,7 +187,9 @@ class Settings(BaseModel):
     @classmethod
     def _retention(cls, value: int) -> int:
         if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"expected one of CloudWatch's retention periods: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+            raise ValueError(
+                f"expected one of CloudWatch's retention periods: {', '.join(map(str, LOG_RETENTION_DAYS))}"
+            )
         return value
 
     @field_validator("drift_monitor_schedule", "retraining_scheduler_schedule")
@@ -165,7 +219,9 @@ class Settings(BaseModel):
     @classmethod
     def _certificate(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("arn:aws:acm:"):
-            raise ValueError("expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>) or null")
+            raise ValueError(
+                "expected an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>) or null"
+            )
         return value
 
     @field_validator("pulumi_backend_url")
@@ -325,12 +381,16 @@ def read_params(path: Path) -> dict[str, Any]:
             loader.dispose()
     if not isinstance(data, dict):
         got = "an empty file" if data is None else type(data).__name__
-        raise SettingsError(f"{path}: expected a mapping of settings at the top level (key: value lines), got {got}",
-                            path=str(path))
+        raise SettingsError(
+            f"{path}: expected a mapping of settings at the top level (key: value lines), got {got}", path=str(path)
+        )
     for key in data:
         if not isinstance(key, str):
-            raise SettingsError(f"{path}: key {key!r}: expected setting names (text) as keys, got {type(key).__name__}",
-                                path=str(path), key=str(key))
+            raise SettingsError(
+                f"{path}: key {key!r}: expected setting names (text) as keys, got {type(key).__name__}",
+                path=str(path),
+                key=str(key),
+            )
     return data
 
 
@@ -340,8 +400,9 @@ def _read_params_text(path: Path) -> str:
         return files.read_text(path, MAX_PARAMS_BYTES)
     except UnreadableFileError as exc:
         problem = {
-            "missing": "params file not found" if Path(path).parent.is_dir() else
-            f"{Path(path).parent} is not a folder; the params folder ({PARAMS_DIR_ENV_VAR}, else params/) holds the "
+            "missing": "params file not found"
+            if Path(path).parent.is_dir()
+            else f"{Path(path).parent} is not a folder; the params folder ({PARAMS_DIR_ENV_VAR}, else params/) holds the "
             "<environment>.yaml files",
             "folder": "is a folder, not a params file; expected a <environment>.yaml file",
             "not-regular": f"{exc.problem}; expected a <environment>.yaml file",
@@ -376,12 +437,19 @@ class _ParamsLoader(yaml.SafeLoader):
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             name = event.anchor
-            raise _ParamsRefused(f"anchors and aliases (&{name} / *{name}) are not allowed: params files are flat "
-                                 "key: value files; write each value out", event.start_mark, self._key)
+            raise _ParamsRefused(
+                f"anchors and aliases (&{name} / *{name}) are not allowed: params files are flat "
+                "key: value files; write each value out",
+                event.start_mark,
+                self._key,
+            )
         if self._depth > MAX_PARAMS_DEPTH:
-            raise _ParamsRefused(f"nested more than {MAX_PARAMS_DEPTH} levels deep; params files are flat key: value "
-                                 "files (values are text, numbers, true/false, null or short lists)",
-                                 event.start_mark, self._key)
+            raise _ParamsRefused(
+                f"nested more than {MAX_PARAMS_DEPTH} levels deep; params files are flat key: value "
+                "files (values are text, numbers, true/false, null or short lists)",
+                event.start_mark,
+                self._key,
+            )
         self._depth += 1
         try:
             node = super().compose_node(parent, index)
@@ -397,8 +465,9 @@ class _ParamsLoader(yaml.SafeLoader):
         except (ValueError, TypeError, OverflowError) as exc:
             value = node.value if isinstance(node, yaml.ScalarNode) else node.tag
             shown = value if len(value) <= 60 else f"{value[:60]}..."
-            raise _ParamsRefused(f"cannot read the value {shown!r} as {node.tag.rsplit(':', 1)[-1]} ({exc})",
-                                 node.start_mark) from None
+            raise _ParamsRefused(
+                f"cannot read the value {shown!r} as {node.tag.rsplit(':', 1)[-1]} ({exc})", node.start_mark
+            ) from None
 
     def top_level_key_at(self, mark) -> str | None:
         """The top-level key whose entry holds mark (None when unknown)."""
@@ -418,7 +487,9 @@ def validate(data: Mapping[str, Any], source: str) -> Settings:
         raise SettingsError(_describe(exc, source), path=source, key=_first_key(exc)) from None
 
 
-def load_settings(environment: str, overrides: Mapping[str, Any] | None = None, params_dir: Path | None = None) -> Settings:
+def load_settings(
+    environment: str, overrides: Mapping[str, Any] | None = None, params_dir: Path | None = None
+) -> Settings:
     """Load params/<environment>.yaml, apply overrides, validate; nothing is touched before this succeeds."""
     path = params_path(environment, params_dir)
     data = read_params(path)
@@ -450,7 +521,9 @@ def from_parameters(namespace: Mapping[str, Any]) -> Settings:
     settings keys a runner injected (papermill -p / -f); other names in the namespace are ignored."""
     environment = namespace.get("environment", "local")
     if not isinstance(environment, str):
-        raise SettingsError(f"parameter 'environment': expected a string, got {type(environment).__name__}", key="environment")
+        raise SettingsError(
+            f"parameter 'environment': expected a string, got {type(environment).__name__}", key="environment"
+        )
     overrides = {k: namespace[k] for k in SETTINGS_FIELDS if k in namespace and k != "environment"}
     base = read_params(params_path(environment))
     return load_settings(environment, {k: v for k, v in overrides.items() if base.get(k, object()) != v})
@@ -494,4 +567,8 @@ def _describe(exc: ValidationError, source: str) -> str:
         elif error["type"].endswith("_type") or error["type"] == "literal_error":
             message = f"{message} (got {error.get('input')!r})"
         lines.append(f"key '{key}': {message}" if key else message)
-    return f"{source}: invalid settings\n  " + "\n  ".join(lines) + "\nFix the key(s) above and run again; nothing was touched."
+    return (
+        f"{source}: invalid settings\n  "
+        + "\n  ".join(lines)
+        + "\nFix the key(s) above and run again; nothing was touched."
+    )

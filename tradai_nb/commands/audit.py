@@ -17,25 +17,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     listing = commands.add_parser("list", help="the runs and changes, oldest first, with where each came from")
     listing.add_argument("--env", choices=config.ENVIRONMENTS, help="only this environment's records")
-    listing.add_argument("--since", type=_since,
-                         help="only records started at or after this date (YYYY-MM-DD) or time (ISO 8601, UTC)")
+    listing.add_argument(
+        "--since", type=_since, help="only records started at or after this date (YYYY-MM-DD) or time (ISO 8601, UTC)"
+    )
     listing.add_argument("--json", action="store_true", help="print the records as JSON, one object per run or change")
     listing.set_defaults(handler=list_runs)
 
     show = commands.add_parser("show", help="one run or change, in full (each of its records, as JSON)")
     show.add_argument("id", help="the record id, or a prefix of it that only one record has")
-    show.add_argument("--json", action="store_true", help="print JSON only: its records, each with the path of the "
-                                                          "notebook it keeps (stored_notebook)")
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON only: its records, each with the path of the notebook it keeps (stored_notebook)",
+    )
     show.set_defaults(handler=show_run)
 
     check = commands.add_parser(
-        "verify", help="check the local chain, then compare it with its uploaded copies (exit 1: a problem found, "
-                       f"{EXIT_AUDIT_UNREACHABLE}: an uploaded copy could not be read)")
-    check.add_argument("--env", action="append", choices=config.ENVIRONMENTS, dest="environments",
-                       help="compare only with this environment's logs bucket (repeatable; default: every "
-                            "environment the chain holds records of, and local)")
-    check.add_argument("--local-only", action="store_true",
-                       help="check the local chain only (proves less: see the README's Safety section)")
+        "verify",
+        help="check the local chain, then compare it with its uploaded copies (exit 1: a problem found, "
+        f"{EXIT_AUDIT_UNREACHABLE}: an uploaded copy could not be read)",
+    )
+    check.add_argument(
+        "--env",
+        action="append",
+        choices=config.ENVIRONMENTS,
+        dest="environments",
+        help="compare only with this environment's logs bucket (repeatable; default: every "
+        "environment the chain holds records of, and local)",
+    )
+    check.add_argument(
+        "--local-only",
+        action="store_true",
+        help="check the local chain only (proves less: see the README's Safety section)",
+    )
     check.set_defaults(handler=verify_runs)
 
     upload = commands.add_parser("upload", help="upload the records whose upload failed to the logs buckets")
@@ -49,13 +63,27 @@ def list_runs(args: argparse.Namespace) -> int:
     roots = _roots(args.env)
     found = [entry for root in roots for entry in list_records(root, args.env, args.since)]
     if args.json:
-        print(json.dumps([{**records_table([e]).to_dict("records")[0], "parent": e.parent, "error": e.error,
-                           "lines": [r.seq for r in e.records]} for e in found], indent=2, default=str))
+        print(
+            json.dumps(
+                [
+                    {
+                        **records_table([e]).to_dict("records")[0],
+                        "parent": e.parent,
+                        "error": e.error,
+                        "lines": [r.seq for r in e.records],
+                    }
+                    for e in found
+                ],
+                indent=2,
+                default=str,
+            )
+        )
         return EXIT_OK
     if not found:
         since = f" since {args.since:%Y-%m-%d %H:%M}" if args.since else ""
-        print("no audit records" + (f" for {args.env}" if args.env else "") + since
-              + f" in {', '.join(map(str, roots))}")
+        print(
+            "no audit records" + (f" for {args.env}" if args.env else "") + since + f" in {', '.join(map(str, roots))}"
+        )
         return EXIT_OK
     print(records_table(found).to_string(index=False))
     return EXIT_OK
@@ -73,8 +101,16 @@ def show_run(args: argparse.Namespace) -> int:
             errors.append(exc)
             continue
         if args.json:
-            print(json.dumps([{**r.to_dict(), "stored_notebook": str(root / r.notebook_file) if r.notebook_file
-                               else None} for r in entry.records], indent=2, ensure_ascii=False))
+            print(
+                json.dumps(
+                    [
+                        {**r.to_dict(), "stored_notebook": str(root / r.notebook_file) if r.notebook_file else None}
+                        for r in entry.records
+                    ],
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
             return EXIT_OK
         print(json.dumps([r.to_dict() for r in entry.records], indent=2, ensure_ascii=False))
         for record in entry.records:

@@ -14,12 +14,19 @@ MAX_SHOWN_CHARS = 80
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "diff", help="compare two environments' offline plans: resources only in one, properties that differ "
-                     "(no AWS account, no Pulumi CLI needed)")
-    parser.add_argument("--env", choices=config.ENVIRONMENTS, default=os.environ.get("TRADAI_ENV") or "local",
-                        help="environment (default: $TRADAI_ENV, else local)")
-    parser.add_argument("--against", choices=config.ENVIRONMENTS, required=True,
-                        help="the environment to compare it with (another one)")
+        "diff",
+        help="compare two environments' offline plans: resources only in one, properties that differ "
+        "(no AWS account, no Pulumi CLI needed)",
+    )
+    parser.add_argument(
+        "--env",
+        choices=config.ENVIRONMENTS,
+        default=os.environ.get("TRADAI_ENV") or "local",
+        help="environment (default: $TRADAI_ENV, else local)",
+    )
+    parser.add_argument(
+        "--against", choices=config.ENVIRONMENTS, required=True, help="the environment to compare it with (another one)"
+    )
     parser.add_argument("--stack", choices=STACKS, help="one stack; default: all four")
     parser.add_argument("--json", action="store_true", help="print the diff as one JSON document")
     parser.set_defaults(handler=run)
@@ -30,9 +37,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.against == args.env:
         others = [e for e in config.ENVIRONMENTS if e != args.env]
-        raise ParameterError(f"--against {args.against}: is the same environment as --env; a diff needs two "
-                             f"different environments: pass --against with one of {', '.join(others)}",
-                             name="against")
+        raise ParameterError(
+            f"--against {args.against}: is the same environment as --env; a diff needs two "
+            f"different environments: pass --against with one of {', '.join(others)}",
+            name="against",
+        )
 
     from tradai_nb.progress import Progress
     from tradai_nb.review.env_diff import diff_environments
@@ -58,4 +67,4 @@ def run(args: argparse.Namespace) -> int:
 
 def _cut(value) -> str:
     text = str(value)
-    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS - 2] + " …"
+    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 2] + " …"

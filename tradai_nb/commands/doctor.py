@@ -29,30 +29,46 @@ class Check:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("doctor", help="check the prerequisites (Python, Pulumi CLI and aws plugin, "
-                                                  "credentials, passphrase, just, Docker, sandbox) and say the fix "
-                                                  f"for each missing one (exit {EXIT_PREREQUISITE} when any is)")
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check the prerequisites (Python, Pulumi CLI and aws plugin, "
+        "credentials, passphrase, just, Docker, sandbox) and say the fix "
+        f"for each missing one (exit {EXIT_PREREQUISITE} when any is)",
+    )
     parser.add_argument("--json", action="store_true", help="print the checks as JSON")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    checks = [_python(), *_pulumi(), *(_credentials(env) for env in TEAM_ENVIRONMENTS), _passphrase(), _just(),
-              _docker(), _sandbox()]
+    checks = [
+        _python(),
+        *_pulumi(),
+        *(_credentials(env) for env in TEAM_ENVIRONMENTS),
+        _passphrase(),
+        _just(),
+        _docker(),
+        _sandbox(),
+    ]
     if args.json:
         print(json.dumps([asdict(c) for c in checks], indent=2))
     else:
         width = max(len(c.check) for c in checks)
         for c in checks:
-            print(f"{'ok' if c.ok else 'MISSING':7}  {c.check.ljust(width)}  {c.detail}"
-                  + (f"\n{' ' * (width + 11)}fix: {c.fix}" if not c.ok and c.fix else ""))
+            print(
+                f"{'ok' if c.ok else 'MISSING':7}  {c.check.ljust(width)}  {c.detail}"
+                + (f"\n{' ' * (width + 11)}fix: {c.fix}" if not c.ok and c.fix else "")
+            )
     return EXIT_OK if all(c.ok for c in checks) else EXIT_PREREQUISITE
 
 
 def _python() -> Check:
     found = ".".join(map(str, sys.version_info[:3]))
-    return Check("python", sys.version_info[:2] >= MIN_PYTHON, f"Python {found} ({sys.executable})",
-                 f"use Python {'.'.join(map(str, MIN_PYTHON))} or newer: make install PYTHON=python3.11")
+    return Check(
+        "python",
+        sys.version_info[:2] >= MIN_PYTHON,
+        f"Python {found} ({sys.executable})",
+        f"use Python {'.'.join(map(str, MIN_PYTHON))} or newer: make install PYTHON=python3.11",
+    )
 
 
 def _pulumi() -> list[Check]:
@@ -62,13 +78,21 @@ def _pulumi() -> list[Check]:
     try:
         command = find_pulumi_cli("doctor")
     except PulumiCliMissingError as exc:
-        return [Check("pulumi cli", False, str(exc).split(", and action", 1)[0], "tradai-nb setup"),
-                Check("aws plugin", False, f"{aws_plugin_version()} needs the Pulumi CLI", "tradai-nb setup")]
+        return [
+            Check("pulumi cli", False, str(exc).split(", and action", 1)[0], "tradai-nb setup"),
+            Check("aws plugin", False, f"{aws_plugin_version()} needs the Pulumi CLI", "tradai-nb setup"),
+        ]
     version = aws_plugin_version()
     plugin = Path.home() / ".pulumi" / "plugins" / f"resource-aws-{version}"
-    return [Check("pulumi cli", True, f"{command.version} ({command.command})"),
-            Check("aws plugin", plugin.is_dir(), f"{version} in {plugin}" if plugin.is_dir() else
-                  f"{version} not in {plugin.parent}", "tradai-nb setup")]
+    return [
+        Check("pulumi cli", True, f"{command.version} ({command.command})"),
+        Check(
+            "aws plugin",
+            plugin.is_dir(),
+            f"{version} in {plugin}" if plugin.is_dir() else f"{version} not in {plugin.parent}",
+            "tradai-nb setup",
+        ),
+    ]
 
 
 def _credentials(environment: str) -> Check:
@@ -110,30 +134,45 @@ def _passphrase() -> Check:
     if passphrase is None:
         return Check("passphrase", False, "PULUMI_CONFIG_PASSPHRASE and PULUMI_CONFIG_PASSPHRASE_FILE are not set", fix)
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
-        return Check("passphrase", False, f"set, but shorter than {MIN_PASSPHRASE_LENGTH} characters (staging and prod "
-                                          "refuse it)", f"use a passphrase of at least {MIN_PASSPHRASE_LENGTH} characters")
+        return Check(
+            "passphrase",
+            False,
+            f"set, but shorter than {MIN_PASSPHRASE_LENGTH} characters (staging and prod refuse it)",
+            f"use a passphrase of at least {MIN_PASSPHRASE_LENGTH} characters",
+        )
     return Check("passphrase", True, "set (its value is never shown)")
 
 
 def _just() -> Check:
     found = shutil.which("just") or shutil.which("just", path=str(Path(sys.executable).parent))
-    return Check("just", found is not None, found or "not on PATH nor in the venv", "make install (just is in the lock)")
+    return Check(
+        "just", found is not None, found or "not on PATH nor in the venv", "make install (just is in the lock)"
+    )
 
 
 def _docker() -> Check:
     found = shutil.which("docker")
     if found is None:
-        return Check("docker", False, "not installed (needed only to build and push images)",
-                     "install Docker Engine: https://docs.docker.com/engine/install/")
+        return Check(
+            "docker",
+            False,
+            "not installed (needed only to build and push images)",
+            "install Docker Engine: https://docs.docker.com/engine/install/",
+        )
     try:
-        info = subprocess.run([found, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
-                              timeout=DOCKER_TIMEOUT_S)
+        info = subprocess.run(
+            [found, "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=DOCKER_TIMEOUT_S
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Check("docker", False, f"{found}: `docker info` did not answer ({exc})", "start the Docker engine")
     if info.returncode != 0:
         reason = (info.stderr.strip().splitlines() or ["no answer"])[-1]
-        return Check("docker", False, f"{found} is installed but its engine does not answer ({reason})",
-                     "start the Docker engine (sudo systemctl start docker)")
+        return Check(
+            "docker",
+            False,
+            f"{found} is installed but its engine does not answer ({reason})",
+            "start the Docker engine (sudo systemctl start docker)",
+        )
     return Check("docker", True, f"engine {info.stdout.strip()}")
 
 
@@ -143,5 +182,6 @@ def _sandbox() -> Check:
     current = sandbox.status()
     if current.process is not None and current.answering:
         return Check("sandbox", True, f"answering on {current.process.endpoint_url} (home {current.home})")
-    return Check("sandbox", False, f"not running (home {current.home}); only --env local needs it",
-                 "tradai-nb sandbox start")
+    return Check(
+        "sandbox", False, f"not running (home {current.home}); only --env local needs it", "tradai-nb sandbox start"
+    )

@@ -10,8 +10,10 @@ STACKS = ("persistent", "foundation", "compute", "edge")
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "new-module", help="add a module to a stack: tradai_nb/stacks/<stack>/<name>.py declaring one tagged log "
-                           "group, its call and export in the stack's program, and tests/stacks/test_<stack>_<name>.py")
+        "new-module",
+        help="add a module to a stack: tradai_nb/stacks/<stack>/<name>.py declaring one tagged log "
+        "group, its call and export in the stack's program, and tests/stacks/test_<stack>_<name>.py",
+    )
     parser.add_argument("--stack", required=True, choices=STACKS, help="the stack the module belongs to")
     parser.add_argument("--name", required=True, help="the module's name: snake_case, not a module of that stack yet")
     parser.add_argument("--root", type=Path, help="the project folder to write into (default: this project)")

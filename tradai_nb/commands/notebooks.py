@@ -9,8 +9,11 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("notebooks", help="maintain the committed notebooks")
     commands = parser.add_subparsers(dest="notebooks_command", required=True, metavar="SUBCOMMAND")
-    refresh = commands.add_parser("refresh", help="re-execute notebooks in place with their defaults (env local, "
-                                  "read-only actions) against a fresh sandbox: the outputs nbval compares against")
+    refresh = commands.add_parser(
+        "refresh",
+        help="re-execute notebooks in place with their defaults (env local, "
+        "read-only actions) against a fresh sandbox: the outputs nbval compares against",
+    )
     refresh.add_argument("notebooks", nargs="*", type=Path, help="notebooks to refresh (default: all of notebooks/)")
     refresh.set_defaults(handler=refresh_outputs)
 

@@ -10,10 +10,17 @@ from tradai_nb import config
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plan", help="plan stacks offline (no AWS account, no Pulumi CLI needed)")
-    parser.add_argument("--env", choices=config.ENVIRONMENTS, default=os.environ.get("TRADAI_ENV") or "local",
-                        help="environment (default: $TRADAI_ENV, else local)")
-    parser.add_argument("--stack", choices=("persistent", "foundation", "compute", "edge"),
-                        help="one stack (with its upstream exports); default: all four")
+    parser.add_argument(
+        "--env",
+        choices=config.ENVIRONMENTS,
+        default=os.environ.get("TRADAI_ENV") or "local",
+        help="environment (default: $TRADAI_ENV, else local)",
+    )
+    parser.add_argument(
+        "--stack",
+        choices=("persistent", "foundation", "compute", "edge"),
+        help="one stack (with its upstream exports); default: all four",
+    )
     parser.add_argument("--json", action="store_true", help="print the whole plan as JSON")
     parser.set_defaults(handler=run)
 

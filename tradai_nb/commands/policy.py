@@ -13,14 +13,24 @@ TABLE_COLUMNS = ["rule", "level", "stack", "type", "name", "urn", "message"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("policy", help="check the offline plan against the estate's policy rules "
-                                                  "(exit 5 on a mandatory violation)")
+    parser = subparsers.add_parser(
+        "policy", help="check the offline plan against the estate's policy rules (exit 5 on a mandatory violation)"
+    )
     actions = parser.add_subparsers(dest="policy_action", required=True, metavar="ACTION")
-    check = actions.add_parser("check", help="plan stacks offline and check them; exit 5 when a mandatory rule is "
-                                             "broken, 0 when only advisory ones are")
-    check.add_argument("--env", choices=config.ENVIRONMENTS, default=os.environ.get("TRADAI_ENV") or "local",
-                       help="environment (default: $TRADAI_ENV, else local)")
-    check.add_argument("--stack", choices=STACKS, help="one stack (planned with its upstream exports); default: all four")
+    check = actions.add_parser(
+        "check",
+        help="plan stacks offline and check them; exit 5 when a mandatory rule is "
+        "broken, 0 when only advisory ones are",
+    )
+    check.add_argument(
+        "--env",
+        choices=config.ENVIRONMENTS,
+        default=os.environ.get("TRADAI_ENV") or "local",
+        help="environment (default: $TRADAI_ENV, else local)",
+    )
+    check.add_argument(
+        "--stack", choices=STACKS, help="one stack (planned with its upstream exports); default: all four"
+    )
     check.add_argument("--json", action="store_true", help="print the violations and the summary as JSON")
     check.set_defaults(handler=run_check)
 
@@ -37,10 +47,19 @@ def run_check(args: argparse.Namespace) -> int:
     result = plan(settings, [args.stack] if args.stack else None, on_progress=Progress("policy"))
     report = check_plan(result, settings)
     if args.json:
-        print(json.dumps({"environment": report.environment, "stacks": list(report.stacks),
-                          "passed": report.passed, "mandatory": len(report.mandatory),
-                          "advisory": len(report.advisory),
-                          "violations": report.table().to_dict(orient="records")}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "environment": report.environment,
+                    "stacks": list(report.stacks),
+                    "passed": report.passed,
+                    "mandatory": len(report.mandatory),
+                    "advisory": len(report.advisory),
+                    "violations": report.table().to_dict(orient="records"),
+                },
+                indent=2,
+            )
+        )
     else:
         table = report.table()
         if table.empty:

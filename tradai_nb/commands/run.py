@@ -15,13 +15,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="run a notebook headless (papermill) and keep an audit record")
     parser.add_argument("notebook", help="the notebook, e.g. notebooks/stacks/foundation.ipynb")
     parser.add_argument("--env", required=True, choices=config.ENVIRONMENTS, help="the environment")
-    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
-                        help="a notebook parameter or a settings key (repeatable): -p action=preview, or "
-                             "-p action preview; a value may start with '-' (-p since=-5m)")
-    parser.add_argument("-f", "--parameters-file", metavar="FILE",
-                        help="a YAML file of parameters (papermill's -f habit); -p values override it")
-    parser.add_argument("--show", action="store_true",
-                        help="also print what the executed notebook showed (its text outputs), e.g. for CI logs")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a notebook parameter or a settings key (repeatable): -p action=preview, or "
+        "-p action preview; a value may start with '-' (-p since=-5m)",
+    )
+    parser.add_argument(
+        "-f",
+        "--parameters-file",
+        metavar="FILE",
+        help="a YAML file of parameters (papermill's -f habit); -p values override it",
+    )
+    parser.add_argument(
+        "--show",
+        action="store_true",
+        help="also print what the executed notebook showed (its text outputs), e.g. for CI logs",
+    )
     parser.add_argument("--json", action="store_true", help="print the run's record as JSON (the summary for CI)")
     parser.set_defaults(handler=run)
 
@@ -35,10 +48,9 @@ def joined_parameters(argv: list[str]) -> list[str]:
         token = argv[index]
         joined.append(token)
         if token == "--":
-            joined.extend(argv[index + 1:])
+            joined.extend(argv[index + 1 :])
             break
-        if token in PARAMETER_FLAGS and index + 1 < len(argv) and "=" not in argv[index + 1] \
-                and index + 2 < len(argv):
+        if token in PARAMETER_FLAGS and index + 1 < len(argv) and "=" not in argv[index + 1] and index + 2 < len(argv):
             joined.append(f"{argv[index + 1]}={argv[index + 2]}")
             index += 3
             continue
@@ -61,22 +73,27 @@ def run(args: argparse.Namespace) -> int:
         if not separator or not name:
             raise ParameterError(f"-p {given!r}: expected NAME=VALUE (or -p NAME VALUE)", name=name or given)
         if name in given_here:
-            raise ParameterError(f"parameter {name!r} is given twice ({parameters[name]!r} and {value!r}); give it once",
-                                 name=name)
+            raise ParameterError(
+                f"parameter {name!r} is given twice ({parameters[name]!r} and {value!r}); give it once", name=name
+            )
         given_here.add(name)
         parameters[name] = value
     record = run_notebook(args.notebook, args.env, parameters)
     if args.show and record.notebook_file:
         # With --json, stdout is the record alone: what the notebook showed goes to stderr.
-        print(notebook_text(audit_root(load_settings(args.env)) / record.notebook_file),
-              file=sys.stderr if args.json else sys.stdout)
+        print(
+            notebook_text(audit_root(load_settings(args.env)) / record.notebook_file),
+            file=sys.stderr if args.json else sys.stdout,
+        )
     if args.json:
         import json
 
         print(json.dumps(record.to_dict(), indent=2, default=str, ensure_ascii=False))
         return exit_code(record.status, record.error)
-    print(f"{record.status}: {record.notebook} in {record.environment} ({record.duration_s or 0:.1f} s), "
-          f"record {record.id}")
+    print(
+        f"{record.status}: {record.notebook} in {record.environment} ({record.duration_s or 0:.1f} s), "
+        f"record {record.id}"
+    )
     if record.error:
         print(f"  {record.error['ename']}: {record.error['evalue']}", file=sys.stderr)
     if record.notebook_file:

@@ -8,10 +8,14 @@ from tradai_nb.errors import SandboxError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("sandbox", help="the embedded local AWS (a moto server on 127.0.0.1) for --env local")
+    parser = subparsers.add_parser(
+        "sandbox", help="the embedded local AWS (a moto server on 127.0.0.1) for --env local"
+    )
     actions = parser.add_subparsers(dest="sandbox_action", required=True, metavar="ACTION")
 
-    start = actions.add_parser("start", help="start the sandbox (or reuse the running one) and seed the rehearsal estate")
+    start = actions.add_parser(
+        "start", help="start the sandbox (or reuse the running one) and seed the rehearsal estate"
+    )
     start.add_argument("--port", type=int, help="port on 127.0.0.1 (default: sandbox_port in params/local.yaml)")
     start.add_argument("--no-seed", action="store_true", help="start an empty sandbox")
     start.set_defaults(handler=run_start)
@@ -19,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stop = actions.add_parser("stop", help="stop the running sandbox")
     stop.set_defaults(handler=run_stop)
 
-    status = actions.add_parser("status", help="show the running sandbox and what its estate holds (exit 1: none running)")
+    status = actions.add_parser(
+        "status", help="show the running sandbox and what its estate holds (exit 1: none running)"
+    )
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.set_defaults(handler=run_status)
 
@@ -90,8 +96,13 @@ def _status_json(current) -> int:
     from tradai_nb.sandbox.estate import estate_counts
     from tradai_nb.settings import load_settings
 
-    status = {"home": str(current.home), "running": current.running, "answering": current.answering,
-              "process": asdict(current.process) if current.process else None, "estate": None}
+    status = {
+        "home": str(current.home),
+        "running": current.running,
+        "answering": current.answering,
+        "process": asdict(current.process) if current.process else None,
+        "estate": None,
+    }
     if current.process is not None and current.answering:
         settings = load_settings("local", {"sandbox_port": current.process.port})
         status["estate"] = estate_counts(session_for(settings)).to_dict("records")

@@ -23,42 +23,79 @@ ENV_VARIABLE = "TRADAI_ENV"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "stack", help="act on one stack: plan (offline), preview/up/refresh/destroy/import/cancel (Pulumi CLI), "
-                      "read its state: output, ls, history, resources, export (no CLI needed), adopt an existing "
-                      "resource: import-resource (a dry run by default), or create an environment's stacks: init")
+        "stack",
+        help="act on one stack: plan (offline), preview/up/refresh/destroy/import/cancel (Pulumi CLI), "
+        "read its state: output, ls, history, resources, export (no CLI needed), adopt an existing "
+        "resource: import-resource (a dry run by default), or create an environment's stacks: init",
+    )
     parser.add_argument("action", choices=STACK_ACTIONS, metavar="ACTION", help=f"one of: {', '.join(STACK_ACTIONS)}")
     parser.add_argument("key", nargs="?", default="", help="output: one output name (its bare value is printed)")
-    parser.add_argument("--stack", choices=tuple(_stack_names()), help="persistent, foundation, compute or edge "
-                                                                       "(every action but ls)")
+    parser.add_argument(
+        "--stack", choices=tuple(_stack_names()), help="persistent, foundation, compute or edge (every action but ls)"
+    )
     # Checked in run(), so that `init` of an unknown name can say how environments are added.
-    parser.add_argument("--env", metavar="ENV", default=os.environ.get(ENV_VARIABLE) or "local",
-                        help=f"environment: {', '.join(config.ENVIRONMENTS)} (default: ${ENV_VARIABLE}, else local)")
-    parser.add_argument("--confirm", default="", metavar="ENV",
-                        help="the environment name again; needed for changing actions in staging and prod")
+    parser.add_argument(
+        "--env",
+        metavar="ENV",
+        default=os.environ.get(ENV_VARIABLE) or "local",
+        help=f"environment: {', '.join(config.ENVIRONMENTS)} (default: ${ENV_VARIABLE}, else local)",
+    )
+    parser.add_argument(
+        "--confirm",
+        default="",
+        metavar="ENV",
+        help="the environment name again; needed for changing actions in staging and prod",
+    )
     parser.add_argument("--allow-destroy", action="store_true", help="allow destroying the foundation stack")
-    parser.add_argument("--file", metavar="PATH",
-                        help="import: the deployment file to import; export: where to write the deployment "
-                             "(default: print it)")
-    parser.add_argument("--json", action="store_true", help="print JSON (output, ls, history, resources, and a "
-                                                            "summary of the other actions)")
-    parser.add_argument("--show-secrets", action="store_true",
-                        help="output: decrypt secret outputs with the shell's passphrase instead of masking them")
+    parser.add_argument(
+        "--file",
+        metavar="PATH",
+        help="import: the deployment file to import; export: where to write the deployment (default: print it)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON (output, ls, history, resources, and a summary of the other actions)",
+    )
+    parser.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="output: decrypt secret outputs with the shell's passphrase instead of masking them",
+    )
     engine = parser.add_argument_group("the Pulumi engine's logging (preview, up, refresh, destroy)")
-    engine.add_argument("--verbose", "-v", type=int, default=0, metavar="N", help="log verbosity 1-11 to stderr "
-                                                                                  "(Pulumi's -v=N --logtostderr)")
+    engine.add_argument(
+        "--verbose",
+        "-v",
+        type=int,
+        default=0,
+        metavar="N",
+        help="log verbosity 1-11 to stderr (Pulumi's -v=N --logtostderr)",
+    )
     engine.add_argument("--debug", action="store_true", help="debug output (Pulumi's --debug)")
     engine.add_argument("--log-flow", action="store_true", help="flow log settings to plugins (Pulumi's --logflow)")
     engine.add_argument("--trace", metavar="FILE", help="write a trace to FILE (Pulumi's --tracing file:FILE)")
     adopt = parser.add_argument_group("import-resource: adopt an existing AWS resource into --stack")
-    adopt.add_argument("--type", dest="resource_type", metavar="TYPE",
-                       help="its Pulumi type, e.g. aws:s3/bucket:Bucket or aws:ecs/service:Service")
+    adopt.add_argument(
+        "--type",
+        dest="resource_type",
+        metavar="TYPE",
+        help="its Pulumi type, e.g. aws:s3/bucket:Bucket or aws:ecs/service:Service",
+    )
     adopt.add_argument("--name", metavar="NAME", help="its logical name in the stack program, e.g. configs-bucket")
-    adopt.add_argument("--id", dest="resource_id", metavar="ID",
-                       help="its import id: bucket name, <cluster>/<service> or service ARN, table name, ...")
+    adopt.add_argument(
+        "--id",
+        dest="resource_id",
+        metavar="ID",
+        help="its import id: bucket name, <cluster>/<service> or service ARN, table name, ...",
+    )
     adopt.add_argument("--parent", metavar="URN", help="the URN of its parent resource in the stack")
-    adopt.add_argument("--dry-run", action=argparse.BooleanOptionalAction, default=True,
-                       help="check that it exists in AWS and show its declaration, import nothing (default); "
-                            "--no-dry-run imports it (Pulumi CLI)")
+    adopt.add_argument(
+        "--dry-run",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="check that it exists in AWS and show its declaration, import nothing (default); "
+        "--no-dry-run imports it (Pulumi CLI)",
+    )
     parser.set_defaults(handler=run)
 
     setup = subparsers.add_parser("setup", help="install the Pulumi CLI and the pinned aws plugin")
@@ -81,11 +118,16 @@ def run(args: argparse.Namespace) -> int:
         _unknown_environment(args.env)
     given = [option for option in IMPORT_OPTIONS if getattr(args, option)]
     if given and args.action != "import-resource":
-        raise ParameterError(f"--{given[0].removeprefix('resource_').replace('_', '-')}: only action "
-                             f"'import-resource' takes it (action is {args.action!r})", name=given[0])
+        raise ParameterError(
+            f"--{given[0].removeprefix('resource_').replace('_', '-')}: only action "
+            f"'import-resource' takes it (action is {args.action!r})",
+            name=given[0],
+        )
     if args.action != "ls" and not args.stack:
-        raise ParameterError(f"--stack: action {args.action!r} acts on one stack; pass --stack with one of "
-                             f"{', '.join(_stack_names())}", name="stack")
+        raise ParameterError(
+            f"--stack: action {args.action!r} acts on one stack; pass --stack with one of {', '.join(_stack_names())}",
+            name="stack",
+        )
     if args.key and args.action != "output":
         raise ParameterError(f"{args.key!r}: only action 'output' takes a KEY (action is {args.action!r})", name="key")
     settings = load_settings(args.env)
@@ -99,8 +141,9 @@ def run(args: argparse.Namespace) -> int:
 def _unknown_environment(name: str) -> None:
     from tradai_nb.errors import ParameterError
 
-    raise ParameterError(f"--env {name!r}: unknown environment; choose one of {', '.join(config.ENVIRONMENTS)}",
-                         name="env")
+    raise ParameterError(
+        f"--env {name!r}: unknown environment; choose one of {', '.join(config.ENVIRONMENTS)}", name="env"
+    )
 
 
 def _import_resource(args: argparse.Namespace, settings) -> int:
@@ -108,19 +151,37 @@ def _import_resource(args: argparse.Namespace, settings) -> int:
     from tradai_nb.errors import ParameterError
     from tradai_nb.ops import resource_import
 
-    missing = [flag for flag, value in (("--type", args.resource_type), ("--name", args.name),
-                                        ("--id", args.resource_id)) if not value]
+    missing = [
+        flag
+        for flag, value in (("--type", args.resource_type), ("--name", args.name), ("--id", args.resource_id))
+        if not value
+    ]
     if missing:
-        raise ParameterError(f"{missing[0]}: import-resource needs --type, --name and --id (missing: "
-                             f"{', '.join(missing)})", name=missing[0].removeprefix("--"))
+        raise ParameterError(
+            f"{missing[0]}: import-resource needs --type, --name and --id (missing: {', '.join(missing)})",
+            name=missing[0].removeprefix("--"),
+        )
     request = resource_import.check_parameters(
-        settings, stack=args.stack, resource_type=args.resource_type, name=args.name, resource_id=args.resource_id,
-        parent=args.parent or "", dry_run=args.dry_run, confirm=args.confirm)
+        settings,
+        stack=args.stack,
+        resource_type=args.resource_type,
+        name=args.name,
+        resource_id=args.resource_id,
+        parent=args.parent or "",
+        dry_run=args.dry_run,
+        confirm=args.confirm,
+    )
     if args.dry_run:
         plan = resource_import.plan_import(session_for(settings), settings, request)
         if args.json:
-            _print_json({**plan.table().to_dict("records")[0], "module": request.module_path(), "code": plan.code,
-                         "dry_run": True})
+            _print_json(
+                {
+                    **plan.table().to_dict("records")[0],
+                    "module": request.module_path(),
+                    "code": plan.code,
+                    "dry_run": True,
+                }
+            )
             return 0
         print(f"\n{args.stack} ({settings.environment}): import-resource, dry run")
         print(plan.table().to_string(index=False, max_colwidth=80))
@@ -128,17 +189,34 @@ def _import_resource(args: argparse.Namespace, settings) -> int:
         print("\ndry run: nothing was imported")
         return 0
     result = resource_import.import_resource(
-        None, settings, stack=args.stack, resource_type=request.type.token, name=request.name,
-        resource_id=request.id, parent=request.parent, dry_run=False, confirm=args.confirm,
-        on_output=_engine_line if args.json else print)
+        None,
+        settings,
+        stack=args.stack,
+        resource_type=request.type.token,
+        name=request.name,
+        resource_id=request.id,
+        parent=request.parent,
+        dry_run=False,
+        confirm=args.confirm,
+        on_output=_engine_line if args.json else print,
+    )
     if args.json:
-        _print_json({"environment": settings.environment, "stack": args.stack, "action": args.action,
-                     "urn": request.urn, "summary": result.summary.to_dict("records")})
+        _print_json(
+            {
+                "environment": settings.environment,
+                "stack": args.stack,
+                "action": args.action,
+                "urn": request.urn,
+                "summary": result.summary.to_dict("records"),
+            }
+        )
         return 0
     print(f"\n{args.stack} ({settings.environment}): imported {request.type.token} {request.id} as {request.urn}")
     print(result.summary.to_string(index=False))
-    print(f"\ndeclare it in {request.module_path()} (`tradai-nb stack import-resource` without --no-dry-run shows "
-          "the code), then preview: it should show no change for it")
+    print(
+        f"\ndeclare it in {request.module_path()} (`tradai-nb stack import-resource` without --no-dry-run shows "
+        "the code), then preview: it should show no change for it"
+    )
     return 0
 
 
@@ -150,16 +228,20 @@ def _init(args: argparse.Namespace) -> int:
     check_known(args.env)
     given = [option for option in IMPORT_OPTIONS if getattr(args, option)] + (["stack"] if args.stack else [])
     if given:
-        raise ParameterError(f"--{given[0].removeprefix('resource_').replace('_', '-')}: `stack init` prepares all "
-                             "four stacks of --env and takes no other option", name=given[0])
+        raise ParameterError(
+            f"--{given[0].removeprefix('resource_').replace('_', '-')}: `stack init` prepares all "
+            "four stacks of --env and takes no other option",
+            name=given[0],
+        )
     settings, params = prepare_params(args.env)
     print(f"params/{args.env}.yaml: {params} (validated)", file=sys.stderr if args.json else sys.stdout)
     # A stack action needs the CLI: say so before the change gate records anything.
     automation.find_pulumi_cli("init")
     result = automation.init_stacks(settings, confirm=args.confirm, on_output=_engine_line if args.json else print)
     if args.json:
-        _print_json({"environment": settings.environment, "params": params,
-                     "stacks": result.summary.to_dict("records")})
+        _print_json(
+            {"environment": settings.environment, "params": params, "stacks": result.summary.to_dict("records")}
+        )
         return 0
     print(f"\n{settings.environment}: stack init")
     print(result.summary.to_string(index=False))
@@ -169,14 +251,29 @@ def _init(args: argparse.Namespace) -> int:
 def _act(args: argparse.Namespace, settings) -> int:
     from tradai_nb.actions import run_stack_action
 
-    result = run_stack_action(settings, args.stack, args.action, confirm=args.confirm,
-                              allow_destroy=args.allow_destroy, state_file=args.file, log_level=args.verbose,
-                              debug=args.debug, log_flow=args.log_flow, trace_file=args.trace,
-                              on_output=_engine_line if args.json else print)
+    result = run_stack_action(
+        settings,
+        args.stack,
+        args.action,
+        confirm=args.confirm,
+        allow_destroy=args.allow_destroy,
+        state_file=args.file,
+        log_level=args.verbose,
+        debug=args.debug,
+        log_flow=args.log_flow,
+        trace_file=args.trace,
+        on_output=_engine_line if args.json else print,
+    )
     if args.json:
-        _print_json({"environment": settings.environment, "stack": args.stack, "action": args.action,
-                     "summary": result.summary.to_dict("records"),
-                     "outputs": dict(zip(result.outputs["key"], result.outputs["value"]))})
+        _print_json(
+            {
+                "environment": settings.environment,
+                "stack": args.stack,
+                "action": args.action,
+                "summary": result.summary.to_dict("records"),
+                "outputs": dict(zip(result.outputs["key"], result.outputs["value"])),
+            }
+        )
         return 0
     print(f"\n{args.stack} ({settings.environment}): {args.action}")
     print(result.summary.to_string(index=False, max_colwidth=80))
@@ -227,9 +324,12 @@ def _deployment(session, settings, stack: str) -> dict[str, Any]:
     state = backend.state_store_for(settings, session)
     ref = backend.stack_ref(stack, settings.environment)
     if state.existing_checkpoint_key(ref) is None:
-        raise StackNotDeployedError(f"stack {ref.fully_qualified} has no state on {state.url}: nothing is deployed "
-                                    "there; deploy it (action='up') or check the environment",
-                                    stack=ref.fully_qualified, action=str(stack))
+        raise StackNotDeployedError(
+            f"stack {ref.fully_qualified} has no state on {state.url}: nothing is deployed "
+            "there; deploy it (action='up') or check the environment",
+            stack=ref.fully_qualified,
+            action=str(stack),
+        )
     return state.read_deployment(ref)
 
 
@@ -241,15 +341,23 @@ def _export(session, settings, args: argparse.Namespace) -> int:
 
         target = Path(args.file).expanduser()
         if target.is_dir():
-            raise ParameterError(f"--file {args.file}: is a folder; name the file to write, e.g. "
-                                 f"{target / f'{args.stack}-{settings.environment}.json'}", name="file")
+            raise ParameterError(
+                f"--file {args.file}: is a folder; name the file to write, e.g. "
+                f"{target / f'{args.stack}-{settings.environment}.json'}",
+                name="file",
+            )
         try:
             write_atomically(target, (text + "\n").encode("utf-8"))
         except OSError as error:
-            raise ParameterError(f"--file {args.file}: cannot be written ({error.strerror or error}); choose a "
-                                 "writable path", name="file") from error
-        print(f"wrote the deployment of {args.stack} ({settings.environment}) to {args.file} (secrets stay "
-              "encrypted; `tradai-nb stack import --file` takes it back)", file=sys.stderr)
+            raise ParameterError(
+                f"--file {args.file}: cannot be written ({error.strerror or error}); choose a writable path",
+                name="file",
+            ) from error
+        print(
+            f"wrote the deployment of {args.stack} ({settings.environment}) to {args.file} (secrets stay "
+            "encrypted; `tradai-nb stack import --file` takes it back)",
+            file=sys.stderr,
+        )
     else:
         print(text)
     return 0
@@ -262,9 +370,16 @@ def _resources(deployment: dict[str, Any], stack: str):
     rows = []
     for resource in (deployment.get("deployment") or {}).get("resources") or []:
         urn = str(resource.get("urn", ""))
-        rows.append({"type": resource.get("type", ""), "name": urn.rsplit("::", 1)[-1], "urn": urn,
-                     "id": resource.get("id", ""), "parent": resource.get("parent", ""),
-                     "protect": bool(resource.get("protect", False))})
+        rows.append(
+            {
+                "type": resource.get("type", ""),
+                "name": urn.rsplit("::", 1)[-1],
+                "urn": urn,
+                "id": resource.get("id", ""),
+                "parent": resource.get("parent", ""),
+                "protect": bool(resource.get("protect", False)),
+            }
+        )
     return pd.DataFrame(rows, columns=["type", "name", "urn", "id", "parent", "protect"])
 
 
@@ -277,8 +392,11 @@ def _print_outputs(session, settings, args: argparse.Namespace) -> int:
         _print_json(values)
         return 0
     if args.key not in values:
-        raise ParameterError(f"KEY {args.key!r}: {args.stack} of {settings.environment} has no such output; it has "
-                             f"{', '.join(values) or 'none'}", name="key")
+        raise ParameterError(
+            f"KEY {args.key!r}: {args.stack} of {settings.environment} has no such output; it has "
+            f"{', '.join(values) or 'none'}",
+            name="key",
+        )
     value = values[args.key]
     print(value if isinstance(value, str) and not args.json else json.dumps(value))
     return 0
@@ -297,8 +415,10 @@ def _history(session, settings, stack: str):
 
         return automation.history(settings, stack).summary
     state = backend.state_store_for(settings, session)
-    rows = [(e.version, e.kind, e.result, _time(e.start_time), _time(e.end_time), e.message, e.resource_changes)
-            for e in state.history(backend.stack_ref(stack, settings.environment))]
+    rows = [
+        (e.version, e.kind, e.result, _time(e.start_time), _time(e.end_time), e.message, e.resource_changes)
+        for e in state.history(backend.stack_ref(stack, settings.environment))
+    ]
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
 
 

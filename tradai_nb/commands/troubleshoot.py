@@ -13,11 +13,14 @@ ARGUMENT = "ERROR_TEXT"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "troubleshoot", help="say which known error a message is (stack locked, passphrase, resource already exists, "
-                             "credentials, quota, ...): its cause, the fix and the runbook (exit 1: none matches, the "
-                             "catalogue is listed)")
-    parser.add_argument("error_text", metavar=ARGUMENT,
-                        help="the error as printed (quote it), or - to read it from stdin")
+        "troubleshoot",
+        help="say which known error a message is (stack locked, passphrase, resource already exists, "
+        "credentials, quota, ...): its cause, the fix and the runbook (exit 1: none matches, the "
+        "catalogue is listed)",
+    )
+    parser.add_argument(
+        "error_text", metavar=ARGUMENT, help="the error as printed (quote it), or - to read it from stdin"
+    )
     parser.add_argument("--json", action="store_true", help="print the matches as JSON")
     parser.set_defaults(handler=run)
 
@@ -31,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
         from tradai_nb.errors import ParameterError
 
         source = "stdin" if args.error_text == "-" else "the argument"
-        raise ParameterError(f"{ARGUMENT}: {source} holds no error text; paste the error (quoted), or pipe it in "
-                             "with `-`", name=ARGUMENT)
+        raise ParameterError(
+            f"{ARGUMENT}: {source} holds no error text; paste the error (quoted), or pipe it in with `-`", name=ARGUMENT
+        )
     found = troubleshooting.find(text)
     if args.json:
         document = {"matches": [m.as_dict() for m in found]}
@@ -60,8 +64,10 @@ def _read_text(argument: str, limit: int) -> str:
 def _described(match) -> str:
     entry = match.entry
     matched = "\n           ".join(match.excerpts)
-    return (f"{entry.title} [{entry.id}]\n"
-            f"  matched: {matched}\n"
-            f"  cause:   {entry.cause}\n"
-            f"  fix:     {entry.fix}\n"
-            f"  runbook: {entry.runbook}")
+    return (
+        f"{entry.title} [{entry.id}]\n"
+        f"  matched: {matched}\n"
+        f"  cause:   {entry.cause}\n"
+        f"  fix:     {entry.fix}\n"
+        f"  runbook: {entry.runbook}"
+    )

@@ -56,10 +56,35 @@ _DRIFT_OPS = {"update": "update", "delete": "delete", "replace": "replace", "ref
 # these at the sandbox: every configured endpoint costs provider start-up time (pulumi/pulumi-aws#2880).
 AWS_SERVICES: dict[str, tuple[str, ...]] = {
     "persistent": ("s3", "dynamodb", "ecr", "cognitoidp", "codeartifact", "cloudtrail", "iam", "sts"),
-    "foundation": ("ec2", "autoscaling", "iam", "kms", "logs", "rds", "secretsmanager", "lambda", "sqs", "sns", "ssm",
-                   "sts"),
-    "compute": ("iam", "elbv2", "ecs", "ec2", "autoscaling", "servicediscovery", "lambda", "sfn", "sns", "events",
-                "logs", "ssm", "sts"),
+    "foundation": (
+        "ec2",
+        "autoscaling",
+        "iam",
+        "kms",
+        "logs",
+        "rds",
+        "secretsmanager",
+        "lambda",
+        "sqs",
+        "sns",
+        "ssm",
+        "sts",
+    ),
+    "compute": (
+        "iam",
+        "elbv2",
+        "ecs",
+        "ec2",
+        "autoscaling",
+        "servicediscovery",
+        "lambda",
+        "sfn",
+        "sns",
+        "events",
+        "logs",
+        "ssm",
+        "sts",
+    ),
     "edge": ("apigatewayv2", "wafv2", "cloudwatch", "logs", "sts"),
 }
 # Provider settings that carry credentials are stored encrypted in the stack config.
@@ -106,12 +131,21 @@ class EngineLogging:
     trace_file: str | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.verbose, bool) or not isinstance(self.verbose, int) or not 0 <= self.verbose <= MAX_VERBOSITY:
-            raise ParameterError(f"parameter 'log_level' (--verbose): expected a whole number from 0 (quiet) to "
-                                 f"{MAX_VERBOSITY} (trace everything), got {self.verbose!r}", name="log_level")
+        if (
+            isinstance(self.verbose, bool)
+            or not isinstance(self.verbose, int)
+            or not 0 <= self.verbose <= MAX_VERBOSITY
+        ):
+            raise ParameterError(
+                f"parameter 'log_level' (--verbose): expected a whole number from 0 (quiet) to "
+                f"{MAX_VERBOSITY} (trace everything), got {self.verbose!r}",
+                name="log_level",
+            )
         if self.trace_file is not None and not Path(self.trace_file).expanduser().resolve().parent.is_dir():
-            raise ParameterError(f"--trace {self.trace_file}: its folder does not exist; name a file in an existing "
-                                 "folder", name="trace_file")
+            raise ParameterError(
+                f"--trace {self.trace_file}: its folder does not exist; name a file in an existing folder",
+                name="trace_file",
+            )
 
     def options(self) -> dict[str, Any]:
         """The keyword arguments of Stack.preview/up/refresh/destroy that carry these modes."""
@@ -261,8 +295,9 @@ def _sandbox_provider_config(settings: Settings, stack: str) -> dict[str, str]:
     }
 
 
-def preview(settings: Settings, stack: str, *, logging: EngineLogging = QUIET,
-            on_output: OnOutput = print) -> AutomationResult:
+def preview(
+    settings: Settings, stack: str, *, logging: EngineLogging = QUIET, on_output: OnOutput = print
+) -> AutomationResult:
     """What `up` would change, with the diff streamed to on_output. The offline policy check runs first and says
     what it found (a preview still runs when it finds mandatory violations: `up` is what refuses them); the CLI
     runs the policy pack too."""
@@ -272,15 +307,29 @@ def preview(settings: Settings, stack: str, *, logging: EngineLogging = QUIET,
     return offloop.call(_preview, settings, stack, logging, on_output=on_output)
 
 
-def up(settings: Settings, stack: str, *, confirm: str = "", checks: Sequence[Callable[[], None]] = (),
-       logging: EngineLogging = QUIET, on_output: OnOutput = print) -> AutomationResult:
+def up(
+    settings: Settings,
+    stack: str,
+    *,
+    confirm: str = "",
+    checks: Sequence[Callable[[], None]] = (),
+    logging: EngineLogging = QUIET,
+    on_output: OnOutput = print,
+) -> AutomationResult:
     """Deploy the stack; returns the changes made and the stack outputs (secrets masked). After the guard, the
     offline policy check refuses a plan that breaks a mandatory rule (PolicyViolationError); then `checks`, the
     caller's own conditions (images in ECR), run, all before anything is deployed."""
     from tradai_nb.review.policy import require_policy
 
-    with gate.change(settings, "stack.up", target=stack, confirm=confirm, parameters={"stack": stack},
-                     checks=[_known(stack), require_policy(settings, [stack]), *checks], on_output=on_output):
+    with gate.change(
+        settings,
+        "stack.up",
+        target=stack,
+        confirm=confirm,
+        parameters={"stack": stack},
+        checks=[_known(stack), require_policy(settings, [stack]), *checks],
+        on_output=on_output,
+    ):
         return offloop.call(_up, settings, stack, logging, on_output=on_output)
 
 
@@ -294,35 +343,59 @@ def report_policy(settings: Settings, stack: str, on_output: OnOutput = print) -
         on_output(f"  {violation.level} [{violation.rule}] {violation.type} {violation.name}: {violation.message}")
 
 
-def refresh(settings: Settings, stack: str, *, confirm: str = "", logging: EngineLogging = QUIET,
-            on_output: OnOutput = print) -> AutomationResult:
+def refresh(
+    settings: Settings, stack: str, *, confirm: str = "", logging: EngineLogging = QUIET, on_output: OnOutput = print
+) -> AutomationResult:
     """Bring the stack's state in line with what exists in AWS."""
-    with gate.change(settings, "stack.refresh", target=stack, confirm=confirm, parameters={"stack": stack},
-                     checks=[_known(stack)], on_output=on_output):
+    with gate.change(
+        settings,
+        "stack.refresh",
+        target=stack,
+        confirm=confirm,
+        parameters={"stack": stack},
+        checks=[_known(stack)],
+        on_output=on_output,
+    ):
         return offloop.call(_refresh, settings, stack, logging, on_output=on_output)
 
 
-def preview_refresh(settings: Settings, stack: str, *, logging: EngineLogging = QUIET,
-                    on_output: OnOutput = print) -> AutomationResult:
+def preview_refresh(
+    settings: Settings, stack: str, *, logging: EngineLogging = QUIET, on_output: OnOutput = print
+) -> AutomationResult:
     """What `refresh` would change (drift between the state and AWS); the state is left as it is."""
     return offloop.call(_preview_refresh, settings, stack, logging, on_output=on_output)
 
 
-def destroy(settings: Settings, stack: str, *, confirm: str = "", allow_destroy: bool = False,
-            logging: EngineLogging = QUIET, on_output: OnOutput = print) -> AutomationResult:
+def destroy(
+    settings: Settings,
+    stack: str,
+    *,
+    confirm: str = "",
+    allow_destroy: bool = False,
+    logging: EngineLogging = QUIET,
+    on_output: OnOutput = print,
+) -> AutomationResult:
     """Delete every resource of the stack; its history and config stay. Persistent is never destroyed, foundation
     only with allow_destroy=True."""
+
     def destroy_policy() -> None:
         check_destroy_policy(stacks.get(stack), settings.environment, allow_destroy)
 
-    with gate.change(settings, "stack.destroy", target=stack, confirm=confirm,
-                     parameters={"stack": stack, "allow_destroy": allow_destroy},
-                     checks=[_known(stack), destroy_policy], on_output=on_output):
+    with gate.change(
+        settings,
+        "stack.destroy",
+        target=stack,
+        confirm=confirm,
+        parameters={"stack": stack, "allow_destroy": allow_destroy},
+        checks=[_known(stack), destroy_policy],
+        on_output=on_output,
+    ):
         return offloop.call(_destroy, settings, stack, logging, on_output=on_output)
 
 
-def outputs(settings: Settings, stack: str, *, show_secrets: bool = False,
-            on_output: OnOutput = print) -> AutomationResult:
+def outputs(
+    settings: Settings, stack: str, *, show_secrets: bool = False, on_output: OnOutput = print
+) -> AutomationResult:
     """The stack's current outputs, secret values masked unless show_secrets."""
     return offloop.call(_outputs, settings, stack, show_secrets, on_output=on_output)
 
@@ -332,8 +405,14 @@ def export(settings: Settings, stack: str, *, on_output: OnOutput = print) -> Au
     return offloop.call(_export, settings, stack, on_output=on_output)
 
 
-def import_state(settings: Settings, stack: str, deployment: Mapping[str, Any] | str | Path, *, confirm: str = "",
-                 on_output: OnOutput = print) -> AutomationResult:
+def import_state(
+    settings: Settings,
+    stack: str,
+    deployment: Mapping[str, Any] | str | Path,
+    *,
+    confirm: str = "",
+    on_output: OnOutput = print,
+) -> AutomationResult:
     """Replace the stack's state with a deployment (what `export` returned, or the path of a file holding it): only
     a deployment of this stack and environment that holds resources, under a secrets provider this environment
     can open."""
@@ -342,25 +421,50 @@ def import_state(settings: Settings, stack: str, deployment: Mapping[str, Any] |
 
     def importable() -> None:
         spec = stacks.get(stack)
-        data = (load_deployment(deployment, spec, settings.environment) if isinstance(deployment, (str, Path))
-                else json.loads(json.dumps(deployment)))
+        data = (
+            load_deployment(deployment, spec, settings.environment)
+            if isinstance(deployment, (str, Path))
+            else json.loads(json.dumps(deployment))
+        )
         checked.append(check_import(data, source, spec, settings))
 
-    with gate.change(settings, "stack.import", target=stack, confirm=confirm,
-                     parameters={"stack": stack, "state_file": source}, checks=[_known(stack), importable],
-                     on_output=on_output):
+    with gate.change(
+        settings,
+        "stack.import",
+        target=stack,
+        confirm=confirm,
+        parameters={"stack": stack, "state_file": source},
+        checks=[_known(stack), importable],
+        on_output=on_output,
+    ):
         return offloop.call(_import_state, settings, stack, checked[0], on_output=on_output)
 
 
 def cancel(settings: Settings, stack: str, *, confirm: str = "", on_output: OnOutput = print) -> AutomationResult:
     """Cancel the stack's running update and release its lock."""
-    with gate.change(settings, "stack.cancel", target=stack, confirm=confirm, parameters={"stack": stack},
-                     checks=[_known(stack)], on_output=on_output):
+    with gate.change(
+        settings,
+        "stack.cancel",
+        target=stack,
+        confirm=confirm,
+        parameters={"stack": stack},
+        checks=[_known(stack)],
+        on_output=on_output,
+    ):
         return offloop.call(_cancel, settings, stack, on_output=on_output)
 
 
-def import_resource(settings: Settings, stack: str, *, resource_type: str, name: str, resource_id: str,
-                    parent: str = "", confirm: str = "", on_output: OnOutput = print) -> AutomationResult:
+def import_resource(
+    settings: Settings,
+    stack: str,
+    *,
+    resource_type: str,
+    name: str,
+    resource_id: str,
+    parent: str = "",
+    confirm: str = "",
+    on_output: OnOutput = print,
+) -> AutomationResult:
     """Adopt an existing AWS resource into the stack's state (Stack.import_resources, as `pulumi import` does),
     protected; the stack program must then declare it (ops.resource_import shows the declaration)."""
     from tradai_nb.importable import import_request
@@ -370,10 +474,21 @@ def import_resource(settings: Settings, stack: str, *, resource_type: str, name:
     def importable() -> None:
         checked.append(import_request(settings.environment, stack, resource_type, name, resource_id, parent))
 
-    with gate.change(settings, "stack.import-resource", target=stack, confirm=confirm,
-                     parameters={"stack": stack, "resource_type": resource_type, "name": name,
-                                 "resource_id": resource_id, "parent": parent},
-                     checks=[_known(stack), importable], on_output=on_output):
+    with gate.change(
+        settings,
+        "stack.import-resource",
+        target=stack,
+        confirm=confirm,
+        parameters={
+            "stack": stack,
+            "resource_type": resource_type,
+            "name": name,
+            "resource_id": resource_id,
+            "parent": parent,
+        },
+        checks=[_known(stack), importable],
+        on_output=on_output,
+    ):
         return offloop.call(_import_resource, settings, stack, checked[0], on_output=on_output)
 
 
@@ -381,8 +496,14 @@ def init_stacks(settings: Settings, *, confirm: str = "", on_output: OnOutput = 
     """Create the environment's four stacks on its backend (passphrase secrets provider, projects tradai-<stack>),
     in dependency order; stacks that exist are left as they are. The summary says what was done to each."""
     names = list(stacks.names())
-    with gate.change(settings, "stack.init", target=settings.environment, confirm=confirm,
-                     parameters={"stacks": names}, on_output=on_output):
+    with gate.change(
+        settings,
+        "stack.init",
+        target=settings.environment,
+        confirm=confirm,
+        parameters={"stacks": names},
+        on_output=on_output,
+    ):
         return offloop.call(_init_stacks, settings, names, on_output=on_output)
 
 
@@ -397,19 +518,32 @@ def history(settings: Settings, stack: str, *, on_output: OnOutput = print) -> A
 ACTIONS = ("preview", "up", "refresh", "destroy", "outputs", "export", "import", "cancel", "history")
 
 
-def run_action(settings: Settings, stack: str, action: str, *, confirm: str = "", allow_destroy: bool = False,
-               deployment: Mapping[str, Any] | str | Path | None = None, checks: Sequence[Callable[[], None]] = (),
-               logging: EngineLogging = QUIET, on_output: OnOutput = print) -> AutomationResult:
+def run_action(
+    settings: Settings,
+    stack: str,
+    action: str,
+    *,
+    confirm: str = "",
+    allow_destroy: bool = False,
+    deployment: Mapping[str, Any] | str | Path | None = None,
+    checks: Sequence[Callable[[], None]] = (),
+    logging: EngineLogging = QUIET,
+    on_output: OnOutput = print,
+) -> AutomationResult:
     """Run one Automation API action; changing actions pass their change gate (guard, then a record). `checks` go
     to `up`'s gate; `logging` reaches the engine for the actions that run the program."""
     if action == "import":
         if deployment is None:
-            raise ParameterError("parameter 'state_file': action 'import' needs the deployment to import (the path "
-                                 "of what action='export' wrote)", name="state_file")
+            raise ParameterError(
+                "parameter 'state_file': action 'import' needs the deployment to import (the path "
+                "of what action='export' wrote)",
+                name="state_file",
+            )
         return import_state(settings, stack, deployment, confirm=confirm, on_output=on_output)
     if action == "destroy":
-        return destroy(settings, stack, confirm=confirm, allow_destroy=allow_destroy, logging=logging,
-                       on_output=on_output)
+        return destroy(
+            settings, stack, confirm=confirm, allow_destroy=allow_destroy, logging=logging, on_output=on_output
+        )
     if action == "up":
         return up(settings, stack, confirm=confirm, checks=checks, logging=logging, on_output=on_output)
     if action == "refresh":
@@ -419,58 +553,81 @@ def run_action(settings: Settings, stack: str, action: str, *, confirm: str = ""
     if action == "preview":
         return preview(settings, stack, logging=logging, on_output=on_output)
     if action not in ACTIONS:
-        raise ParameterError(f"parameter 'action': {action!r} is not an Automation API action; choose one of "
-                             f"{', '.join(ACTIONS)}", name="action")
+        raise ParameterError(
+            f"parameter 'action': {action!r} is not an Automation API action; choose one of {', '.join(ACTIONS)}",
+            name="action",
+        )
     return {"outputs": outputs, "export": export, "history": history}[action](settings, stack, on_output=on_output)
 
 
 def _known(stack: str) -> Callable[[], None]:
     def check() -> None:
         if stack not in stacks.names():
-            raise ParameterError(f"parameter 'stack': unknown stack {stack!r}; choose one of "
-                                 f"{', '.join(stacks.names())}", name="stack")
+            raise ParameterError(
+                f"parameter 'stack': unknown stack {stack!r}; choose one of {', '.join(stacks.names())}", name="stack"
+            )
+
     return check
 
 
 # The actions themselves, run on the Pulumi worker thread (tradai_nb.engine.offloop).
 
-def _preview(settings: Settings, stack: str, logging: EngineLogging, *,
-             on_output: OnOutput) -> AutomationResult:
+
+def _preview(settings: Settings, stack: str, logging: EngineLogging, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "preview", create=True, runs_program=True) as opened:
-        result = opened.stack.preview(diff=True, color="never", on_output=on_output, on_error=on_output,
-                                      policy_packs=policy_packs(), **logging.options())
+        result = opened.stack.preview(
+            diff=True,
+            color="never",
+            on_output=on_output,
+            on_error=on_output,
+            policy_packs=policy_packs(),
+            **logging.options(),
+        )
     return AutomationResult(change_summary(result.change_summary))
 
 
 def _up(settings: Settings, stack: str, logging: EngineLogging, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "up", create=True, runs_program=True) as opened:
-        result = opened.stack.up(color="never", on_output=on_output, on_error=on_output, show_secrets=False,
-                                 policy_packs=policy_packs(), **logging.options())
+        result = opened.stack.up(
+            color="never",
+            on_output=on_output,
+            on_error=on_output,
+            show_secrets=False,
+            policy_packs=policy_packs(),
+            **logging.options(),
+        )
     return AutomationResult(change_summary(result.summary.resource_changes), outputs_table(result.outputs))
 
 
-def _refresh(settings: Settings, stack: str, logging: EngineLogging, *,
-             on_output: OnOutput) -> AutomationResult:
+def _refresh(settings: Settings, stack: str, logging: EngineLogging, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "refresh", create=False, runs_program=True) as opened:
-        result = opened.stack.refresh(color="never", on_output=on_output, on_error=on_output, show_secrets=False,
-                                      **logging.options())
+        result = opened.stack.refresh(
+            color="never", on_output=on_output, on_error=on_output, show_secrets=False, **logging.options()
+        )
     return AutomationResult(change_summary(result.summary.resource_changes))
 
 
-def _preview_refresh(settings: Settings, stack: str, logging: EngineLogging, *,
-                     on_output: OnOutput) -> AutomationResult:
+def _preview_refresh(
+    settings: Settings, stack: str, logging: EngineLogging, *, on_output: OnOutput
+) -> AutomationResult:
     events: list[auto.EngineEvent] = []
     with _open_stack(settings, stack, "preview-refresh", create=False, runs_program=True) as opened:
-        result = opened.stack.preview_refresh(color="never", on_output=on_output, on_error=on_output,
-                                              on_event=events.append, show_secrets=False, **logging.options())
+        result = opened.stack.preview_refresh(
+            color="never",
+            on_output=on_output,
+            on_error=on_output,
+            on_event=events.append,
+            show_secrets=False,
+            **logging.options(),
+        )
     return AutomationResult(change_summary(result.change_summary), changed_resources=changed_resources(events))
 
 
-def _destroy(settings: Settings, stack: str, logging: EngineLogging, *,
-             on_output: OnOutput) -> AutomationResult:
+def _destroy(settings: Settings, stack: str, logging: EngineLogging, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "destroy", create=False, runs_program=True) as opened:
-        result = opened.stack.destroy(color="never", on_output=on_output, on_error=on_output, show_secrets=False,
-                                      **logging.options())
+        result = opened.stack.destroy(
+            color="never", on_output=on_output, on_error=on_output, show_secrets=False, **logging.options()
+        )
     return AutomationResult(change_summary(result.summary.resource_changes))
 
 
@@ -483,18 +640,23 @@ def _outputs(settings: Settings, stack: str, show_secrets: bool, *, on_output: O
 def _export(settings: Settings, stack: str, *, on_output: OnOutput) -> AutomationResult:
     with _open_stack(settings, stack, "export", create=False, runs_program=False) as opened:
         # Without --show-secrets the export keeps the ciphertexts: safe to store, and importable as it is.
-        result = opened.command.run(["stack", "export", "--stack", opened.target.name], str(opened.target.work_dir),
-                                    dict(opened.env_vars))
+        result = opened.command.run(
+            ["stack", "export", "--stack", opened.target.name], str(opened.target.work_dir), dict(opened.env_vars)
+        )
     try:
         deployment = json.loads(result.stdout)
     except json.JSONDecodeError as exc:
-        raise AutomationError(f"`pulumi stack export` of {opened.target.name} printed no JSON ({exc})",
-                              stack=opened.target.name, action="export") from None
+        raise AutomationError(
+            f"`pulumi stack export` of {opened.target.name} printed no JSON ({exc})",
+            stack=opened.target.name,
+            action="export",
+        ) from None
     return AutomationResult(resource_types(deployment), deployment=deployment)
 
 
-def _import_state(settings: Settings, stack: str, deployment: Mapping[str, Any], *,
-                  on_output: OnOutput) -> AutomationResult:
+def _import_state(
+    settings: Settings, stack: str, deployment: Mapping[str, Any], *, on_output: OnOutput
+) -> AutomationResult:
     with _open_stack(settings, stack, "import", create=True, runs_program=False) as opened:
         opened.stack.import_stack(auto.Deployment(version=deployment["version"], deployment=deployment["deployment"]))
         on_output(f"imported {len(deployment['deployment'].get('resources', []))} resources into {opened.target.name}")
@@ -510,13 +672,22 @@ def _import_resource(settings: Settings, stack: str, request: Any, *, on_output:
         name_table = {"parent": request.parent}
     with _open_stack(settings, stack, "import-resource", create=False, runs_program=True) as opened:
         result = opened.stack.import_resources(
-            message=f"tradai-nb import {request.type.token} {request.id}", resources=[resource],
-            name_table=name_table, protect=True, on_output=on_output, show_secrets=False)
+            message=f"tradai-nb import {request.type.token} {request.id}",
+            resources=[resource],
+            name_table=name_table,
+            protect=True,
+            on_output=on_output,
+            show_secrets=False,
+        )
     if result.generated_code:
         on_output(f"the engine's declaration of what it imported:\n{result.generated_code}")
     summary = change_summary(result.summary.resource_changes)
-    return AutomationResult(summary, changed_resources=pd.DataFrame(
-        [("import", request.type.token, request.name, request.urn, "")], columns=CHANGED_RESOURCE_COLUMNS))
+    return AutomationResult(
+        summary,
+        changed_resources=pd.DataFrame(
+            [("import", request.type.token, request.name, request.urn, "")], columns=CHANGED_RESOURCE_COLUMNS
+        ),
+    )
 
 
 def _init_stacks(settings: Settings, names: Sequence[str], *, on_output: OnOutput) -> AutomationResult:
@@ -525,8 +696,12 @@ def _init_stacks(settings: Settings, names: Sequence[str], *, on_output: OnOutpu
     rows = []
     for stack in names:
         target = stack_target(settings, stack)
-        arguments = dict(stack_name=target.name, project_name=target.project, program=stacks.get(stack).program(settings),
-                         opts=_workspace_options(settings, target, command))
+        arguments = dict(
+            stack_name=target.name,
+            project_name=target.project,
+            program=stacks.get(stack).program(settings),
+            opts=_workspace_options(settings, target, command),
+        )
         with _translated_errors(settings, target, "init"):
             try:
                 auto.select_stack(**arguments)
@@ -565,16 +740,25 @@ def change_summary(resource_changes: Mapping[Any, int] | None) -> pd.DataFrame:
 
 def outputs_table(output_map: Mapping[str, auto.OutputValue], *, show_secrets: bool = False) -> pd.DataFrame:
     """Stack outputs as key, value, secret; secret values never leave as plaintext unless show_secrets."""
-    rows = [(key, SECRET_MASK if out.secret and not show_secrets else out.value, out.secret)
-            for key, out in sorted(output_map.items())]
+    rows = [
+        (key, SECRET_MASK if out.secret and not show_secrets else out.value, out.secret)
+        for key, out in sorted(output_map.items())
+    ]
     return pd.DataFrame(rows, columns=OUTPUT_COLUMNS)
 
 
 def history_table(summaries: list[auto.UpdateSummary]) -> pd.DataFrame:
     """Past updates: version, kind, result, start and end time, message, resource changes by operation."""
     rows = [
-        (s.version, s.kind, s.result, s.start_time, s.end_time, s.message,
-         {getattr(op, "value", op): n for op, n in (s.resource_changes or {}).items()})
+        (
+            s.version,
+            s.kind,
+            s.result,
+            s.start_time,
+            s.end_time,
+            s.message,
+            {getattr(op, "value", op): n for op, n in (s.resource_changes or {}).items()},
+        )
         for s in summaries
     ]
     return pd.DataFrame(rows, columns=HISTORY_COLUMNS)
@@ -600,14 +784,18 @@ def changed_resources(events: list[auto.EngineEvent]) -> pd.DataFrame:
 
 def resource_types(deployment: Mapping[str, Any]) -> pd.DataFrame:
     """Resource counts by type in a deployment."""
-    types = pd.Series([r["type"] for r in deployment.get("deployment", {}).get("resources", []) if "type" in r], dtype=str)
+    types = pd.Series(
+        [r["type"] for r in deployment.get("deployment", {}).get("resources", []) if "type" in r], dtype=str
+    )
     if types.empty:
         return pd.DataFrame({"type": pd.Series(dtype=str), "count": pd.Series(dtype=int)})
     return types.value_counts(sort=False).rename_axis("type").rename("count").reset_index()
 
 
 @contextmanager
-def _open_stack(settings: Settings, stack: str, action: str, *, create: bool, runs_program: bool) -> Iterator[_OpenStack]:
+def _open_stack(
+    settings: Settings, stack: str, action: str, *, create: bool, runs_program: bool
+) -> Iterator[_OpenStack]:
     command = find_pulumi_cli(action)
     require_passphrase()
     target = stack_target(settings, stack)
@@ -626,7 +814,9 @@ def _open_stack(settings: Settings, stack: str, action: str, *, create: bool, ru
         yield _OpenStack(pulumi_stack, command, target, options.env_vars or {})
 
 
-def _workspace_options(settings: Settings, target: StackTarget, command: auto.PulumiCommand) -> auto.LocalWorkspaceOptions:
+def _workspace_options(
+    settings: Settings, target: StackTarget, command: auto.PulumiCommand
+) -> auto.LocalWorkspaceOptions:
     """The workspace of a stack: its folder, the passphrase secrets provider, the project on its backend."""
     return auto.LocalWorkspaceOptions(
         work_dir=str(target.work_dir),
@@ -660,7 +850,8 @@ def _translated_errors(settings: Settings, target: StackTarget, action: str) -> 
         raise StackNotDeployedError(
             f"stack {target.name} does not exist on {target.backend_url}, so there is nothing to {action}. "
             f"{troubleshooting.entry('stack-not-found').advice(**names)}",
-            stack=target.name, action=action,
+            stack=target.name,
+            action=action,
         ) from exc
     except auto.StackAlreadyExistsError as exc:
         # The SDK's test ("stack.*already exists" on one line) also catches a resource that already exists.
@@ -669,26 +860,30 @@ def _translated_errors(settings: Settings, target: StackTarget, action: str) -> 
         raise AutomationError(
             f"stack {target.name} was created on {target.backend_url} by someone else while this run created it. "
             f"{troubleshooting.entry('stack-already-exists').advice(**names)}",
-            stack=target.name, action=action,
+            stack=target.name,
+            action=action,
         ) from exc
     except (auto.InlineSourceRuntimeError, auto.RuntimeError, auto.CompilationError) as exc:
         raise StackProgramError(
             f"the program of stack {target.stack!r} failed during {action}: {_stderr_tail(exc)}. "
             f"{troubleshooting.entry('stack-program-failed').advice(**names)}",
-            stack=target.name, action=action,
+            stack=target.name,
+            action=action,
         ) from exc
     except auto.CommandError as exc:
         raise _command_error(target, action, exc, names) from exc
 
 
-def _command_error(target: StackTarget, action: str, exc: auto.CommandError,
-                   names: Mapping[str, str | None]) -> AutomationError:
+def _command_error(
+    target: StackTarget, action: str, exc: auto.CommandError, names: Mapping[str, str | None]
+) -> AutomationError:
     # The CLI's own words say which known error this is (resource already exists, credentials, quota, ...).
     known = troubleshooting.best(str(exc), default="pulumi-command-failed")
     return AutomationError(
         f"pulumi {action} of {target.name} failed: {_stderr_tail(exc)}. {known.title}: {known.cause}. "
         f"{known.advice(**names)}",
-        stack=target.name, action=action,
+        stack=target.name,
+        action=action,
     )
 
 
@@ -699,7 +894,9 @@ def _locked_error(settings: Settings, target: StackTarget, action: str, text: st
     return StackLockedError(
         f"stack {target.name} is locked by another update: {held_by or 'the backend reported a conflict'}; "
         f"{action!r} did not start. {advice}",
-        stack=target.name, action=action, locks=[path for path, *_ in locks],
+        stack=target.name,
+        action=action,
+        locks=[path for path, *_ in locks],
     )
 
 

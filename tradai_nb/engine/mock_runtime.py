@@ -61,19 +61,21 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             inputs = rpc.deserialize_properties(request.object)
-            self.registrations.append(Registration(
-                type=request.type,
-                name=request.name,
-                urn=response.urn,
-                parent=request.parent,
-                custom=bool(request.custom),
-                protect=bool(getattr(request, "protect", False)),
-                retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
-                inputs=_plain(inputs),
-                id=response.id,
-                outputs=_plain(rpc.deserialize_properties(response.object)),
-                dependencies=tuple(sorted(request.dependencies)),  # the SDK gathers them in a set
-            ))
+            self.registrations.append(
+                Registration(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=request.parent,
+                    custom=bool(request.custom),
+                    protect=bool(getattr(request, "protect", False)),
+                    retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+                    inputs=_plain(inputs),
+                    id=response.id,
+                    outputs=_plain(rpc.deserialize_properties(response.object)),
+                    dependencies=tuple(sorted(request.dependencies)),  # the SDK gathers them in a set
+                )
+            )
         return response
 
 

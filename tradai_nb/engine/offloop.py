@@ -15,6 +15,7 @@ THREAD_NAME = "tradai-pulumi"
 # How often the caller looks for output from the worker while it waits.
 _POLL_S = 0.05
 
+
 # Pulumi's runtime keeps process-wide settings (the root resource, the mock monitor, the RPC bookkeeping), and its
 # `_sync_await` pumps whatever event loop is current in the calling thread. Inside a Jupyter kernel that loop is
 # the kernel's own: pumping it runs queued execute requests in the middle of a cell, which breaks Run All. One

@@ -17,7 +17,20 @@ from tradai_nb.stacks.registry import StackSpec, stacks
 
 ACCOUNT_ID = "000000000000"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
-RESOURCE_COLUMNS = ["stack", "type", "name", "urn", "parent", "custom", "protect", "retain_on_delete", "inputs", "id", "outputs", "dependencies"]
+RESOURCE_COLUMNS = [
+    "stack",
+    "type",
+    "name",
+    "urn",
+    "parent",
+    "custom",
+    "protect",
+    "retain_on_delete",
+    "inputs",
+    "id",
+    "outputs",
+    "dependencies",
+]
 
 # ID prefixes AWS uses, so planned IDs read like the real thing.
 _ID_PREFIX = {
@@ -88,16 +101,36 @@ class PlanMocks:
             zones = list(self.settings.availability_zones)
             return {"names": zones, "zoneIds": [f"euc1-az{i + 1}" for i in range(len(zones))], "id": region}, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan", "userId": "PLAN", "id": ACCOUNT_ID}, []
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan",
+                "userId": "PLAN",
+                "id": ACCOUNT_ID,
+            }, []
         if token in ("aws:index/getRegion:getRegion", "aws:index/region:Region"):
-            return {"name": region, "region": region, "id": region, "description": region, "endpoint": f"ec2.{region}.amazonaws.com"}, []
+            return {
+                "name": region,
+                "region": region,
+                "id": region,
+                "description": region,
+                "endpoint": f"ec2.{region}.amazonaws.com",
+            }, []
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         if token in _AMI_TOKENS:
-            return {"id": "ami-" + _digest(str(args.args.get("nameRegex", "")), str(args.args.get("filters", ""))), "architecture": "arm64"}, []
+            return {
+                "id": "ami-" + _digest(str(args.args.get("nameRegex", "")), str(args.args.get("filters", ""))),
+                "architecture": "arm64",
+            }, []
         if token == "aws:ssm/getParameter:getParameter":
-            return {"value": "ami-" + _digest(str(args.args.get("name"))), "id": args.args.get("name"), "type": "String"}, []
-        raise PlanError(f"the offline plan has no answer for the invoke {token} made by stack {self.stack!r}", stack=self.stack)
+            return {
+                "value": "ami-" + _digest(str(args.args.get("name"))),
+                "id": args.args.get("name"),
+                "type": "String",
+            }, []
+        raise PlanError(
+            f"the offline plan has no answer for the invoke {token} made by stack {self.stack!r}", stack=self.stack
+        )
 
 
 def _computed_attributes(typ: str, physical: str, resource_id: str, region: str) -> dict[str, Any]:
@@ -105,35 +138,56 @@ def _computed_attributes(typ: str, physical: str, resource_id: str, region: str)
     if typ == "aws:ecr/repository:Repository":
         return {"repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{physical}"}
     if typ == "aws:sqs/queue:Queue":
-        return {"url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{physical}",
-                "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{physical}"}
+        return {
+            "url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{physical}",
+            "arn": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{physical}",
+        }
     if typ == "aws:sns/topic:Topic":
         return {"arn": f"arn:aws:sns:{region}:{ACCOUNT_ID}:{physical}"}
     if typ == "aws:s3/bucket:Bucket" or typ == "aws:s3/bucketV2:BucketV2":
-        return {"bucket": physical, "arn": f"arn:aws:s3:::{physical}", "bucketDomainName": f"{physical}.s3.amazonaws.com"}
+        return {
+            "bucket": physical,
+            "arn": f"arn:aws:s3:::{physical}",
+            "bucketDomainName": f"{physical}.s3.amazonaws.com",
+        }
     if typ == "aws:dynamodb/table:Table":
-        return {"arn": f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{physical}",
-                "streamArn": f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{physical}/stream/plan"}
+        return {
+            "arn": f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{physical}",
+            "streamArn": f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{physical}/stream/plan",
+        }
     if typ == "aws:lb/loadBalancer:LoadBalancer":
-        return {"dnsName": f"{physical}-{resource_id[:8]}.{region}.elb.amazonaws.com", "zoneId": "Z215JYRZR1TBD5",
-                "arnSuffix": f"app/{physical}/{resource_id[:16]}"}
+        return {
+            "dnsName": f"{physical}-{resource_id[:8]}.{region}.elb.amazonaws.com",
+            "zoneId": "Z215JYRZR1TBD5",
+            "arnSuffix": f"app/{physical}/{resource_id[:16]}",
+        }
     if typ == "aws:lb/targetGroup:TargetGroup":
         return {"arnSuffix": f"targetgroup/{physical}/{resource_id[:16]}"}
     if typ == "aws:rds/instance:Instance":
-        return {"address": f"{physical}.{resource_id[:12]}.{region}.rds.amazonaws.com",
-                "endpoint": f"{physical}.{resource_id[:12]}.{region}.rds.amazonaws.com:5432", "port": 5432,
-                # The secret RDS creates for a managed master password (manage_master_user_password).
-                "masterUserSecrets": [{
+        return {
+            "address": f"{physical}.{resource_id[:12]}.{region}.rds.amazonaws.com",
+            "endpoint": f"{physical}.{resource_id[:12]}.{region}.rds.amazonaws.com:5432",
+            "port": 5432,
+            # The secret RDS creates for a managed master password (manage_master_user_password).
+            "masterUserSecrets": [
+                {
                     "secretArn": f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:rds!db-{resource_id[:12]}",
                     "secretStatus": "active",
-                }]}
+                }
+            ],
+        }
     if typ == "aws:cognito/userPool:UserPool":
         pool_id = f"{region}_{resource_id[:9]}"
-        return {"id": pool_id, "endpoint": f"cognito-idp.{region}.amazonaws.com/{pool_id}",
-                "arn": f"arn:aws:cognito-idp:{region}:{ACCOUNT_ID}:userpool/{pool_id}"}
+        return {
+            "id": pool_id,
+            "endpoint": f"cognito-idp.{region}.amazonaws.com/{pool_id}",
+            "arn": f"arn:aws:cognito-idp:{region}:{ACCOUNT_ID}:userpool/{pool_id}",
+        }
     if typ == "aws:apigatewayv2/api:Api":
-        return {"apiEndpoint": f"https://{resource_id[:10]}.execute-api.{region}.amazonaws.com",
-                "executionArn": f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{resource_id[:10]}"}
+        return {
+            "apiEndpoint": f"https://{resource_id[:10]}.execute-api.{region}.amazonaws.com",
+            "executionArn": f"arn:aws:execute-api:{region}:{ACCOUNT_ID}:{resource_id[:10]}",
+        }
     if typ == "aws:iam/role:Role" or typ == "aws:iam/instanceProfile:InstanceProfile" or typ == "aws:iam/policy:Policy":
         kind = typ.rsplit(":", 1)[1]
         kind = kind[0].lower() + kind[1:]
@@ -141,8 +195,10 @@ def _computed_attributes(typ: str, physical: str, resource_id: str, region: str)
     if typ == "aws:ecs/cluster:Cluster":
         return {"arn": f"arn:aws:ecs:{region}:{ACCOUNT_ID}:cluster/{physical}"}
     if typ == "aws:lambda/function:Function":
-        return {"arn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{physical}",
-                "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{physical}/invocations"}
+        return {
+            "arn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{physical}",
+            "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{physical}/invocations",
+        }
     if typ == "aws:kms/key:Key":
         return {"arn": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{resource_id}", "keyId": resource_id}
     if typ == "aws:secretsmanager/secret:Secret":
@@ -190,14 +246,18 @@ class Plan:
         for plan in self.stacks:
             if plan.name == name:
                 return plan
-        raise PlanError(f"the plan holds no stack {name!r}; it holds {', '.join(s.name for s in self.stacks)}", stack=name)
+        raise PlanError(
+            f"the plan holds no stack {name!r}; it holds {', '.join(s.name for s in self.stacks)}", stack=name
+        )
 
     def summary(self) -> pd.DataFrame:
         """Resource counts by stack and type (custom resources only)."""
         frame = self.resources
         frame = frame[frame["custom"].astype(bool)]
         if frame.empty:
-            return pd.DataFrame({"stack": pd.Series(dtype=str), "type": pd.Series(dtype=str), "count": pd.Series(dtype=int)})
+            return pd.DataFrame(
+                {"stack": pd.Series(dtype=str), "type": pd.Series(dtype=str), "count": pd.Series(dtype=int)}
+            )
         return frame.groupby(["stack", "type"], sort=False).size().rename("count").reset_index()
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,8 +280,9 @@ class Plan:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=False, default=str)
 
 
-def plan(settings: Settings, stack_names: Sequence[str] | None = None, *,
-         on_progress: Callable[[str], None] | None = None) -> Plan:
+def plan(
+    settings: Settings, stack_names: Sequence[str] | None = None, *, on_progress: Callable[[str], None] | None = None
+) -> Plan:
     """Plan the named stacks (all four when None), each fed by the planned exports of its upstream stacks;
     `on_progress` hears of each stack as it starts and of the end."""
     requested = list(stack_names) if stack_names else list(stacks.names())
@@ -250,16 +311,23 @@ def plan_stack(settings: Settings, spec: StackSpec, upstream_exports: Mapping[st
     return plan_program(settings, spec.name, spec.program(settings), upstream_exports, upstream=spec.upstream)
 
 
-def plan_program(settings: Settings, name: str, program: Callable[[], None],
-                 upstream_exports: Mapping[str, Mapping[str, Any]], *, upstream: tuple[str, ...] = ()) -> StackPlan:
+def plan_program(
+    settings: Settings,
+    name: str,
+    program: Callable[[], None],
+    upstream_exports: Mapping[str, Mapping[str, Any]],
+    *,
+    upstream: tuple[str, ...] = (),
+) -> StackPlan:
     """Run a Pulumi program as stack `name` (project tradai-<name>) under the mock runtime."""
     from tradai_nb import config
     from tradai_nb.engine import mock_runtime
 
     mocks = PlanMocks(settings, name, upstream_exports)
     try:
-        registrations, outputs = mock_runtime.run(program, mocks, project=config.get_stack_project(name),
-                                                  stack=settings.environment)
+        registrations, outputs = mock_runtime.run(
+            program, mocks, project=config.get_stack_project(name), stack=settings.environment
+        )
     except PlanError:
         raise
     except Exception as exc:
@@ -290,6 +358,8 @@ def _explain(exc: Exception, stack: str, mocks: PlanMocks) -> PlanError:
     if isinstance(exc, MissingUpstreamOutputError):
         return PlanError(
             f"{exc}; export it from stack {exc.upstream!r} or stop reading it in stack {exc.consumer!r}",
-            stack=exc.consumer, upstream=exc.upstream, key=exc.key,
+            stack=exc.consumer,
+            upstream=exc.upstream,
+            key=exc.key,
         )
     return PlanError(f"planning stack {stack!r} failed: {type(exc).__name__}: {exc}", stack=stack)

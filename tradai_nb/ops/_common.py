@@ -92,8 +92,11 @@ def check_seconds(name: str, value: object, *, allow_zero: bool = False, maximum
     elif value > maximum:
         problem = f": more than {_describe_seconds(maximum)}"
     if problem is not None:
-        raise ParameterError(f"parameter {name!r}: expected a number of seconds, {lowest} and at most {maximum:g} "
-                             f"({_describe_seconds(maximum)}); got {_shown(value)}{problem}", name=name)
+        raise ParameterError(
+            f"parameter {name!r}: expected a number of seconds, {lowest} and at most {maximum:g} "
+            f"({_describe_seconds(maximum)}); got {_shown(value)}{problem}",
+            name=name,
+        )
     return float(value)
 
 
@@ -117,6 +120,7 @@ def check_service(name: str, value: object, *, allow_all: bool) -> str:
     """A logical service name from config.SERVICES (or "all" where every service is meant)."""
     known = (*config.SERVICES, "all") if allow_all else tuple(config.SERVICES)
     if not isinstance(value, str) or value not in known:
-        raise ParameterError(f"parameter {name!r}: unknown service {_shown(value)}; choose one of {', '.join(known)}",
-                             name=name)
+        raise ParameterError(
+            f"parameter {name!r}: unknown service {_shown(value)}; choose one of {', '.join(known)}", name=name
+        )
     return value

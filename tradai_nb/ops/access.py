@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -62,14 +61,25 @@ class CommandResult:
 
     def __str__(self) -> str:
         output = "\n".join(part for part in (self.stdout.rstrip(), self.stderr.rstrip()) if part) or "(no output)"
-        return f"{' && '.join(self.commands)}\n{self.status} (exit code {self.exit_code}) on {self.instance_id}\n{output}"
+        return (
+            f"{' && '.join(self.commands)}\n{self.status} (exit code {self.exit_code}) on {self.instance_id}\n{output}"
+        )
 
     def _repr_pretty_(self, printer, cycle: bool) -> None:
         printer.text(str(self))
 
 
-def run_action(session, settings: Settings, *, action: str, service: str = "all", tail_lines: int = 50,
-               alb_dns_name: str = "", confirm: str = "", timeout_s: float = DEFAULT_TIMEOUT_S):
+def run_action(
+    session,
+    settings: Settings,
+    *,
+    action: str,
+    service: str = "all",
+    tail_lines: int = 50,
+    alb_dns_name: str = "",
+    confirm: str = "",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+):
     """The service-access runbook's action: a host command's result, the health table, or (endpoints) a line
     saying nothing was run."""
     if action == "docker-ps":
@@ -84,30 +94,37 @@ def run_action(session, settings: Settings, *, action: str, service: str = "all"
     return Message("action 'endpoints': nothing was run on the host")
 
 
-def check_parameters(settings: Settings, *, action: str, service: str, tail_lines: int, alb_dns_name: str,
-                     confirm: str, timeout_s: float) -> None:
+def check_parameters(
+    settings: Settings, *, action: str, service: str, tail_lines: int, alb_dns_name: str, confirm: str, timeout_s: float
+) -> None:
     """Validate the service-access runbook's parameters and its guard rail, before any AWS call."""
     check_choice("action", action, ACTIONS)
     check_service("service", service, allow_all=True)
     if action == "docker-logs" and service == "all":
-        raise ParameterError("parameter 'service': action 'docker-logs' shows one container's logs; name a service "
-                             f"({', '.join(config.SERVICES)})", name="service")
+        raise ParameterError(
+            "parameter 'service': action 'docker-logs' shows one container's logs; name a service "
+            f"({', '.join(config.SERVICES)})",
+            name="service",
+        )
     check_tail_lines(tail_lines)
     base_url(alb_dns_name)
     check_seconds("timeout_s", timeout_s)
     if action in HOST_ACTIONS:
         _require_consolidated(settings, f"action {action!r}")
     if action in CHANGING_ACTIONS:
-        gate.precheck(settings, "host.command", target=config.get_consolidated_name(settings.environment),
-                      confirm=confirm)
+        gate.precheck(
+            settings, "host.command", target=config.get_consolidated_name(settings.environment), confirm=confirm
+        )
     elif not isinstance(confirm, str):
         raise ParameterError(f"parameter 'confirm': expected text, got {confirm!r}", name="confirm")
 
 
 def check_tail_lines(tail_lines: object) -> int:
     if isinstance(tail_lines, bool) or not isinstance(tail_lines, int) or not 1 <= tail_lines <= MAX_TAIL_LINES:
-        raise ParameterError(f"parameter 'tail_lines': expected a whole number from 1 to {MAX_TAIL_LINES}, "
-                             f"got {tail_lines!r}", name="tail_lines")
+        raise ParameterError(
+            f"parameter 'tail_lines': expected a whole number from 1 to {MAX_TAIL_LINES}, got {tail_lines!r}",
+            name="tail_lines",
+        )
     return tail_lines
 
 
@@ -116,10 +133,16 @@ def find_consolidated_instance(session, settings: Settings) -> HostInstance:
     _require_consolidated(settings, "finding the consolidated host")
     name = config.get_consolidated_name(settings.environment)
     with aws_errors(f"looking up the running instance tagged Name={name}"):
-        pages = session.client("ec2").get_paginator("describe_instances").paginate(Filters=[
-            {"Name": "tag:Name", "Values": [name]},
-            {"Name": "instance-state-name", "Values": ["running"]},
-        ])
+        pages = (
+            session.client("ec2")
+            .get_paginator("describe_instances")
+            .paginate(
+                Filters=[
+                    {"Name": "tag:Name", "Values": [name]},
+                    {"Name": "instance-state-name", "Values": ["running"]},
+                ]
+            )
+        )
         instances = [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
     if not instances:
         raise OperationError(
@@ -145,9 +168,12 @@ def access_commands(session, settings: Settings) -> pd.DataFrame:
         directory = config.CONSOLIDATED_COMPOSE_DIR
         container = config.SERVICES["backend"]["container"]
         rows = [
-            ("find the host", "aws ec2 describe-instances --filters "
-             f"\"Name=tag:Name,Values={host.name}\" \"Name=instance-state-name,Values=running\" "
-             f"--query 'Reservations[].Instances[].InstanceId' --output text {cli}"),
+            (
+                "find the host",
+                "aws ec2 describe-instances --filters "
+                f'"Name=tag:Name,Values={host.name}" "Name=instance-state-name,Values=running" '
+                f"--query 'Reservations[].Instances[].InstanceId' --output text {cli}",
+            ),
             ("shell on the host", f"aws ssm start-session --target {host.instance_id} {cli}"),
             ("on the host: running containers", "sudo docker ps"),
             ("on the host: a service's logs", f"sudo docker logs {container} --tail 50 -f"),
@@ -162,34 +188,53 @@ def access_commands(session, settings: Settings) -> pd.DataFrame:
         with aws_errors(f"listing the running tasks of {name} in ECS cluster {cluster}"):
             tasks = ecs.list_tasks(cluster=cluster, serviceName=name, desiredStatus="RUNNING")["taskArns"]
         task = sorted(tasks)[0] if tasks else None
-        rows.append((f"{service}: running tasks",
-                     f"aws ecs list-tasks --cluster {cluster} --service-name {name} {cli}"))
-        rows.append((f"{service}: shell in the container",
-                     f"aws ecs execute-command --cluster {cluster} --task {task or '<task-arn>'} "
-                     f"--container {config.SERVICES[service]['container']} --interactive --command \"/bin/sh\" {cli}"))
+        rows.append(
+            (f"{service}: running tasks", f"aws ecs list-tasks --cluster {cluster} --service-name {name} {cli}")
+        )
+        rows.append(
+            (
+                f"{service}: shell in the container",
+                f"aws ecs execute-command --cluster {cluster} --task {task or '<task-arn>'} "
+                f'--container {config.SERVICES[service]["container"]} --interactive --command "/bin/sh" {cli}',
+            )
+        )
     return pd.DataFrame(rows, columns=COMMAND_COLUMNS)
 
 
-def run_on_host(session, settings: Settings, commands: list[str], *, confirm: str = "",
-                comment: str = "tradai-nb runbook", timeout_s: float = DEFAULT_TIMEOUT_S,
-                poll_s: float = DEFAULT_POLL_S) -> CommandResult:
+def run_on_host(
+    session,
+    settings: Settings,
+    commands: list[str],
+    *,
+    confirm: str = "",
+    comment: str = "tradai-nb runbook",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    poll_s: float = DEFAULT_POLL_S,
+) -> CommandResult:
     """Run shell commands on the consolidated host (SSM Run Command, as root) and wait for them to finish; in
     staging (and prod) only with confirm=<environment>, and always recorded: any command can change the host.
 
     A command that fails, is cancelled or times out raises OperationError with the end of what it printed.
     """
     if not commands or not all(isinstance(c, str) and c.strip() for c in commands):
-        raise ParameterError(f"parameter 'commands': expected one or more shell commands, got {commands!r}",
-                             name="commands")
+        raise ParameterError(
+            f"parameter 'commands': expected one or more shell commands, got {commands!r}", name="commands"
+        )
     timeout_s = check_seconds("timeout_s", timeout_s)
     poll_s = check_seconds("poll_s", poll_s, allow_zero=True)
-    with gate.change(settings, "host.command", target=config.get_consolidated_name(settings.environment),
-                     confirm=confirm, parameters={"commands": list(commands), "timeout_s": timeout_s}):
+    with gate.change(
+        settings,
+        "host.command",
+        target=config.get_consolidated_name(settings.environment),
+        confirm=confirm,
+        parameters={"commands": list(commands), "timeout_s": timeout_s},
+    ):
         return _run_on_host(session, settings, commands, comment=comment, timeout_s=timeout_s, poll_s=poll_s)
 
 
-def _run_on_host(session, settings: Settings, commands: list[str], *, comment: str, timeout_s: float,
-                 poll_s: float = DEFAULT_POLL_S) -> CommandResult:
+def _run_on_host(
+    session, settings: Settings, commands: list[str], *, comment: str, timeout_s: float, poll_s: float = DEFAULT_POLL_S
+) -> CommandResult:
     host = find_consolidated_instance(session, settings)
     ssm = session.client("ssm")
     with aws_errors(f"sending a command to {host.instance_id} ({host.name}) through SSM"):
@@ -221,41 +266,61 @@ def _run_on_host(session, settings: Settings, commands: list[str], *, comment: s
 def docker_ps(session, settings: Settings, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> CommandResult:
     """`docker ps` on the consolidated host: the containers and their state."""
     # Read-only and fixed, so not a change: no confirm, no record.
-    return _run_on_host(session, settings, ["docker ps --all --format 'table {{.Names}}\\t{{.Image}}\\t{{.Status}}'"],
-                        comment="tradai-nb: docker ps", timeout_s=check_seconds("timeout_s", timeout_s))
+    return _run_on_host(
+        session,
+        settings,
+        ["docker ps --all --format 'table {{.Names}}\\t{{.Image}}\\t{{.Status}}'"],
+        comment="tradai-nb: docker ps",
+        timeout_s=check_seconds("timeout_s", timeout_s),
+    )
 
 
-def docker_logs(session, settings: Settings, service: str, tail_lines: int = 50, *,
-                timeout_s: float = DEFAULT_TIMEOUT_S) -> CommandResult:
+def docker_logs(
+    session, settings: Settings, service: str, tail_lines: int = 50, *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> CommandResult:
     """The last tail_lines lines a service's container logged, from the consolidated host."""
     check_service("service", service, allow_all=False)
     check_tail_lines(tail_lines)
     container = str(config.SERVICES[service]["container"])
-    return _run_on_host(session, settings, [f"docker logs {shlex.quote(container)} --tail {tail_lines} 2>&1"],
-                        comment=f"tradai-nb: docker logs {container}", timeout_s=check_seconds("timeout_s", timeout_s))
+    return _run_on_host(
+        session,
+        settings,
+        [f"docker logs {shlex.quote(container)} --tail {tail_lines} 2>&1"],
+        comment=f"tradai-nb: docker logs {container}",
+        timeout_s=check_seconds("timeout_s", timeout_s),
+    )
 
 
-def restart_services(session, settings: Settings, service: str = "all", confirm: str = "", *,
-                     timeout_s: float = DEFAULT_TIMEOUT_S) -> CommandResult:
+def restart_services(
+    session, settings: Settings, service: str = "all", confirm: str = "", *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> CommandResult:
     """Restart the compose services on the consolidated host (all, or one), from config.CONSOLIDATED_COMPOSE_DIR."""
     check_service("service", service, allow_all=True)
     target = "" if service == "all" else f" {shlex.quote(service)}"
-    return run_on_host(session, settings,
-                       [f"cd {shlex.quote(config.CONSOLIDATED_COMPOSE_DIR)} && docker-compose restart{target}"],
-                       confirm=confirm, comment=f"tradai-nb: docker-compose restart {service}", timeout_s=timeout_s)
+    return run_on_host(
+        session,
+        settings,
+        [f"cd {shlex.quote(config.CONSOLIDATED_COMPOSE_DIR)} && docker-compose restart{target}"],
+        confirm=confirm,
+        comment=f"tradai-nb: docker-compose restart {service}",
+        timeout_s=timeout_s,
+    )
 
 
 def service_endpoints(settings: Settings, alb_dns_name: str = "") -> pd.DataFrame:
     """The services behind the ALB: container, port, path and health path, with URLs when the ALB's name is known."""
     base = base_url(alb_dns_name)
-    rows = [{
-        "service": service,
-        "container": spec["container"],
-        "port": spec["port"],
-        "path": spec["path"],
-        "health_path": config.HEALTH_CHECK_PATHS[service],
-        "url": f"{base}{config.HEALTH_CHECK_PATHS[service]}" if base else "",
-    } for service, spec in config.SERVICES.items()]
+    rows = [
+        {
+            "service": service,
+            "container": spec["container"],
+            "port": spec["port"],
+            "path": spec["path"],
+            "health_path": config.HEALTH_CHECK_PATHS[service],
+            "url": f"{base}{config.HEALTH_CHECK_PATHS[service]}" if base else "",
+        }
+        for service, spec in config.SERVICES.items()
+    ]
     return pd.DataFrame(rows, columns=ENDPOINT_COLUMNS)
 
 
@@ -265,10 +330,14 @@ def check_health(settings: Settings, alb_dns_name: str, *, timeout_s: float = HE
     base = base_url(alb_dns_name)
     timeout_s = check_seconds("timeout_s", timeout_s)
     if not base:
-        note = ("no ALB DNS name known: pass alb_dns_name (the compute stack's output alb_dns_name, "
-                f"`tradai-nb stack outputs compute --env {settings.environment}`)")
-        return pd.DataFrame([{"service": s, "url": "", "status": None, "ok": False, "error": note}
-                             for s in config.SERVICES], columns=HEALTH_COLUMNS)
+        note = (
+            "no ALB DNS name known: pass alb_dns_name (the compute stack's output alb_dns_name, "
+            f"`tradai-nb stack outputs compute --env {settings.environment}`)"
+        )
+        return pd.DataFrame(
+            [{"service": s, "url": "", "status": None, "ok": False, "error": note} for s in config.SERVICES],
+            columns=HEALTH_COLUMNS,
+        )
 
     def probe(service: str) -> dict[str, Any]:
         url = f"{base}{config.HEALTH_CHECK_PATHS[service]}"
@@ -284,8 +353,10 @@ def check_result(action: str, shown: object) -> None:
     failed = shown[~shown["ok"].astype(bool)]
     if not failed.empty:
         reasons = "; ".join(f"{row.service}: {row.error or row.status}" for row in failed.itertuples())
-        raise CheckFailedError(f"{len(failed)} of {len(shown)} health checks are not ok ({reasons}); see the "
-                               "service's logs (action='docker-logs') and the ECS operations runbook")
+        raise CheckFailedError(
+            f"{len(failed)} of {len(shown)} health checks are not ok ({reasons}); see the "
+            "service's logs (action='docker-logs') and the ECS operations runbook"
+        )
 
 
 def base_url(alb_dns_name: object) -> str:
@@ -312,8 +383,12 @@ def _is_host_url(url: str) -> bool:
         parsed.port
     except ValueError:
         return False
-    return parsed.scheme in ("http", "https") and bool(parsed.hostname) and parsed.path in ("", "/") \
+    return (
+        parsed.scheme in ("http", "https")
+        and bool(parsed.hostname)
+        and parsed.path in ("", "/")
         and not (parsed.query or parsed.fragment)
+    )
 
 
 def _get(url: str, timeout_s: float) -> dict[str, Any]:
@@ -324,7 +399,7 @@ def _get(url: str, timeout_s: float) -> dict[str, Any]:
         return {"status": exc.code, "ok": False, "error": f"HTTP {exc.code} {exc.reason}"}
     except urllib.error.URLError as exc:
         return {"status": None, "ok": False, "error": f"unreachable: {exc.reason}"}
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return {"status": None, "ok": False, "error": f"no answer within {timeout_s:g} s"}
     except OSError as exc:
         return {"status": None, "ok": False, "error": f"unreachable: {exc}"}

@@ -59,8 +59,12 @@ def detect_drift(settings: Settings, *, stack: str = "", on_output: OnOutput = p
             result = automation.preview_refresh(settings, name, on_output=on_output)
         except PulumiCliMissingError as exc:
             summary = pd.DataFrame([(n, STATUS_CLI_MISSING, None, None) for n in names], columns=SUMMARY_COLUMNS)
-            return DriftReport(summary.astype({"drifted": "Int64", "unchanged": "Int64"}),
-                               pd.DataFrame(columns=RESOURCE_COLUMNS), str(exc), exc)
+            return DriftReport(
+                summary.astype({"drifted": "Int64", "unchanged": "Int64"}),
+                pd.DataFrame(columns=RESOURCE_COLUMNS),
+                str(exc),
+                exc,
+            )
         except StackNotDeployedError:
             summaries.append((name, STATUS_NOT_DEPLOYED, 0, 0))
             continue
@@ -70,9 +74,15 @@ def detect_drift(settings: Settings, *, stack: str = "", on_output: OnOutput = p
         summaries.append((name, "drifted" if drifted else "in sync", drifted, unchanged))
         frames.append(result.changed_resources.assign(stack=name)[RESOURCE_COLUMNS])
     drifted_total = sum(s[2] for s in summaries)
-    message = (f"{drifted_total} resource(s) drifted in {settings.environment}; run `refresh` to accept what AWS "
-               "holds into the state, or `up` to put AWS back as the program declares" if drifted_total
-               else f"no drift in {settings.environment}: the state matches AWS")
+    message = (
+        f"{drifted_total} resource(s) drifted in {settings.environment}; run `refresh` to accept what AWS "
+        "holds into the state, or `up` to put AWS back as the program declares"
+        if drifted_total
+        else f"no drift in {settings.environment}: the state matches AWS"
+    )
     resources = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=RESOURCE_COLUMNS)
-    return DriftReport(pd.DataFrame(summaries, columns=SUMMARY_COLUMNS).astype({"drifted": "Int64", "unchanged": "Int64"}),
-                       resources, message)
+    return DriftReport(
+        pd.DataFrame(summaries, columns=SUMMARY_COLUMNS).astype({"drifted": "Int64", "unchanged": "Int64"}),
+        resources,
+        message,
+    )

@@ -20,13 +20,45 @@ CHANGING_ACTIONS = ("force-redeploy", "instance-refresh")
 DESCRIBE_BATCH = 10
 DEFAULT_TIMEOUT_S = 600.0
 DEFAULT_POLL_S = 10.0
-STATUS_COLUMNS = ["service", "status", "desired", "running", "pending", "task_definition", "revision",
-                  "deployments", "rollout_state", "last_event", "last_event_at"]
-REDEPLOY_COLUMNS = ["service", "previous_deployment", "new_deployment", "revision", "running", "desired", "rollout_state"]
+STATUS_COLUMNS = [
+    "service",
+    "status",
+    "desired",
+    "running",
+    "pending",
+    "task_definition",
+    "revision",
+    "deployments",
+    "rollout_state",
+    "last_event",
+    "last_event_at",
+]
+REDEPLOY_COLUMNS = [
+    "service",
+    "previous_deployment",
+    "new_deployment",
+    "revision",
+    "running",
+    "desired",
+    "rollout_state",
+]
 ROLLBACK_COLUMNS = ["service", "from_revision", "to_revision", "from_image", "to_image", "applied"]
 REVISION_COLUMNS = ["revision", "status", "image", "current"]
-ASG_COLUMNS = ["group", "desired", "min", "max", "launch_template", "template_version", "instance", "lifecycle_state",
-               "health", "instance_template_version", "up_to_date", "instance_type", "availability_zone"]
+ASG_COLUMNS = [
+    "group",
+    "desired",
+    "min",
+    "max",
+    "launch_template",
+    "template_version",
+    "instance",
+    "lifecycle_state",
+    "health",
+    "instance_template_version",
+    "up_to_date",
+    "instance_type",
+    "availability_zone",
+]
 REFRESH_COLUMNS = ["group", "refresh_id", "status", "percent_complete", "instances_to_update", "status_reason"]
 # Instance refresh states after which nothing more happens.
 REFRESH_SUCCEEDED = ("Successful",)
@@ -40,16 +72,25 @@ def check_parameters(settings: Settings, *, action: str, service: str, confirm: 
     check_seconds("timeout_s", timeout_s)
     if action == "instance-refresh":
         _require_consolidated(settings, "action 'instance-refresh'")
-        gate.precheck(settings, "asg.instance-refresh", target=config.get_consolidated_name(settings.environment),
-                      confirm=confirm)
+        gate.precheck(
+            settings, "asg.instance-refresh", target=config.get_consolidated_name(settings.environment), confirm=confirm
+        )
     elif action == "force-redeploy":
         gate.precheck(settings, "ecs.force-redeploy", target=_described_services(service), confirm=confirm)
     elif not isinstance(confirm, str):
         raise ParameterError(f"parameter 'confirm': expected text, got {confirm!r}", name="confirm")
 
 
-def run_action(session, settings: Settings, *, action: str, service: str = "all", confirm: str = "",
-               timeout_s: float = DEFAULT_TIMEOUT_S, on_progress: Progress | None = print):
+def run_action(
+    session,
+    settings: Settings,
+    *,
+    action: str,
+    service: str = "all",
+    confirm: str = "",
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_progress: Progress | None = print,
+):
     """The ECS runbook's action: the redeployment's or the refresh's table, or (status) a line saying nothing was
     changed."""
     if action == "force-redeploy":
@@ -79,7 +120,7 @@ def cluster_service_names(ecs, cluster: str) -> list[str]:
 
 def describe_services(ecs, cluster: str, names: Sequence[str]) -> list[dict[str, Any]]:
     """describe_services over any number of services: batches of ten, several batches at a time."""
-    batches = [list(names[i:i + DESCRIBE_BATCH]) for i in range(0, len(names), DESCRIBE_BATCH)]
+    batches = [list(names[i : i + DESCRIBE_BATCH]) for i in range(0, len(names), DESCRIBE_BATCH)]
 
     def describe(batch: list[str]) -> dict[str, Any]:
         return ecs.describe_services(cluster=cluster, services=batch)
@@ -103,8 +144,9 @@ def resolve_services(ecs, settings: Settings, services: str | Sequence[str]) -> 
         services = [services]
     if not services:
         raise ParameterError("parameter 'services': name at least one service, or 'all'", name="services")
-    return [config.get_service_name(check_service("services", s, allow_all=False), settings.environment)
-            for s in services]
+    return [
+        config.get_service_name(check_service("services", s, allow_all=False), settings.environment) for s in services
+    ]
 
 
 def _active_services(ecs, settings: Settings, services: str | Sequence[str]) -> list[dict[str, Any]]:
@@ -113,26 +155,47 @@ def _active_services(ecs, settings: Settings, services: str | Sequence[str]) -> 
     described = describe_services(ecs, cluster, resolve_services(ecs, settings, services))
     inactive = [s["serviceName"] for s in described if s["status"] == "INACTIVE"]
     if inactive and services != "all":
-        raise OperationError(f"{', '.join(inactive)} in ECS cluster {cluster} is deleted (INACTIVE); "
-                             "check the service name and the environment")
+        raise OperationError(
+            f"{', '.join(inactive)} in ECS cluster {cluster} is deleted (INACTIVE); "
+            "check the service name and the environment"
+        )
     return [s for s in described if s["status"] != "INACTIVE"]
 
 
-def force_redeploy(session, settings: Settings, services: str | Sequence[str] = "all", confirm: str = "", *,
-                   timeout_s: float = DEFAULT_TIMEOUT_S, poll_s: float = DEFAULT_POLL_S,
-                   on_progress: Progress | None = None) -> pd.DataFrame:
+def force_redeploy(
+    session,
+    settings: Settings,
+    services: str | Sequence[str] = "all",
+    confirm: str = "",
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    poll_s: float = DEFAULT_POLL_S,
+    on_progress: Progress | None = None,
+) -> pd.DataFrame:
     """Start a new deployment of one service, a list of them or all (same task definition, fresh tasks, newly pulled
     images), then wait until every one is stable; raises OperationError when they are not within timeout_s."""
     timeout_s = check_seconds("timeout_s", timeout_s)
     poll_s = check_seconds("poll_s", poll_s, allow_zero=True)
-    with gate.change(settings, "ecs.force-redeploy", target=_described_services(services), confirm=confirm,
-                     parameters={"services": services, "timeout_s": timeout_s}, on_output=on_progress):
-        return _force_redeploy(session, settings, services, timeout_s=timeout_s, poll_s=poll_s,
-                               on_progress=on_progress)
+    with gate.change(
+        settings,
+        "ecs.force-redeploy",
+        target=_described_services(services),
+        confirm=confirm,
+        parameters={"services": services, "timeout_s": timeout_s},
+        on_output=on_progress,
+    ):
+        return _force_redeploy(session, settings, services, timeout_s=timeout_s, poll_s=poll_s, on_progress=on_progress)
 
 
-def _force_redeploy(session, settings: Settings, services: str | Sequence[str], *, timeout_s: float, poll_s: float,
-                    on_progress: Progress | None) -> pd.DataFrame:
+def _force_redeploy(
+    session,
+    settings: Settings,
+    services: str | Sequence[str],
+    *,
+    timeout_s: float,
+    poll_s: float,
+    on_progress: Progress | None,
+) -> pd.DataFrame:
     ecs = session.client("ecs")
     cluster = config.get_cluster_name(settings.environment)
     current = _active_services(ecs, settings, services)
@@ -148,20 +211,30 @@ def _force_redeploy(session, settings: Settings, services: str | Sequence[str], 
         on_progress(f"new deployments started for {len(updated)} service(s); waiting until stable")
     final = wait_until_stable(session, settings, names, timeout_s=timeout_s, poll_s=poll_s, on_progress=on_progress)
     started = {s["serviceName"]: _primary(s).get("id") for s in updated}
-    rows = [{
-        "service": row.service,
-        "previous_deployment": before[row.service].get("id"),
-        "new_deployment": started[row.service],
-        "revision": row.revision,
-        "running": row.running,
-        "desired": row.desired,
-        "rollout_state": row.rollout_state,
-    } for row in final.itertuples()]
+    rows = [
+        {
+            "service": row.service,
+            "previous_deployment": before[row.service].get("id"),
+            "new_deployment": started[row.service],
+            "revision": row.revision,
+            "running": row.running,
+            "desired": row.desired,
+            "rollout_state": row.rollout_state,
+        }
+        for row in final.itertuples()
+    ]
     return pd.DataFrame(rows, columns=REDEPLOY_COLUMNS).sort_values("service", ignore_index=True)
 
 
-def wait_until_stable(session, settings: Settings, names: Sequence[str], *, timeout_s: float = DEFAULT_TIMEOUT_S,
-                      poll_s: float = DEFAULT_POLL_S, on_progress: Progress | None = None) -> pd.DataFrame:
+def wait_until_stable(
+    session,
+    settings: Settings,
+    names: Sequence[str],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    poll_s: float = DEFAULT_POLL_S,
+    on_progress: Progress | None = None,
+) -> pd.DataFrame:
     """Poll the services until each has one deployment with all its tasks running (ECS's own `services-stable`
     rule); returns their status. A failed rollout or the timeout raises OperationError naming the services."""
     ecs = session.client("ecs")
@@ -177,11 +250,14 @@ def wait_until_stable(session, settings: Settings, names: Sequence[str], *, time
             )
         waiting = [s for s in services if not _is_stable(s)]
         if on_progress:
-            on_progress(f"{deadline.elapsed_s:5.0f}s: {len(services) - len(waiting)}/{len(services)} stable"
-                        + (f"; waiting for {_describe_waiting(waiting)}" if waiting else ""))
+            on_progress(
+                f"{deadline.elapsed_s:5.0f}s: {len(services) - len(waiting)}/{len(services)} stable"
+                + (f"; waiting for {_describe_waiting(waiting)}" if waiting else "")
+            )
         if not waiting:
             return pd.DataFrame([_status_row(s) for s in services], columns=STATUS_COLUMNS).sort_values(
-                "service", ignore_index=True)
+                "service", ignore_index=True
+            )
         if deadline.passed_after(poll_s):
             raise OperationError(
                 f"not stable after {timeout_s:.0f} s: {_describe_waiting(waiting)}; the deployment goes on in ECS. "
@@ -204,36 +280,66 @@ def task_definition_revisions(session, settings: Settings, service: str) -> pd.D
 
     with aws_errors(f"describing the task definitions of {name}"):
         definitions = parallel_map(describe, revisions)
-    rows = [{"revision": d["revision"], "status": d["status"], "image": _images(d), "current": d["revision"] == current}
-            for d in definitions]
+    rows = [
+        {"revision": d["revision"], "status": d["status"], "image": _images(d), "current": d["revision"] == current}
+        for d in definitions
+    ]
     return pd.DataFrame(rows, columns=REVISION_COLUMNS)
 
 
-def rollback_service(session, settings: Settings, service: str, revision: int | None = None, dry_run: bool = True,
-                     confirm: str = "", *, timeout_s: float = DEFAULT_TIMEOUT_S, poll_s: float = DEFAULT_POLL_S,
-                     on_progress: Progress | None = None) -> pd.DataFrame:
+def rollback_service(
+    session,
+    settings: Settings,
+    service: str,
+    revision: int | None = None,
+    dry_run: bool = True,
+    confirm: str = "",
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    poll_s: float = DEFAULT_POLL_S,
+    on_progress: Progress | None = None,
+) -> pd.DataFrame:
     """Move a service back to its previous active task-definition revision (or the one named), then wait until it is
     stable. One row: service, from/to revision, from/to image, applied. The dry run changes nothing."""
     check_service("service", service, allow_all=False)
     if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int) or revision < 1):
-        raise ParameterError(f"parameter 'revision': expected a revision number (1 or more) or None for the previous "
-                             f"one, got {revision!r}", name="revision")
+        raise ParameterError(
+            f"parameter 'revision': expected a revision number (1 or more) or None for the previous "
+            f"one, got {revision!r}",
+            name="revision",
+        )
     if not isinstance(dry_run, bool):
         raise ParameterError(f"parameter 'dry_run': expected True or False, got {dry_run!r}", name="dry_run")
     timeout_s = check_seconds("timeout_s", timeout_s)
     poll_s = check_seconds("poll_s", poll_s, allow_zero=True)
     if dry_run:
-        return _rollback_service(session, settings, service, revision, True, timeout_s=timeout_s, poll_s=poll_s,
-                                 on_progress=on_progress)
-    with gate.change(settings, "ecs.rollback", target=config.get_service_name(service, settings.environment),
-                     confirm=confirm, parameters={"service": service, "revision": revision, "timeout_s": timeout_s},
-                     on_output=on_progress):
-        return _rollback_service(session, settings, service, revision, False, timeout_s=timeout_s, poll_s=poll_s,
-                                 on_progress=on_progress)
+        return _rollback_service(
+            session, settings, service, revision, True, timeout_s=timeout_s, poll_s=poll_s, on_progress=on_progress
+        )
+    with gate.change(
+        settings,
+        "ecs.rollback",
+        target=config.get_service_name(service, settings.environment),
+        confirm=confirm,
+        parameters={"service": service, "revision": revision, "timeout_s": timeout_s},
+        on_output=on_progress,
+    ):
+        return _rollback_service(
+            session, settings, service, revision, False, timeout_s=timeout_s, poll_s=poll_s, on_progress=on_progress
+        )
 
 
-def _rollback_service(session, settings: Settings, service: str, revision: int | None, dry_run: bool, *,
-                      timeout_s: float, poll_s: float, on_progress: Progress | None) -> pd.DataFrame:
+def _rollback_service(
+    session,
+    settings: Settings,
+    service: str,
+    revision: int | None,
+    dry_run: bool,
+    *,
+    timeout_s: float,
+    poll_s: float,
+    on_progress: Progress | None,
+) -> pd.DataFrame:
     ecs = session.client("ecs")
     cluster = config.get_cluster_name(settings.environment)
     name = config.get_service_name(service, settings.environment)
@@ -242,8 +348,10 @@ def _rollback_service(session, settings: Settings, service: str, revision: int |
     if revision is None:
         earlier = [r for r in _active_revisions(ecs, name) if r < current]
         if not earlier:
-            raise OperationError(f"{name} runs revision {current} and no earlier revision is active, so there is "
-                                 "nothing to roll back to; name a revision with revision=N")
+            raise OperationError(
+                f"{name} runs revision {current} and no earlier revision is active, so there is "
+                "nothing to roll back to; name a revision with revision=N"
+            )
         revision = max(earlier)
     elif revision == current:
         raise ParameterError(f"parameter 'revision': {name} already runs revision {current}", name="revision")
@@ -251,10 +359,18 @@ def _rollback_service(session, settings: Settings, service: str, revision: int |
         before = ecs.describe_task_definition(taskDefinition=current_arn)["taskDefinition"]
         target = ecs.describe_task_definition(taskDefinition=f"{name}:{revision}")["taskDefinition"]
     if target["status"] != "ACTIVE":
-        raise OperationError(f"{name}:{revision} is {target['status']} (deregistered) and cannot be deployed; "
-                             "pick an active revision (task_definition_revisions lists them)")
-    row = {"service": name, "from_revision": current, "to_revision": revision, "from_image": _images(before),
-           "to_image": _images(target), "applied": False}
+        raise OperationError(
+            f"{name}:{revision} is {target['status']} (deregistered) and cannot be deployed; "
+            "pick an active revision (task_definition_revisions lists them)"
+        )
+    row = {
+        "service": name,
+        "from_revision": current,
+        "to_revision": revision,
+        "from_image": _images(before),
+        "to_image": _images(target),
+        "applied": False,
+    }
     if dry_run:
         return pd.DataFrame([row], columns=ROLLBACK_COLUMNS)
     with aws_errors(f"updating service {name} to {name}:{revision}"):
@@ -279,23 +395,40 @@ def asg_status(session, settings: Settings) -> pd.DataFrame:
     template = group.get("LaunchTemplate") or {}
     template_version = _resolved_template_version(session, template)
     base = {
-        "group": name, "desired": group["DesiredCapacity"], "min": group["MinSize"], "max": group["MaxSize"],
-        "launch_template": template.get("LaunchTemplateName"), "template_version": template_version,
+        "group": name,
+        "desired": group["DesiredCapacity"],
+        "min": group["MinSize"],
+        "max": group["MaxSize"],
+        "launch_template": template.get("LaunchTemplateName"),
+        "template_version": template_version,
     }
     rows = []
     for instance in sorted(group["Instances"], key=lambda i: i["InstanceId"]):
         version = (instance.get("LaunchTemplate") or {}).get("Version")
-        rows.append({
-            **base, "instance": instance["InstanceId"], "lifecycle_state": instance["LifecycleState"],
-            "health": instance["HealthStatus"], "instance_template_version": version,
-            "up_to_date": version is not None and version == template_version,
-            "instance_type": instance.get("InstanceType"), "availability_zone": instance["AvailabilityZone"],
-        })
+        rows.append(
+            {
+                **base,
+                "instance": instance["InstanceId"],
+                "lifecycle_state": instance["LifecycleState"],
+                "health": instance["HealthStatus"],
+                "instance_template_version": version,
+                "up_to_date": version is not None and version == template_version,
+                "instance_type": instance.get("InstanceType"),
+                "availability_zone": instance["AvailabilityZone"],
+            }
+        )
     return pd.DataFrame(rows or [base], columns=ASG_COLUMNS)
 
 
-def start_instance_refresh(session, settings: Settings, confirm: str = "", *, min_healthy_percentage: int = 100,
-                           max_healthy_percentage: int = 200, instance_warmup_s: int | None = None) -> str:
+def start_instance_refresh(
+    session,
+    settings: Settings,
+    confirm: str = "",
+    *,
+    min_healthy_percentage: int = 100,
+    max_healthy_percentage: int = 200,
+    instance_warmup_s: int | None = None,
+) -> str:
     """Start replacing the consolidated host's instances with the current launch template; returns the refresh id.
 
     The defaults launch the new host before the old one is terminated (min 100 %, max 200 % healthy), so the
@@ -306,27 +439,45 @@ def start_instance_refresh(session, settings: Settings, confirm: str = "", *, mi
     if instance_warmup_s is not None:
         instance_warmup_s = int(check_seconds("instance_warmup_s", instance_warmup_s))
     name = config.get_consolidated_name(settings.environment)
-    with gate.change(settings, "asg.instance-refresh", target=name, confirm=confirm,
-                     parameters={"min_healthy_percentage": min_healthy_percentage,
-                                 "max_healthy_percentage": max_healthy_percentage,
-                                 "instance_warmup_s": instance_warmup_s}):
-        return _start_instance_refresh(session, name, min_healthy_percentage, max_healthy_percentage,
-                                       instance_warmup_s)
+    with gate.change(
+        settings,
+        "asg.instance-refresh",
+        target=name,
+        confirm=confirm,
+        parameters={
+            "min_healthy_percentage": min_healthy_percentage,
+            "max_healthy_percentage": max_healthy_percentage,
+            "instance_warmup_s": instance_warmup_s,
+        },
+    ):
+        return _start_instance_refresh(session, name, min_healthy_percentage, max_healthy_percentage, instance_warmup_s)
 
 
-def _start_instance_refresh(session, name: str, min_healthy_percentage: int, max_healthy_percentage: int,
-                            instance_warmup_s: int | None) -> str:
-    preferences: dict[str, Any] = {"MinHealthyPercentage": min_healthy_percentage,
-                                   "MaxHealthyPercentage": max_healthy_percentage}
+def _start_instance_refresh(
+    session, name: str, min_healthy_percentage: int, max_healthy_percentage: int, instance_warmup_s: int | None
+) -> str:
+    preferences: dict[str, Any] = {
+        "MinHealthyPercentage": min_healthy_percentage,
+        "MaxHealthyPercentage": max_healthy_percentage,
+    }
     if instance_warmup_s is not None:
         preferences["InstanceWarmup"] = instance_warmup_s
     with aws_errors(f"starting an instance refresh of Auto Scaling group {name}"):
-        answer = session.client("autoscaling").start_instance_refresh(AutoScalingGroupName=name, Preferences=preferences)
+        answer = session.client("autoscaling").start_instance_refresh(
+            AutoScalingGroupName=name, Preferences=preferences
+        )
     return answer["InstanceRefreshId"]
 
 
-def follow_instance_refresh(session, settings: Settings, refresh_id: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
-                            poll_s: float = DEFAULT_POLL_S, on_progress: Progress | None = None) -> pd.DataFrame:
+def follow_instance_refresh(
+    session,
+    settings: Settings,
+    refresh_id: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    poll_s: float = DEFAULT_POLL_S,
+    on_progress: Progress | None = None,
+) -> pd.DataFrame:
     """Poll an instance refresh until it ends; returns its final row. A refresh that ends other than Successful,
     or is still running at timeout_s, raises OperationError (a timed-out refresh goes on in AWS)."""
     _require_consolidated(settings, "following an instance refresh")
@@ -337,15 +488,20 @@ def follow_instance_refresh(session, settings: Settings, refresh_id: str, *, tim
     deadline = Deadline(timeout_s)
     while True:
         with aws_errors(f"reading instance refresh {refresh_id} of {name}"):
-            refreshes = autoscaling.describe_instance_refreshes(AutoScalingGroupName=name,
-                                                                InstanceRefreshIds=[refresh_id])["InstanceRefreshes"]
+            refreshes = autoscaling.describe_instance_refreshes(
+                AutoScalingGroupName=name, InstanceRefreshIds=[refresh_id]
+            )["InstanceRefreshes"]
         if not refreshes:
-            raise OperationError(f"Auto Scaling group {name} has no instance refresh {refresh_id}; "
-                                 "check the environment and the refresh id")
+            raise OperationError(
+                f"Auto Scaling group {name} has no instance refresh {refresh_id}; "
+                "check the environment and the refresh id"
+            )
         row = _refresh_row(name, refreshes[0])
         if on_progress:
-            on_progress(f"{deadline.elapsed_s:5.0f}s: {row['status']} {row['percent_complete']}% "
-                        f"({row['instances_to_update']} instance(s) to update)")
+            on_progress(
+                f"{deadline.elapsed_s:5.0f}s: {row['status']} {row['percent_complete']}% "
+                f"({row['instances_to_update']} instance(s) to update)"
+            )
         if row["status"] in REFRESH_ENDED:
             if row["status"] not in REFRESH_SUCCEEDED:
                 raise OperationError(
@@ -363,21 +519,35 @@ def follow_instance_refresh(session, settings: Settings, refresh_id: str, *, tim
         deadline.sleep(poll_s)
 
 
-def refresh_instances(session, settings: Settings, confirm: str = "", *, timeout_s: float = DEFAULT_TIMEOUT_S,
-                      poll_s: float = DEFAULT_POLL_S, on_progress: Progress | None = None) -> pd.DataFrame:
+def refresh_instances(
+    session,
+    settings: Settings,
+    confirm: str = "",
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    poll_s: float = DEFAULT_POLL_S,
+    on_progress: Progress | None = None,
+) -> pd.DataFrame:
     """Start an instance refresh of the consolidated host and follow it to the end (one record, its outcome the
     refresh's)."""
     _require_consolidated(settings, "an instance refresh")
     timeout_s = check_seconds("timeout_s", timeout_s)
     poll_s = check_seconds("poll_s", poll_s, allow_zero=True)
     name = config.get_consolidated_name(settings.environment)
-    with gate.change(settings, "asg.instance-refresh", target=name, confirm=confirm,
-                     parameters={"timeout_s": timeout_s, "follow": True}, on_output=on_progress):
+    with gate.change(
+        settings,
+        "asg.instance-refresh",
+        target=name,
+        confirm=confirm,
+        parameters={"timeout_s": timeout_s, "follow": True},
+        on_output=on_progress,
+    ):
         refresh_id = _start_instance_refresh(session, name, 100, 200, None)
         if on_progress:
             on_progress(f"instance refresh {refresh_id} started")
-        return follow_instance_refresh(session, settings, refresh_id, timeout_s=timeout_s, poll_s=poll_s,
-                                       on_progress=on_progress)
+        return follow_instance_refresh(
+            session, settings, refresh_id, timeout_s=timeout_s, poll_s=poll_s, on_progress=on_progress
+        )
 
 
 def _described_services(services: str | Sequence[str]) -> str:
@@ -407,8 +577,10 @@ def _auto_scaling_group(session, name: str) -> dict[str, Any]:
     with aws_errors(f"describing Auto Scaling group {name}"):
         groups = session.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])
     if not groups["AutoScalingGroups"]:
-        raise OperationError(f"no Auto Scaling group named {name}; check the environment, and that the compute "
-                             "stack is deployed with consolidated: true")
+        raise OperationError(
+            f"no Auto Scaling group named {name}; check the environment, and that the compute "
+            "stack is deployed with consolidated: true"
+        )
     return groups["AutoScalingGroups"][0]
 
 
@@ -417,9 +589,14 @@ def _resolved_template_version(session, template: dict[str, Any]) -> str | None:
     version = template.get("Version")
     if version not in ("$Latest", "$Default"):
         return version
-    query = ({"LaunchTemplateIds": [template["LaunchTemplateId"]]} if template.get("LaunchTemplateId")
-             else {"LaunchTemplateNames": [template["LaunchTemplateName"]]})
-    with aws_errors(f"describing launch template {template.get('LaunchTemplateName') or template.get('LaunchTemplateId')}"):
+    query = (
+        {"LaunchTemplateIds": [template["LaunchTemplateId"]]}
+        if template.get("LaunchTemplateId")
+        else {"LaunchTemplateNames": [template["LaunchTemplateName"]]}
+    )
+    with aws_errors(
+        f"describing launch template {template.get('LaunchTemplateName') or template.get('LaunchTemplateId')}"
+    ):
         described = session.client("ec2").describe_launch_templates(**query)["LaunchTemplates"][0]
     key = "LatestVersionNumber" if version == "$Latest" else "DefaultVersionNumber"
     return str(described[key])
@@ -462,8 +639,11 @@ def _is_stable(service: dict[str, Any]) -> bool:
 
 
 def _describe_waiting(services: Sequence[dict[str, Any]]) -> str:
-    return ", ".join(f"{s['serviceName']} (running {s['runningCount']}/{s['desiredCount']}, "
-                     f"{len(s.get('deployments', []))} deployment(s))" for s in services)
+    return ", ".join(
+        f"{s['serviceName']} (running {s['runningCount']}/{s['desiredCount']}, "
+        f"{len(s.get('deployments', []))} deployment(s))"
+        for s in services
+    )
 
 
 def _status_row(service: dict[str, Any]) -> dict[str, Any]:
@@ -486,6 +666,10 @@ def _status_row(service: dict[str, Any]) -> dict[str, Any]:
 
 
 def _deployment_summary(deployment: dict[str, Any]) -> str:
-    parts = [deployment.get("status", ""), f"rev {_revision(deployment['taskDefinition'])}",
-             deployment.get("rolloutState", ""), f"{deployment.get('runningCount', 0)}/{deployment.get('desiredCount', 0)}"]
+    parts = [
+        deployment.get("status", ""),
+        f"rev {_revision(deployment['taskDefinition'])}",
+        deployment.get("rolloutState", ""),
+        f"{deployment.get('runningCount', 0)}/{deployment.get('desiredCount', 0)}",
+    ]
     return " ".join(part for part in parts if part)

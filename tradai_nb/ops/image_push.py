@@ -86,9 +86,11 @@ def check_names(names: Sequence[str]) -> list[str]:
         raise ParameterError(f"expected one or more image names, got {names!r}", name="name")
     for name in names:
         if name not in SERVICE_IMAGES and name not in LAMBDA_IMAGES:
-            raise ParameterError(f"image {name!r} is not a service or a Lambda function of the estate; services: "
-                                 f"{', '.join(SERVICE_IMAGES)}; Lambda functions: {', '.join(LAMBDA_IMAGES)}",
-                                 name="name")
+            raise ParameterError(
+                f"image {name!r} is not a service or a Lambda function of the estate; services: "
+                f"{', '.join(SERVICE_IMAGES)}; Lambda functions: {', '.join(LAMBDA_IMAGES)}",
+                name="name",
+            )
     return list(dict.fromkeys(names))
 
 
@@ -98,7 +100,9 @@ def check_environment(settings: Settings) -> None:
         raise ParameterError(
             "images cannot be pushed to local: the sandbox's ECR holds repositories but no image registry behind "
             "them, so docker can neither log in nor push there; push to dev (--env dev, TRADAI_ENV=dev), and "
-            "rehearse the image check on local with `just lambda-check-images`", name="environment")
+            "rehearse the image check on local with `just lambda-check-images`",
+            name="environment",
+        )
 
 
 def source_folder(source: str | os.PathLike[str] | None = None) -> Path:
@@ -107,13 +111,16 @@ def source_folder(source: str | os.PathLike[str] | None = None) -> Path:
     if not given:
         raise ParameterError(
             f"no source folder for the images: pass --source DIR or set {SOURCE_DIR_VARIABLE} to a checkout of the "
-            "TradAI application repository (one folder per image name, each with its Dockerfile)", name="source")
+            "TradAI application repository (one folder per image name, each with its Dockerfile)",
+            name="source",
+        )
     folder = Path(given).expanduser()
     if not folder.is_dir():
         raise ParameterError(
             f"source folder {folder} (from {origin}) is not a folder: point --source or {SOURCE_DIR_VARIABLE} at a "
             "checkout of the TradAI application repository (one folder per image name, each with its Dockerfile)",
-            name="source")
+            name="source",
+        )
     return folder.resolve()
 
 
@@ -128,7 +135,9 @@ def image_sources(names: Sequence[str], source: str | os.PathLike[str] | None = 
         raise ParameterError(
             f"no Dockerfile for {', '.join(missing)} in the source folder {folder} (from {origin}): it must hold one "
             f"folder per image name with its Dockerfile ({folder / missing[0] / 'Dockerfile'} is missing); point "
-            f"--source or {SOURCE_DIR_VARIABLE} at the TradAI application repository", name="source")
+            f"--source or {SOURCE_DIR_VARIABLE} at the TradAI application repository",
+            name="source",
+        )
     return sources
 
 
@@ -139,20 +148,23 @@ def check_docker(*, buildx: bool = False) -> str:
     if docker is None:
         raise DockerMissingError(
             "Docker is not installed (no `docker` on PATH): install Docker Engine "
-            "(https://docs.docker.com/engine/install/) or Docker Desktop, with the buildx plugin, then run again")
+            "(https://docs.docker.com/engine/install/) or Docker Desktop, with the buildx plugin, then run again"
+        )
     answer = _docker(docker, ["info", "--format", "{{.ServerVersion}}"])
     if answer.returncode != 0 or not answer.stdout.strip():
         raise DockerEngineError(
             "Docker is installed but its engine does not answer: start it (`sudo systemctl start docker`, or open "
             "Docker Desktop) and check that you may use it (the docker group, or DOCKER_HOST), then run again "
-            f"(docker info: {_detail(answer)})")
+            f"(docker info: {_detail(answer)})"
+        )
     if buildx:
         plugin = _docker(docker, ["buildx", "version"])
         if plugin.returncode != 0:
             raise DockerMissingError(
                 "Docker buildx is not installed: install the buildx plugin (Debian/Ubuntu: docker-buildx-plugin; "
                 "https://docs.docker.com/build/install-buildx/), then run again "
-                f"(docker buildx version: {_detail(plugin)})")
+                f"(docker buildx version: {_detail(plugin)})"
+            )
     return docker
 
 
@@ -162,8 +174,9 @@ def check_login(settings: Settings) -> str:
     return check_docker()
 
 
-def prepare_push(settings: Settings, names: Sequence[str], *, source: str | os.PathLike[str] | None = None,
-                 confirm: object = "") -> list[ImageSource]:
+def prepare_push(
+    settings: Settings, names: Sequence[str], *, source: str | os.PathLike[str] | None = None, confirm: object = ""
+) -> list[ImageSource]:
     """Everything checked before a push asks AWS anything: the environment, the names, the confirm rule (a
     refusal is recorded), the sources with their Dockerfiles, and Docker with buildx."""
     return _prepared(settings, names, source, confirm)[0]
@@ -184,31 +197,56 @@ def ecr_login(session, settings: Settings, *, docker: str | None = None) -> Regi
     answer = _docker(docker, ["login", "--username", username, "--password-stdin", host], stdin=password)
     if answer.returncode != 0:
         detail = _detail(answer).replace(password, "[redacted]") if password else _detail(answer)
-        raise OperationError(f"docker login to {host} failed (exit {answer.returncode}): {detail}; check the "
-                             "Docker engine and that the environment's AWS identity may push to ECR")
+        raise OperationError(
+            f"docker login to {host} failed (exit {answer.returncode}): {detail}; check the "
+            "Docker engine and that the environment's AWS identity may push to ECR"
+        )
     return Registry(host, username, password, data.get("expiresAt"))
 
 
-def push_image(session, settings: Settings, name: str, *, source: str | os.PathLike[str] | None = None,
-               confirm: object = "", registry: Registry | None = None,
-               on_output: Output | None = print) -> PushedImage:
+def push_image(
+    session,
+    settings: Settings,
+    name: str,
+    *,
+    source: str | os.PathLike[str] | None = None,
+    confirm: object = "",
+    registry: Registry | None = None,
+    on_output: Output | None = print,
+) -> PushedImage:
     """Build one service or Lambda image for linux/arm64 from <source>/<name> and push it to ECR as
     tradai/<name>:latest (`just service-push NAME`)."""
-    return push_images(session, settings, [name], source=source, confirm=confirm, registry=registry,
-                       on_output=on_output)[0]
+    return push_images(
+        session, settings, [name], source=source, confirm=confirm, registry=registry, on_output=on_output
+    )[0]
 
 
-def push_all(session, settings: Settings, *, lambdas: bool = False, source: str | os.PathLike[str] | None = None,
-             confirm: object = "", on_output: Output | None = print) -> list[PushedImage]:
+def push_all(
+    session,
+    settings: Settings,
+    *,
+    lambdas: bool = False,
+    source: str | os.PathLike[str] | None = None,
+    confirm: object = "",
+    on_output: Output | None = print,
+) -> list[PushedImage]:
     """Build and push every service image, or (lambdas) every Lambda image (`just service-push-all`,
     `just lambda-bootstrap`)."""
-    return push_images(session, settings, image_names(lambdas=lambdas), source=source, confirm=confirm,
-                       on_output=on_output)
+    return push_images(
+        session, settings, image_names(lambdas=lambdas), source=source, confirm=confirm, on_output=on_output
+    )
 
 
-def push_images(session, settings: Settings, names: Sequence[str], *, source: str | os.PathLike[str] | None = None,
-                confirm: object = "", registry: Registry | None = None,
-                on_output: Output | None = print) -> list[PushedImage]:
+def push_images(
+    session,
+    settings: Settings,
+    names: Sequence[str],
+    *,
+    source: str | os.PathLike[str] | None = None,
+    confirm: object = "",
+    registry: Registry | None = None,
+    on_output: Output | None = print,
+) -> list[PushedImage]:
     """Build each image (`docker buildx build --platform linux/arm64 -t <registry>/tradai/<name>:latest --push
     <source>/<name>`), one after the other, each push passing the change gate (`ecr.push`, confirmed in staging and
     prod); stops at the first failure. Everything is checked (prepare_push) before AWS is asked anything."""
@@ -219,9 +257,14 @@ def push_images(session, settings: Settings, names: Sequence[str], *, source: st
     pushed = []
     for image in sources:
         reference = f"{registry.host}/{image.repository}:{TAG}"
-        with gate.change(settings, "ecr.push", target=image.repository, confirm=confirm,
-                         parameters={"image": reference, "source": str(image.context), "platform": PLATFORM},
-                         on_output=on_output):
+        with gate.change(
+            settings,
+            "ecr.push",
+            target=image.repository,
+            confirm=confirm,
+            parameters={"image": reference, "source": str(image.context), "platform": PLATFORM},
+            on_output=on_output,
+        ):
             _build_and_push(docker, reference, image.context, on_output)
             digest = _digest(ecr, image.repository)
         pushed.append(PushedImage(image.name, reference, digest, image.context))
@@ -235,8 +278,9 @@ def pushed_table(pushed: Sequence[PushedImage]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PUSHED_COLUMNS)
 
 
-def _prepared(settings: Settings, names: Sequence[str], source: str | os.PathLike[str] | None,
-              confirm: object) -> tuple[list[ImageSource], str]:
+def _prepared(
+    settings: Settings, names: Sequence[str], source: str | os.PathLike[str] | None, confirm: object
+) -> tuple[list[ImageSource], str]:
     check_environment(settings)
     names = check_names(names)
     for name in names:
@@ -249,19 +293,27 @@ def _build_and_push(docker: str, reference: str, context: Path, on_output: Outpu
     command = [docker, "buildx", "build", "--platform", PLATFORM, "-t", reference, "--push", str(context)]
     _say(on_output, shlex.join(["docker", *command[1:]]))
     tail: deque[str] = deque(maxlen=_TAIL_LINES)
-    with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, errors="replace") as build:
+    with subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as build:
         assert build.stdout is not None
         for line in build.stdout:
             tail.append(line.rstrip())
             _say(on_output, line.rstrip())
         code = build.wait()
     if code != 0:
-        emulation = "" if platform.machine().lower() in ("arm64", "aarch64") else (
-            "; building linux/arm64 on this machine needs QEMU emulation for buildx "
-            "(docker run --privileged --rm tonistiigi/binfmt --install arm64)")
-        raise OperationError(f"docker buildx build of {reference} from {context} failed (exit {code}): "
-                             f"{' | '.join(line for line in tail if line)[-1500:]}{emulation}")
+        emulation = (
+            ""
+            if platform.machine().lower() in ("arm64", "aarch64")
+            else (
+                "; building linux/arm64 on this machine needs QEMU emulation for buildx "
+                "(docker run --privileged --rm tonistiigi/binfmt --install arm64)"
+            )
+        )
+        raise OperationError(
+            f"docker buildx build of {reference} from {context} failed (exit {code}): "
+            f"{' | '.join(line for line in tail if line)[-1500:]}{emulation}"
+        )
 
 
 def _digest(ecr, repository: str) -> str:
@@ -273,8 +325,15 @@ def _digest(ecr, repository: str) -> str:
 
 def _docker(docker: str, arguments: list[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run([docker, *arguments], input=stdin, capture_output=True, text=True, errors="replace",
-                              timeout=DOCKER_TIMEOUT_S, stdin=None if stdin is not None else subprocess.DEVNULL)
+        return subprocess.run(
+            [docker, *arguments],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=DOCKER_TIMEOUT_S,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess([docker, *arguments], 124, "", f"no answer within {DOCKER_TIMEOUT_S} s")
     except OSError as exc:

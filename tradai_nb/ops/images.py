@@ -28,8 +28,10 @@ def lambda_image_status(session, settings: Settings, *, tag: str = "latest") -> 
     """One row per Lambda function compute deploys: its ECR repository, the image tag, whether that image exists."""
     session_environment = getattr(session, "environment", settings.environment)
     if session_environment != settings.environment:
-        raise AwsAccessError(f"the session is for {session_environment!r} but the settings are for "
-                             f"{settings.environment!r}; make the session with aws.session_for(settings)")
+        raise AwsAccessError(
+            f"the session is for {session_environment!r} but the settings are for "
+            f"{settings.environment!r}; make the session with aws.session_for(settings)"
+        )
     ecr = session.client("ecr")
     missing = (ecr.exceptions.ImageNotFoundException, ecr.exceptions.RepositoryNotFoundException)
     rows = []
@@ -62,8 +64,9 @@ class EcrImage:
 def check_parameters(settings: Settings, *, only_missing: bool) -> None:
     """Validate the images runbook's parameters before any AWS call."""
     if not isinstance(only_missing, bool):
-        raise ParameterError(f"parameter 'only_missing': expected True or False, got {only_missing!r}",
-                             name="only_missing")
+        raise ParameterError(
+            f"parameter 'only_missing': expected True or False, got {only_missing!r}", name="only_missing"
+        )
 
 
 def parse_ecr_image(image: str) -> EcrImage | None:
@@ -72,8 +75,13 @@ def parse_ecr_image(image: str) -> EcrImage | None:
     if not match:
         return None
     tag, digest = match.group("tag"), match.group("digest")
-    return EcrImage(match.group("registry"), match.group("region"), match.group("repository"),
-                    tag if tag or digest else "latest", digest)
+    return EcrImage(
+        match.group("registry"),
+        match.group("region"),
+        match.group("repository"),
+        tag if tag or digest else "latest",
+        digest,
+    )
 
 
 def deployed_images(session, settings: Settings) -> pd.DataFrame:
@@ -100,8 +108,10 @@ def require_present(missing: pd.DataFrame) -> None:
     """The runbook's outcome: any image missing from ECR raises CheckFailedError, so the run fails."""
     if not missing.empty:
         names = ", ".join(f"{row.name} ({row.image})" for row in missing.itertuples())
-        raise CheckFailedError(f"{len(missing)} image(s) in use are missing from ECR: {names}. "
-                               + troubleshooting.entry("image-not-found").advice())
+        raise CheckFailedError(
+            f"{len(missing)} image(s) in use are missing from ECR: {names}. "
+            + troubleshooting.entry("image-not-found").advice()
+        )
 
 
 def latest_images(session, settings: Settings) -> pd.DataFrame:
@@ -140,8 +150,11 @@ def _lambda_images(session, settings: Settings) -> list[dict[str, Any]]:
     with aws_errors("listing the Lambda functions"):
         pages = lambda_client.get_paginator("list_functions").paginate()
         names = sorted(
-            fn["FunctionName"] for page in pages for fn in page["Functions"]
-            if fn.get("PackageType") == "Image" and fn["FunctionName"].startswith(prefix)
+            fn["FunctionName"]
+            for page in pages
+            for fn in page["Functions"]
+            if fn.get("PackageType") == "Image"
+            and fn["FunctionName"].startswith(prefix)
             and fn["FunctionName"].endswith(suffix)
         )
 
@@ -157,8 +170,9 @@ def _lambda_images(session, settings: Settings) -> list[dict[str, Any]]:
 def _service_images(session, settings: Settings) -> list[dict[str, Any]]:
     ecs = session.client("ecs")
     cluster = config.get_cluster_name(settings.environment)
-    services = [s for s in describe_services(ecs, cluster, cluster_service_names(ecs, cluster))
-                if s["status"] != "INACTIVE"]
+    services = [
+        s for s in describe_services(ecs, cluster, cluster_service_names(ecs, cluster)) if s["status"] != "INACTIVE"
+    ]
     task_definitions = sorted({s["taskDefinition"] for s in services})
 
     def containers(task_definition: str) -> list[dict[str, Any]]:
@@ -166,8 +180,11 @@ def _service_images(session, settings: Settings) -> list[dict[str, Any]]:
 
     with aws_errors(f"describing the task definitions of the services in ECS cluster {cluster}"):
         by_definition = dict(zip(task_definitions, parallel_map(containers, task_definitions)))
-    return [{"kind": "ecs", "name": s["serviceName"], "container": c["name"], "image": c["image"]}
-            for s in services for c in by_definition[s["taskDefinition"]]]
+    return [
+        {"kind": "ecs", "name": s["serviceName"], "container": c["name"], "image": c["image"]}
+        for s in services
+        for c in by_definition[s["taskDefinition"]]
+    ]
 
 
 def _present_in_ecr(session, images: list[EcrImage]) -> dict[EcrImage, bool]:

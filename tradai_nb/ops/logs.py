@@ -66,8 +66,10 @@ def parse_since(since: object) -> timedelta:
         elif seconds == 0:
             problem = ": zero is an empty window"
         elif seconds is None or seconds > MAX_SINCE.total_seconds():
-            problem = (f": longer than {MAX_SINCE.days}d, the longest CloudWatch Logs keeps events "
-                       "(its longest retention period)")
+            problem = (
+                f": longer than {MAX_SINCE.days}d, the longest CloudWatch Logs keeps events "
+                "(its longest retention period)"
+            )
         else:
             return timedelta(seconds=seconds)
     try:
@@ -81,33 +83,57 @@ def parse_since(since: object) -> timedelta:
     )
 
 
-def check_parameters(settings: Settings, *, log_group: str, since: str, filter_pattern: str, follow_s: float,
-                     poll_s: float, max_rows: int) -> None:
+def check_parameters(
+    settings: Settings,
+    *,
+    log_group: str,
+    since: str,
+    filter_pattern: str,
+    follow_s: float,
+    poll_s: float,
+    max_rows: int,
+) -> None:
     """Validate the logs runbook's parameters before any AWS call."""
     if not isinstance(log_group, str) or not re.fullmatch(r"[\w\-./#]{1,512}", log_group):
-        raise ParameterError(f"parameter 'log_group': expected a log group name such as "
-                             f"{config.CONSOLIDATED_LOG_GROUP}, got {log_group!r}", name="log_group")
+        raise ParameterError(
+            f"parameter 'log_group': expected a log group name such as "
+            f"{config.CONSOLIDATED_LOG_GROUP}, got {log_group!r}",
+            name="log_group",
+        )
     parse_since(since)
     if not isinstance(filter_pattern, str):
-        raise ParameterError(f"parameter 'filter_pattern': expected text (\"\" for all events), got {filter_pattern!r}",
-                             name="filter_pattern")
+        raise ParameterError(
+            f"parameter 'filter_pattern': expected text (\"\" for all events), got {filter_pattern!r}",
+            name="filter_pattern",
+        )
     _check_follow(follow_s, poll_s)
     if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
-        raise ParameterError(f"parameter 'max_rows': expected a whole number above zero, got {max_rows!r}",
-                             name="max_rows")
+        raise ParameterError(
+            f"parameter 'max_rows': expected a whole number above zero, got {max_rows!r}", name="max_rows"
+        )
 
 
-def tail_logs(session, settings: Settings, log_group: str = config.CONSOLIDATED_LOG_GROUP, since: str = DEFAULT_SINCE,
-              filter_pattern: str = "", *, follow_s: float = 0.0, poll_s: float = DEFAULT_POLL_S,
-              page_size: int | None = None, on_events: Callable[[pd.DataFrame], None] | None = None) -> LogTail:
+def tail_logs(
+    session,
+    settings: Settings,
+    log_group: str = config.CONSOLIDATED_LOG_GROUP,
+    since: str = DEFAULT_SINCE,
+    filter_pattern: str = "",
+    *,
+    follow_s: float = 0.0,
+    poll_s: float = DEFAULT_POLL_S,
+    page_size: int | None = None,
+    on_events: Callable[[pd.DataFrame], None] | None = None,
+) -> LogTail:
     """Every event of log_group since the duration (matching filter_pattern, CloudWatch's syntax), across all pages;
     a window of more than one page is read stream by stream in parallel. With follow_s, keep polling every poll_s for new events until
     follow_s has passed, handing each batch that arrives meanwhile to on_events (the result holds them all)."""
     window = parse_since(since)
     follow_s, poll_s = _check_follow(follow_s, poll_s)
     if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1):
-        raise ParameterError(f"parameter 'page_size': expected a whole number above zero or None, got {page_size!r}",
-                             name="page_size")
+        raise ParameterError(
+            f"parameter 'page_size': expected a whole number above zero or None, got {page_size!r}", name="page_size"
+        )
     logs = session.client("logs")
     start_ms = _now_ms() - int(window.total_seconds() * 1000)
     reader = _Reader(logs, log_group, filter_pattern, page_size)
@@ -125,8 +151,11 @@ def tail_logs(session, settings: Settings, log_group: str = config.CONSOLIDATED_
             on_events(_frame(fresh))
         events.extend(fresh)
     frame = _frame(events)
-    per_stream = frame.groupby("stream").size().rename("events").reset_index() if len(frame) else \
-        pd.DataFrame(columns=STREAM_COLUMNS)
+    per_stream = (
+        frame.groupby("stream").size().rename("events").reset_index()
+        if len(frame)
+        else pd.DataFrame(columns=STREAM_COLUMNS)
+    )
     return LogTail(log_group, since, filter_pattern, frame, per_stream[STREAM_COLUMNS], reader.pages_read)
 
 
@@ -153,8 +182,11 @@ class _Reader:
         groups = _stream_groups(self.logs, self.log_group, start_ms)
         if groups == [None]:
             return fresh + [e for page in pages for e in self._unseen(page["events"])]
-        batches = parallel_map(lambda streams: [e for page in self._pages(start_ms, streams) for e in page["events"]],
-                               groups, max_workers=PARALLEL_READS)
+        batches = parallel_map(
+            lambda streams: [e for page in self._pages(start_ms, streams) for e in page["events"]],
+            groups,
+            max_workers=PARALLEL_READS,
+        )
         return fresh + [e for batch in batches for e in self._unseen(batch)]
 
     def _pages(self, start_ms: int, streams: list[str] | None) -> Iterator[dict[str, Any]]:
@@ -180,8 +212,9 @@ def _stream_groups(logs, log_group: str, start_ms: int) -> list[list[str] | None
     """The group's streams with events in the window, split for parallel reading; [None] means one group-wide query
     (one stream or none, or more streams than are worth listing)."""
     streams = []
-    pages = logs.get_paginator("describe_log_streams").paginate(logGroupName=log_group, orderBy="LastEventTime",
-                                                                descending=True)
+    pages = logs.get_paginator("describe_log_streams").paginate(
+        logGroupName=log_group, orderBy="LastEventTime", descending=True
+    )
     for page in pages:
         for stream in page["logStreams"]:
             # Streams come newest first: once one is older than the window (and its lag), all after it are too.
@@ -203,19 +236,25 @@ def _split(streams: list[str]) -> list[list[str] | None]:
 def _frame(events: list[dict[str, Any]]) -> pd.DataFrame:
     # One int64 array converted at once: pandas parses a list of ints element by element, several times slower.
     milliseconds = np.fromiter((e["timestamp"] for e in events), dtype=np.int64, count=len(events))
-    frame = pd.DataFrame({
-        "time": pd.to_datetime(milliseconds, unit="ms", utc=True),
-        "stream": [e["logStreamName"] for e in events],
-        "message": [e["message"].rstrip("\n") for e in events],
-    }, columns=EVENT_COLUMNS)
+    frame = pd.DataFrame(
+        {
+            "time": pd.to_datetime(milliseconds, unit="ms", utc=True),
+            "stream": [e["logStreamName"] for e in events],
+            "message": [e["message"].rstrip("\n") for e in events],
+        },
+        columns=EVENT_COLUMNS,
+    )
     return frame.sort_values(["time", "stream"], kind="stable", ignore_index=True)
 
 
 def _check_follow(follow_s: object, poll_s: object) -> tuple[float, float]:
     follow_s = check_seconds("follow_s", follow_s, allow_zero=True)
     if follow_s > MAX_FOLLOW_S:
-        raise ParameterError(f"parameter 'follow_s': at most {MAX_FOLLOW_S:.0f} s per run (got {follow_s:g}); "
-                             "run again to keep following", name="follow_s")
+        raise ParameterError(
+            f"parameter 'follow_s': at most {MAX_FOLLOW_S:.0f} s per run (got {follow_s:g}); "
+            "run again to keep following",
+            name="follow_s",
+        )
     return follow_s, check_seconds("poll_s", poll_s)
 
 

@@ -28,7 +28,9 @@ def stack_outputs(session: boto3.Session, settings: Settings, *, key: str = "", 
     if automation.reads_through_automation_api(settings):
         for name in names:
             table = automation.outputs(settings, name).outputs
-            rows += [(name, k, v if secret else _shown(v), bool(secret)) for k, v, secret in table.itertuples(index=False)]
+            rows += [
+                (name, k, v if secret else _shown(v), bool(secret)) for k, v, secret in table.itertuples(index=False)
+            ]
     else:
         state = backend.state_store_for(settings, session)
         for ref in backend.environment_stacks(state, settings.environment):
@@ -48,8 +50,9 @@ def stack_outputs(session: boto3.Session, settings: Settings, *, key: str = "", 
     return table[table["key"] == key].reset_index(drop=True)
 
 
-def output_values(session: boto3.Session, settings: Settings, stack: str, *,
-                  show_secrets: bool = False) -> dict[str, Any]:
+def output_values(
+    session: boto3.Session, settings: Settings, stack: str, *, show_secrets: bool = False
+) -> dict[str, Any]:
     """One stack's outputs as plain values (what `pulumi stack output --json` prints): secrets masked, or with
     show_secrets decrypted with the shell's passphrase (PULUMI_CONFIG_PASSPHRASE or its file)."""
     backend.select_stacks(stack)
@@ -59,17 +62,22 @@ def output_values(session: boto3.Session, settings: Settings, stack: str, *,
     state = backend.state_store_for(settings, session)
     ref = backend.stack_ref(stack, settings.environment)
     if state.existing_checkpoint_key(ref) is None:
-        raise StackNotDeployedError(f"stack {ref.fully_qualified} has no state on {state.url}: nothing is deployed, so "
-                                    "it has no outputs; deploy it (action='up') or check the environment",
-                                    stack=ref.fully_qualified, action="output")
+        raise StackNotDeployedError(
+            f"stack {ref.fully_qualified} has no state on {state.url}: nothing is deployed, so "
+            "it has no outputs; deploy it (action='up') or check the environment",
+            stack=ref.fully_qualified,
+            action="output",
+        )
     deployment = state.read_deployment(ref)
     values = _root_outputs(deployment)
     if not show_secrets:
         return {key: SECRET_MASK if sealing.is_secret(value) else value for key, value in sorted(values.items())}
     passphrase = sealing.shell_passphrase()
     if passphrase is None:
-        raise PassphraseMissingError("--show-secrets decrypts the stack's secret outputs with its passphrase: export "
-                                     "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) in this shell")
+        raise PassphraseMissingError(
+            "--show-secrets decrypts the stack's secret outputs with its passphrase: export "
+            "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) in this shell"
+        )
     provider = (deployment["deployment"].get("secrets_providers") or {}).get("state") or {}
 
     def revealed(value: Any) -> Any:

@@ -20,11 +20,20 @@ from tradai_nb.state import backend
 
 PLAN_COLUMNS = ["stack", "type", "name", "id", "found", "details", "in_state"]
 # The answers of AWS APIs that mean "no such resource".
-_MISSING_CODES = frozenset({
-    "404", "NoSuchBucket", "NotFound", "ResourceNotFoundException", "RepositoryNotFoundException",
-    "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NoSuchEntity", "ClusterNotFoundException",
-    "ServiceNotFoundException",
-})
+_MISSING_CODES = frozenset(
+    {
+        "404",
+        "NoSuchBucket",
+        "NotFound",
+        "ResourceNotFoundException",
+        "RepositoryNotFoundException",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "NoSuchEntity",
+        "ClusterNotFoundException",
+        "ServiceNotFoundException",
+    }
+)
 
 Found = tuple[str, dict[str, Any]]  # what was found (one line), and the declaration's arguments
 
@@ -45,34 +54,56 @@ class ImportPlan:
 
     def table(self) -> pd.DataFrame:
         r = self.request
-        return pd.DataFrame([(r.stack, r.type.token, r.name, r.id, True, self.details, self.in_state or "no")],
-                            columns=PLAN_COLUMNS)
+        return pd.DataFrame(
+            [(r.stack, r.type.token, r.name, r.id, True, self.details, self.in_state or "no")], columns=PLAN_COLUMNS
+        )
 
     def instructions(self) -> Message:
         """Where the declaration goes, the code, and the command that imports it."""
         r = self.request
         confirm = f" --confirm {r.environment}" if r.environment in ("staging", "prod") else ""
         parent = f" --parent {r.parent}" if r.parent else ""
-        command = (f"tradai-nb stack import-resource --stack {r.stack} --env {r.environment} --type {r.type.token} "
-                   f"--name {r.name} --id {r.id}{parent} --no-dry-run{confirm}")
-        lines = [f"add to {r.module_path()} (in the function that declares the stack's {r.type.python_class} "
-                 "resources, with `import pulumi` and `import pulumi_aws as aws`):", "", self.code, ""]
+        command = (
+            f"tradai-nb stack import-resource --stack {r.stack} --env {r.environment} --type {r.type.token} "
+            f"--name {r.name} --id {r.id}{parent} --no-dry-run{confirm}"
+        )
+        lines = [
+            f"add to {r.module_path()} (in the function that declares the stack's {r.type.python_class} "
+            "resources, with `import pulumi` and `import pulumi_aws as aws`):",
+            "",
+            self.code,
+            "",
+        ]
         if self.in_state:
-            lines.append(f"the stack's state already holds it as {self.in_state}: it is managed already, and an "
-                         "import of it would fail (nothing to do)")
+            lines.append(
+                f"the stack's state already holds it as {self.in_state}: it is managed already, and an "
+                "import of it would fail (nothing to do)"
+            )
         else:
-            lines += [f"then import it (needs the Pulumi CLI): {command}",
-                      "after the import, a preview shows no change for it once the declaration matches; then drop "
-                      "import_ from the options"]
+            lines += [
+                f"then import it (needs the Pulumi CLI): {command}",
+                "after the import, a preview shows no change for it once the declaration matches; then drop "
+                "import_ from the options",
+            ]
         return Message("\n".join(lines))
 
 
-def check_parameters(settings: Settings, *, stack: str, resource_type: str, name: str, resource_id: str,
-                     parent: str = "", dry_run: bool = True, confirm: str = "") -> ImportRequest:
+def check_parameters(
+    settings: Settings,
+    *,
+    stack: str,
+    resource_type: str,
+    name: str,
+    resource_id: str,
+    parent: str = "",
+    dry_run: bool = True,
+    confirm: str = "",
+) -> ImportRequest:
     """Validate the import runbook's parameters and, for a real import, its guard rail; nothing is touched."""
     if not isinstance(dry_run, bool):
-        raise ParameterError(f"parameter 'dry_run' (--dry-run): expected True or False, got {dry_run!r}",
-                             name="dry_run")
+        raise ParameterError(
+            f"parameter 'dry_run' (--dry-run): expected True or False, got {dry_run!r}", name="dry_run"
+        )
     request = import_request(settings.environment, stack, resource_type, name, resource_id, parent)
     if not dry_run:
         gate.precheck(settings, "stack.import-resource", target=stack, confirm=confirm)
@@ -87,24 +118,45 @@ def plan_import(session, settings: Settings, request: ImportRequest) -> ImportPl
     with aws_errors(f"looking up {where}"):
         found = finder(session, request.id)
     if found is None:
-        raise OperationError(f"{where} does not exist (checked with {finder.__doc__}); check the id "
-                             f"({request.type.id_meaning}), the environment and the region")
+        raise OperationError(
+            f"{where} does not exist (checked with {finder.__doc__}); check the id "
+            f"({request.type.id_meaning}), the environment and the region"
+        )
     details, arguments = found
     return ImportPlan(request, details, arguments, _in_state(session, settings, request))
 
 
-def import_resource(session, settings: Settings, *, stack: str, resource_type: str, name: str, resource_id: str,
-                    parent: str = "", dry_run: bool = True, confirm: str = "", on_output: Progress = print):
+def import_resource(
+    session,
+    settings: Settings,
+    *,
+    stack: str,
+    resource_type: str,
+    name: str,
+    resource_id: str,
+    parent: str = "",
+    dry_run: bool = True,
+    confirm: str = "",
+    on_output: Progress = print,
+):
     """Dry run (default): the ImportPlan. Otherwise the import itself, through the Automation API's
     Stack.import_resources (needs the Pulumi CLI); its change gate comes first."""
     if not dry_run:
         from tradai_nb.engine import automation
 
-        return automation.import_resource(settings, stack, resource_type=resource_type, name=name,
-                                          resource_id=resource_id, parent=parent, confirm=confirm,
-                                          on_output=on_output)
-    request = check_parameters(settings, stack=stack, resource_type=resource_type, name=name,
-                               resource_id=resource_id, parent=parent)
+        return automation.import_resource(
+            settings,
+            stack,
+            resource_type=resource_type,
+            name=name,
+            resource_id=resource_id,
+            parent=parent,
+            confirm=confirm,
+            on_output=on_output,
+        )
+    request = check_parameters(
+        settings, stack=stack, resource_type=resource_type, name=name, resource_id=resource_id, parent=parent
+    )
     return plan_import(session, settings, request)
 
 
@@ -152,12 +204,18 @@ def _ecs_service(session, resource_id: str) -> Found | None:
     if not services:
         return None
     s = services[0]
-    arguments = {"name": s["serviceName"], "cluster": s["clusterArn"], "task_definition": s["taskDefinition"],
-                 "desired_count": s.get("desiredCount", 0)}
+    arguments = {
+        "name": s["serviceName"],
+        "cluster": s["clusterArn"],
+        "task_definition": s["taskDefinition"],
+        "desired_count": s.get("desiredCount", 0),
+    }
     if s.get("launchType"):
         arguments["launch_type"] = s["launchType"]
-    return (f"{s.get('status')}, {s.get('runningCount', 0)}/{s.get('desiredCount', 0)} running, "
-            f"{s['taskDefinition'].rsplit('/', 1)[-1]}"), arguments
+    return (
+        f"{s.get('status')}, {s.get('runningCount', 0)}/{s.get('desiredCount', 0)} running, "
+        f"{s['taskDefinition'].rsplit('/', 1)[-1]}"
+    ), arguments
 
 
 def _table(session, table: str) -> Found | None:
@@ -168,8 +226,10 @@ def _table(session, table: str) -> Found | None:
     t = described["Table"]
     keys = {k["KeyType"]: k["AttributeName"] for k in t.get("KeySchema", [])}
     billing = (t.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
-    attributes = ", ".join(f"aws.dynamodb.TableAttributeArgs(name={a['AttributeName']!r}, type={a['AttributeType']!r})"
-                           for a in t.get("AttributeDefinitions", []))
+    attributes = ", ".join(
+        f"aws.dynamodb.TableAttributeArgs(name={a['AttributeName']!r}, type={a['AttributeType']!r})"
+        for a in t.get("AttributeDefinitions", [])
+    )
     arguments: dict[str, Any] = {"name": table, "billing_mode": billing, "hash_key": keys.get("HASH")}
     if "RANGE" in keys:
         arguments["range_key"] = keys["RANGE"]
@@ -188,8 +248,11 @@ def _repository(session, repository: str) -> Found | None:
 
 def _queue(session, url: str) -> Found | None:
     """sqs get_queue_attributes"""
-    answered = _missing(lambda: session.client("sqs").get_queue_attributes(
-        QueueUrl=url, AttributeNames=["QueueArn", "VisibilityTimeout", "MessageRetentionPeriod"]))
+    answered = _missing(
+        lambda: session.client("sqs").get_queue_attributes(
+            QueueUrl=url, AttributeNames=["QueueArn", "VisibilityTimeout", "MessageRetentionPeriod"]
+        )
+    )
     if answered is None:
         return None
     attributes = answered.get("Attributes", {})
@@ -250,13 +313,30 @@ FINDERS: dict[str, Callable[[Any, str], Found | None]] = {
 }
 
 
-def run_action(session, settings: Settings, plan: ImportPlan, *, dry_run: bool = True, confirm: str = "",
-               on_output: Progress = print):
+def run_action(
+    session,
+    settings: Settings,
+    plan: ImportPlan,
+    *,
+    dry_run: bool = True,
+    confirm: str = "",
+    on_output: Progress = print,
+):
     """The import runbook's last step: with dry_run, a line saying nothing was imported; otherwise the import of
     what the plan found (its change gate first) and its summary."""
     if dry_run:
         return Message("dry run: nothing was imported; run with dry_run=False to import it")
     r = plan.request
-    result = import_resource(session, settings, stack=r.stack, resource_type=r.type.token, name=r.name,
-                             resource_id=r.id, parent=r.parent, dry_run=False, confirm=confirm, on_output=on_output)
+    result = import_resource(
+        session,
+        settings,
+        stack=r.stack,
+        resource_type=r.type.token,
+        name=r.name,
+        resource_id=r.id,
+        parent=r.parent,
+        dry_run=False,
+        confirm=confirm,
+        on_output=on_output,
+    )
     return result.summary

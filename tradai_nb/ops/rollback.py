@@ -61,12 +61,16 @@ class RollbackResult:
     message: str
 
 
-_CHANGE_OF_MODE = {"ecs-task-definition": "ecs.rollback", "state-import": "rollback.state-import",
-                   "git-revision": "rollback.git-revision"}
+_CHANGE_OF_MODE = {
+    "ecs-task-definition": "ecs.rollback",
+    "state-import": "rollback.state-import",
+    "git-revision": "rollback.git-revision",
+}
 
 
-def check_parameters(settings: Settings, *, mode: str, dry_run: bool, confirm: str, stack: str = "",
-                     service: str = "") -> None:
+def check_parameters(
+    settings: Settings, *, mode: str, dry_run: bool, confirm: str, stack: str = "", service: str = ""
+) -> None:
     """Validate the rollback runbook's mode and, for a change (dry_run False), its guard rail, before any AWS call
     (each mode's own gate checks it again)."""
     if mode not in MODES:
@@ -78,69 +82,121 @@ def check_parameters(settings: Settings, *, mode: str, dry_run: bool, confirm: s
         gate.precheck(settings, _CHANGE_OF_MODE[mode], target=target, confirm=confirm)
 
 
-def rollback(session: boto3.Session, settings: Settings, *, mode: str, stack: str = "", service: str = "",
-             revision: int | None = None, backup_id: str = "", git_ref: str = "", dry_run: bool = True,
-             confirm: str = "", repo_dir: str | Path | None = None, on_output: OnOutput = print) -> RollbackResult:
+def rollback(
+    session: boto3.Session,
+    settings: Settings,
+    *,
+    mode: str,
+    stack: str = "",
+    service: str = "",
+    revision: int | None = None,
+    backup_id: str = "",
+    git_ref: str = "",
+    dry_run: bool = True,
+    confirm: str = "",
+    repo_dir: str | Path | None = None,
+    on_output: OnOutput = print,
+) -> RollbackResult:
     """The rollback runbook: dispatch to the mode; every parameter is checked before anything is touched."""
     if mode not in MODES:
         raise ParameterError(f"parameter 'mode': unknown mode {mode!r}; choose one of {', '.join(MODES)}", name="mode")
     if not isinstance(dry_run, bool):
         raise ParameterError(f"parameter 'dry_run': expected True or False, got {dry_run!r}", name="dry_run")
     if mode == "ecs-task-definition":
-        return rollback_task_definition(session, settings, service=service, revision=revision, dry_run=dry_run,
-                                        confirm=confirm)
+        return rollback_task_definition(
+            session, settings, service=service, revision=revision, dry_run=dry_run, confirm=confirm
+        )
     if mode == "state-import":
-        return import_backup(session, settings, stack=stack, backup_id=backup_id, dry_run=dry_run, confirm=confirm,
-                             on_output=on_output)
-    return redeploy_git_revision(settings, git_ref=git_ref, stack=stack, dry_run=dry_run, confirm=confirm,
-                                 repo_dir=repo_dir, on_output=on_output)
+        return import_backup(
+            session, settings, stack=stack, backup_id=backup_id, dry_run=dry_run, confirm=confirm, on_output=on_output
+        )
+    return redeploy_git_revision(
+        settings, git_ref=git_ref, stack=stack, dry_run=dry_run, confirm=confirm, repo_dir=repo_dir, on_output=on_output
+    )
 
 
-def rollback_task_definition(session: boto3.Session, settings: Settings, *, service: str, revision: int | None,
-                             dry_run: bool, confirm: str) -> RollbackResult:
+def rollback_task_definition(
+    session: boto3.Session, settings: Settings, *, service: str, revision: int | None, dry_run: bool, confirm: str
+) -> RollbackResult:
     """Put an ECS service back on an earlier task-definition revision (the previous one when revision is None)."""
     if not service:
-        raise ParameterError("parameter 'service': mode 'ecs-task-definition' needs the service to roll back",
-                             name="service")
+        raise ParameterError(
+            "parameter 'service': mode 'ecs-task-definition' needs the service to roll back", name="service"
+        )
     if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int) or revision < 1):
-        raise ParameterError(f"parameter 'revision': expected a revision number (1 or more) or None for the previous "
-                             f"one, got {revision!r}", name="revision")
+        raise ParameterError(
+            f"parameter 'revision': expected a revision number (1 or more) or None for the previous "
+            f"one, got {revision!r}",
+            name="revision",
+        )
     try:
         from tradai_nb.ops.ecs import rollback_service
     except ModuleNotFoundError as exc:
         if exc.name != "tradai_nb.ops.ecs":
             raise
-        raise OperationError("the ECS runbook module tradai_nb.ops.ecs is not in this checkout, so mode "
-                             "'ecs-task-definition' cannot run; update tradai-nb") from None
+        raise OperationError(
+            "the ECS runbook module tradai_nb.ops.ecs is not in this checkout, so mode "
+            "'ecs-task-definition' cannot run; update tradai-nb"
+        ) from None
     outcome = rollback_service(session, settings, service, revision=revision, dry_run=dry_run, confirm=confirm)
     verb = "would move" if dry_run else "moved"
     target = f"revision {revision}" if revision is not None else "its previous revision"
-    return RollbackResult("ecs-task-definition", dry_run, _as_frame(outcome),
-                          f"{verb} service {service} of {settings.environment} to {target}")
+    return RollbackResult(
+        "ecs-task-definition",
+        dry_run,
+        _as_frame(outcome),
+        f"{verb} service {service} of {settings.environment} to {target}",
+    )
 
 
-def import_backup(session: boto3.Session, settings: Settings, *, stack: str, backup_id: str, dry_run: bool,
-                  confirm: str, on_output: OnOutput = print) -> RollbackResult:
+def import_backup(
+    session: boto3.Session,
+    settings: Settings,
+    *,
+    stack: str,
+    backup_id: str,
+    dry_run: bool,
+    confirm: str,
+    on_output: OnOutput = print,
+) -> RollbackResult:
     """Restore one stack's state from a backup: validate it, show the difference to the current state, and (not a
     dry run) back up the current state first, then import through the Automation API (needs the Pulumi CLI)."""
     if stack not in stacks.names():
-        raise ParameterError(f"parameter 'stack': mode 'state-import' restores one stack; choose one of "
-                             f"{', '.join(stacks.names())} (got {stack!r})", name="stack")
+        raise ParameterError(
+            f"parameter 'stack': mode 'state-import' restores one stack; choose one of "
+            f"{', '.join(stacks.names())} (got {stack!r})",
+            name="stack",
+        )
     if not backup_id:
         if not dry_run:
-            raise ParameterError("parameter 'backup_id': mode 'state-import' needs the backup to restore "
-                                 "(the dry run lists them)", name="backup_id")
+            raise ParameterError(
+                "parameter 'backup_id': mode 'state-import' needs the backup to restore (the dry run lists them)",
+                name="backup_id",
+            )
         return _backup_choices(session, settings, stack)
     if dry_run:
         return _import_backup(session, settings, stack, backup_id, True, confirm, on_output)
-    with gate.change(settings, "rollback.state-import", target=stack, confirm=confirm,
-                     parameters={"stack": stack, "backup_id": backup_id},
-                     checks=[lambda: _needs_pulumi_cli("import")], on_output=on_output):
+    with gate.change(
+        settings,
+        "rollback.state-import",
+        target=stack,
+        confirm=confirm,
+        parameters={"stack": stack, "backup_id": backup_id},
+        checks=[lambda: _needs_pulumi_cli("import")],
+        on_output=on_output,
+    ):
         return _import_backup(session, settings, stack, backup_id, False, confirm, on_output)
 
 
-def _import_backup(session: boto3.Session, settings: Settings, stack: str, backup_id: str, dry_run: bool,
-                   confirm: str, on_output: OnOutput) -> RollbackResult:
+def _import_backup(
+    session: boto3.Session,
+    settings: Settings,
+    stack: str,
+    backup_id: str,
+    dry_run: bool,
+    confirm: str,
+    on_output: OnOutput,
+) -> RollbackResult:
     deployment = state_backup.read_backup_file(session, settings, backup_id, stack)
     state = backend.state_store_for(settings, session)
     ref = backend.stack_ref(stack, settings.environment)
@@ -148,46 +204,75 @@ def _import_backup(session: boto3.Session, settings: Settings, stack: str, backu
     changes = diff_deployments(stack, current, deployment)
     counts = _counted(changes)
     if dry_run:
-        return RollbackResult("state-import", True, changes,
-                              f"dry run: importing backup {backup_id} into {ref.fully_qualified} would change its state: "
-                              f"{counts}; nothing was changed. Set dry_run=False to import"
-                              + (f" (with confirm={settings.environment!r})" if _protected(settings) else ""))
+        return RollbackResult(
+            "state-import",
+            True,
+            changes,
+            f"dry run: importing backup {backup_id} into {ref.fully_qualified} would change its state: "
+            f"{counts}; nothing was changed. Set dry_run=False to import"
+            + (f" (with confirm={settings.environment!r})" if _protected(settings) else ""),
+        )
     if current is None:
         on_output(f"{ref.fully_qualified} has no state yet: nothing to back up before the import")
         before = "none (the stack had no state)"
     else:
-        before = state_backup.backup_state(session, settings, stack_names=[stack], on_output=on_output,
-                                           reason=f"before importing {backup_id} into {stack}").backup_id
+        before = state_backup.backup_state(
+            session,
+            settings,
+            stack_names=[stack],
+            on_output=on_output,
+            reason=f"before importing {backup_id} into {stack}",
+        ).backup_id
     with tempfile.TemporaryDirectory(prefix="tradai-import-") as folder:
         state_file = Path(folder) / f"{stack}.json"
         state_file.write_text(json.dumps(deployment))
         run_stack_action(settings, stack, "import", confirm=confirm, on_output=on_output, state_file=state_file)
-    return RollbackResult("state-import", False, changes,
-                          f"imported backup {backup_id} into {ref.fully_qualified} ({counts}); the state before the "
-                          f"import is backup {before}. Next: preview the stack, then `up` so AWS matches the state")
+    return RollbackResult(
+        "state-import",
+        False,
+        changes,
+        f"imported backup {backup_id} into {ref.fully_qualified} ({counts}); the state before the "
+        f"import is backup {before}. Next: preview the stack, then `up` so AWS matches the state",
+    )
 
 
-def redeploy_git_revision(settings: Settings, *, git_ref: str, stack: str = "", dry_run: bool = True,
-                          confirm: str = "", repo_dir: str | Path | None = None,
-                          on_output: OnOutput = print) -> RollbackResult:
+def redeploy_git_revision(
+    settings: Settings,
+    *,
+    git_ref: str,
+    stack: str = "",
+    dry_run: bool = True,
+    confirm: str = "",
+    repo_dir: str | Path | None = None,
+    on_output: OnOutput = print,
+) -> RollbackResult:
     """Redeploy the stack programs as they were at a git ref. The dry run plans both offline (the ref's programs
     and the working tree's) and lists what the redeploy would create, delete or update; the deploy runs the ref's
     own `tradai-nb stack up` per stack, in dependency order, and needs the Pulumi CLI."""
     names = backend.select_stacks(stack)
     repo = Path(repo_dir) if repo_dir is not None else PROJECT_ROOT
     if not git_ref:
-        raise ParameterError("parameter 'git_ref': mode 'git-revision' needs a git ref to go back to "
-                             "(a commit, tag or HEAD~1)", name="git_ref")
+        raise ParameterError(
+            "parameter 'git_ref': mode 'git-revision' needs a git ref to go back to (a commit, tag or HEAD~1)",
+            name="git_ref",
+        )
     if dry_run:
         return _redeploy_git_revision(settings, repo, git_ref, names, True, on_output)
-    with gate.change(settings, "rollback.git-revision", target=", ".join(names), confirm=confirm,
-                     parameters={"git_ref": git_ref, "stacks": list(names)},
-                     checks=[lambda: _needs_pulumi_cli("up")], on_output=on_output):
+    with gate.change(
+        settings,
+        "rollback.git-revision",
+        target=", ".join(names),
+        confirm=confirm,
+        parameters={"git_ref": git_ref, "stacks": list(names)},
+        checks=[lambda: _needs_pulumi_cli("up")],
+        on_output=on_output,
+    ):
         return _redeploy_git_revision(settings, repo, git_ref, names, False, on_output)
 
 
-def _redeploy_git_revision(settings: Settings, repo: Path, git_ref: str, names: Sequence[str], dry_run: bool,
-                           on_output: OnOutput) -> RollbackResult:
+def _redeploy_git_revision(
+    settings: Settings, repo: Path, git_ref: str, names: Sequence[str], dry_run: bool, on_output: OnOutput
+) -> RollbackResult:
     commit = _resolve_commit(repo, git_ref)
     with tempfile.TemporaryDirectory(prefix="tradai-revision-") as folder:
         revision_tree = Path(folder)
@@ -196,17 +281,25 @@ def _redeploy_git_revision(settings: Settings, repo: Path, git_ref: str, names: 
         changes = diff_plans(current_rows, revision_rows)
         counts = _counted(changes)
         if dry_run:
-            return RollbackResult("git-revision", True, changes,
-                                  f"dry run: redeploying {', '.join(names)} of {settings.environment} as of {git_ref} "
-                                  f"({commit[:12]}) would make these changes: {counts}; nothing was changed. "
-                                  "Set dry_run=False to deploy "
-                                  "(needs the Pulumi CLI)")
+            return RollbackResult(
+                "git-revision",
+                True,
+                changes,
+                f"dry run: redeploying {', '.join(names)} of {settings.environment} as of {git_ref} "
+                f"({commit[:12]}) would make these changes: {counts}; nothing was changed. "
+                "Set dry_run=False to deploy "
+                "(needs the Pulumi CLI)",
+            )
         _pin_backend(revision_tree, settings)
         for name in names:
             _deploy_from_tree(revision_tree, settings, name, on_output)
-    return RollbackResult("git-revision", False, changes,
-                          f"redeployed {', '.join(names)} of {settings.environment} as of {git_ref} ({commit[:12]}): "
-                          f"{counts}. Check the services and run the drift runbook")
+    return RollbackResult(
+        "git-revision",
+        False,
+        changes,
+        f"redeployed {', '.join(names)} of {settings.environment} as of {git_ref} ({commit[:12]}): "
+        f"{counts}. Check the services and run the drift runbook",
+    )
 
 
 def diff_deployments(stack: str, current: Mapping[str, Any] | None, target: Mapping[str, Any]) -> pd.DataFrame:
@@ -257,9 +350,12 @@ def _backup_choices(session: boto3.Session, settings: Settings, stack: str) -> R
     backups = state_backup.list_backups(session, settings)
     holding = backups["stacks"].fillna("").map(lambda listed: stack in listed.split(", "))
     choices = backups[(backups["status"] == "complete") & holding].reset_index(drop=True)
-    message = (f"choose backup_id from the {len(choices)} complete backup(s) holding {stack} above, then run again "
-               "(still a dry run) to see what the import would change" if len(choices) else
-               f"no complete backup of {settings.environment} holds {stack}: take one with the state backup runbook")
+    message = (
+        f"choose backup_id from the {len(choices)} complete backup(s) holding {stack} above, then run again "
+        "(still a dry run) to see what the import would change"
+        if len(choices)
+        else f"no complete backup of {settings.environment} holds {stack}: take one with the state backup runbook"
+    )
     return RollbackResult("state-import", True, choices, message)
 
 
@@ -268,16 +364,22 @@ def _resolve_commit(repo: Path, git_ref: str) -> str:
         raise ParameterError(f"parameter 'git_ref': {git_ref!r} is not a git ref", name="git_ref")
     found = _git(repo, ["rev-parse", "--verify", "--quiet", f"{git_ref}^{{commit}}"], check=False)
     if found.returncode != 0:
-        raise ParameterError(f"parameter 'git_ref': {git_ref!r} is not a commit of the repository at {repo} "
-                             "(try `git log --oneline` for candidates)", name="git_ref")
+        raise ParameterError(
+            f"parameter 'git_ref': {git_ref!r} is not a commit of the repository at {repo} "
+            "(try `git log --oneline` for candidates)",
+            name="git_ref",
+        )
     return found.stdout.decode().strip()
 
 
 def _extract_programs(repo: Path, commit: str, git_ref: str, into: Path) -> None:
     archive = _git(repo, ["archive", "--format=tar", commit, "--", *PROGRAM_PATHS], check=False)
     if archive.returncode != 0:
-        raise ParameterError(f"parameter 'git_ref': {git_ref} has no {' and '.join(PROGRAM_PATHS)} to plan "
-                             f"({archive.stderr.decode().strip()})", name="git_ref")
+        raise ParameterError(
+            f"parameter 'git_ref': {git_ref} has no {' and '.join(PROGRAM_PATHS)} to plan "
+            f"({archive.stderr.decode().strip()})",
+            name="git_ref",
+        )
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(into, filter="data")
 
@@ -304,8 +406,13 @@ def _plan_trees(trees: Sequence[Path], environment: str, names: Sequence[str]) -
     with tempfile.TemporaryDirectory(prefix="tradai-plan-") as folder:
         outputs = [Path(folder) / f"plan-{i}.json" for i in range(len(trees))]
         running = [
-            subprocess.Popen([sys.executable, "-c", _PLAN_SCRIPT, environment, json.dumps(list(names)), str(out)],
-                             cwd=tree, env=_tree_env(tree), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            subprocess.Popen(
+                [sys.executable, "-c", _PLAN_SCRIPT, environment, json.dumps(list(names)), str(out)],
+                cwd=tree,
+                env=_tree_env(tree),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             for tree, out in zip(trees, outputs)
         ]
         try:
@@ -337,19 +444,24 @@ def _deploy_from_tree(tree: Path, settings: Settings, stack: str, on_output: OnO
     if _protected(settings):
         command += ["--confirm", settings.environment]
     on_output(f"deploying {stack} from the revision: {' '.join(command[1:])}")
-    with subprocess.Popen(command, cwd=tree, env=_tree_env(tree, settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as process:
+    with subprocess.Popen(
+        command, cwd=tree, env=_tree_env(tree, settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
         for line in process.stdout:
             on_output(line.rstrip("\n"))
         try:
             process.wait(timeout=DEPLOY_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             process.kill()
-            raise OperationError(f"deploying {stack} did not finish within {DEPLOY_TIMEOUT_S} s and was stopped; "
-                                 "check the stack's lock with the state locks runbook") from None
+            raise OperationError(
+                f"deploying {stack} did not finish within {DEPLOY_TIMEOUT_S} s and was stopped; "
+                "check the stack's lock with the state locks runbook"
+            ) from None
     if process.returncode != 0:
-        raise OperationError(f"deploying {stack} from the revision failed (exit {process.returncode}; output above); "
-                             "stacks after it were not deployed")
+        raise OperationError(
+            f"deploying {stack} from the revision failed (exit {process.returncode}; output above); "
+            "stacks after it were not deployed"
+        )
 
 
 def _as_frame(outcome: Any) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -70,18 +70,29 @@ def export_deployment(settings: Settings, state: StateStore, ref: StackRef) -> t
     return state.read_deployment(ref), SOURCE_CHECKPOINT
 
 
-def backup_state(session: boto3.Session, settings: Settings, *, stack_names: Sequence[str] | None = None,
-                 reason: str = "manual", on_output: OnOutput = print) -> BackupResult:
+def backup_state(
+    session: boto3.Session,
+    settings: Settings,
+    *,
+    stack_names: Sequence[str] | None = None,
+    reason: str = "manual",
+    on_output: OnOutput = print,
+) -> BackupResult:
     """Back up the state of every deployed stack of the environment (or the named ones); the manifest goes last.
     It only adds files to the backup store, so it needs no confirmation; it is recorded like every change."""
-    with gate.change(settings, "state.backup", target=", ".join(stack_names) if stack_names else "all stacks",
-                     parameters={"stacks": list(stack_names) if stack_names else None, "reason": reason},
-                     on_output=on_output):
+    with gate.change(
+        settings,
+        "state.backup",
+        target=", ".join(stack_names) if stack_names else "all stacks",
+        parameters={"stacks": list(stack_names) if stack_names else None, "reason": reason},
+        on_output=on_output,
+    ):
         return _backup_state(session, settings, stack_names, reason, on_output)
 
 
-def _backup_state(session: boto3.Session, settings: Settings, stack_names: Sequence[str] | None, reason: str,
-                  on_output: OnOutput) -> BackupResult:
+def _backup_state(
+    session: boto3.Session, settings: Settings, stack_names: Sequence[str] | None, reason: str, on_output: OnOutput
+) -> BackupResult:
     state = backend.state_store_for(settings, session)
     deployed = backend.environment_stacks(state, settings.environment)
     wanted = [r for r in deployed if stack_names is None or r.stack_name in stack_names]
@@ -93,7 +104,7 @@ def _backup_state(session: boto3.Session, settings: Settings, stack_names: Seque
             + (" and that the sandbox is seeded (`tradai-nb sandbox seed`)" if settings.is_local else "")
         )
     target = backup_store(settings, session)
-    created = datetime.now(timezone.utc).replace(microsecond=0)
+    created = datetime.now(UTC).replace(microsecond=0)
     backup_id = _new_backup_id(target, settings.environment, created)
     entries, sources = [], set()
     for ref in wanted:
@@ -102,14 +113,26 @@ def _backup_state(session: boto3.Session, settings: Settings, stack_names: Seque
         data = json.dumps(exported, indent=4).encode() + b"\n"
         file_name = f"{ref.stack_name}.json"
         target.write(_key(settings.environment, backup_id, file_name), data)
-        entries.append({"stack": ref.stack_name, "project": ref.project, "file": file_name,
-                        "resources": len(exported["deployment"].get("resources") or []),
-                        "size_bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+        entries.append(
+            {
+                "stack": ref.stack_name,
+                "project": ref.project,
+                "file": file_name,
+                "resources": len(exported["deployment"].get("resources") or []),
+                "size_bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
         on_output(f"backed up {ref.fully_qualified}: {entries[-1]['resources']} resources")
     manifest = {
-        "format": MANIFEST_FORMAT, "backup_id": backup_id, "environment": settings.environment,
-        "created": backend.format_time(created), "source": ", ".join(sorted(sources)), "state_url": state.url,
-        "reason": reason, "stacks": entries,
+        "format": MANIFEST_FORMAT,
+        "backup_id": backup_id,
+        "environment": settings.environment,
+        "created": backend.format_time(created),
+        "source": ", ".join(sorted(sources)),
+        "state_url": state.url,
+        "reason": reason,
+        "stacks": entries,
     }
     # Written last: a backup without its manifest is listed as partial and never offered for a restore.
     target.write(_key(settings.environment, backup_id, MANIFEST_NAME), json.dumps(manifest, indent=2).encode())
@@ -139,12 +162,22 @@ def list_backups(session: boto3.Session, settings: Settings) -> pd.DataFrame:
         if manifest is None:
             files = sorted(name.removesuffix(".json") for name in objects if name != MANIFEST_NAME)
             status = "partial" if MANIFEST_NAME not in objects else "partial (manifest unreadable)"
-            rows.append((backup_id, status, ", ".join(files), None, sum(o.size_bytes for o in objects.values()), "", ""))
+            rows.append(
+                (backup_id, status, ", ".join(files), None, sum(o.size_bytes for o in objects.values()), "", "")
+            )
             continue
         entries = manifest.get("stacks", [])
-        rows.append((backup_id, "complete", ", ".join(e.get("stack", "?") for e in entries),
-                     sum(int(e.get("resources", 0)) for e in entries), sum(int(e.get("size_bytes", 0)) for e in entries),
-                     str(manifest.get("source", "")), str(manifest.get("reason", ""))))
+        rows.append(
+            (
+                backup_id,
+                "complete",
+                ", ".join(e.get("stack", "?") for e in entries),
+                sum(int(e.get("resources", 0)) for e in entries),
+                sum(int(e.get("size_bytes", 0)) for e in entries),
+                str(manifest.get("source", "")),
+                str(manifest.get("reason", "")),
+            )
+        )
     return pd.DataFrame(rows, columns=BACKUP_COLUMNS).astype({"resources": "Int64"})
 
 
@@ -168,16 +201,26 @@ def read_backup_file(session: boto3.Session, settings: Settings, backup_id: str,
     entry = next((e for e in manifest.get("stacks", []) if e.get("stack") == stack), None)
     if entry is None:
         held = ", ".join(e.get("stack", "?") for e in manifest.get("stacks", []))
-        raise ParameterError(f"parameter 'stack': backup {backup_id} holds no state of stack {stack!r} (it holds: "
-                             f"{held}); choose another backup", name="stack")
+        raise ParameterError(
+            f"parameter 'stack': backup {backup_id} holds no state of stack {stack!r} (it holds: "
+            f"{held}); choose another backup",
+            name="stack",
+        )
     target = backup_store(settings, session)
     key = _key(settings.environment, backup_id, entry["file"])
     data = target.read(key)
     if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
-        raise StateError(f"{target.url_for(key)} does not match the checksum in its manifest: the file is damaged "
-                         "or was changed after the backup; choose another backup")
-    return check_deployment(backend.parse_json(data, target.url_for(key)), target.url_for(key),
-                            stacks.get(stack), settings.environment, parameter="backup_id")
+        raise StateError(
+            f"{target.url_for(key)} does not match the checksum in its manifest: the file is damaged "
+            "or was changed after the backup; choose another backup"
+        )
+    return check_deployment(
+        backend.parse_json(data, target.url_for(key)),
+        target.url_for(key),
+        stacks.get(stack),
+        settings.environment,
+        parameter="backup_id",
+    )
 
 
 def verify_backup(session: boto3.Session, settings: Settings, backup_id: str) -> Verification:
@@ -186,26 +229,38 @@ def verify_backup(session: boto3.Session, settings: Settings, backup_id: str) ->
     _check_backup_id(target, settings, backup_id)
     manifest = _manifest_or_none(target, settings.environment, backup_id)
     if manifest is None:
-        checks = pd.DataFrame([("", MANIFEST_NAME, None, "", "", "failed: no readable manifest (partial backup)")],
-                              columns=CHECK_COLUMNS)
+        checks = pd.DataFrame(
+            [("", MANIFEST_NAME, None, "", "", "failed: no readable manifest (partial backup)")], columns=CHECK_COLUMNS
+        )
         return Verification(backup_id, False, checks)
     rows = [_check_file(target, settings, backup_id, entry) for entry in manifest.get("stacks", [])]
     checks = pd.DataFrame(rows, columns=CHECK_COLUMNS)
     return Verification(backup_id, bool(rows) and all(r[-1] == "ok" for r in rows), checks)
 
 
-def run_runbook(session: boto3.Session, settings: Settings, *, action: str = "list", backup_id: str = "",
-                on_output: OnOutput = print) -> pd.DataFrame:
+def run_runbook(
+    session: boto3.Session,
+    settings: Settings,
+    *,
+    action: str = "list",
+    backup_id: str = "",
+    on_output: OnOutput = print,
+) -> pd.DataFrame:
     """The state backup runbook: list (default), backup, or verify one backup; returns the table to show."""
     if action not in ACTIONS:
-        raise ParameterError(f"parameter 'action': unknown action {action!r}; choose one of {', '.join(ACTIONS)}",
-                             name="action")
+        raise ParameterError(
+            f"parameter 'action': unknown action {action!r}; choose one of {', '.join(ACTIONS)}", name="action"
+        )
     if action == "verify" and not backup_id:
-        raise ParameterError("parameter 'backup_id': action 'verify' needs the id of a backup (see action 'list')",
-                             name="backup_id")
+        raise ParameterError(
+            "parameter 'backup_id': action 'verify' needs the id of a backup (see action 'list')", name="backup_id"
+        )
     if action != "verify" and backup_id:
-        raise ParameterError(f"parameter 'backup_id': only action 'verify' takes a backup id (action is {action!r}); "
-                             "set backup_id = \"\"", name="backup_id")
+        raise ParameterError(
+            f"parameter 'backup_id': only action 'verify' takes a backup id (action is {action!r}); "
+            'set backup_id = ""',
+            name="backup_id",
+        )
     if action == "backup":
         return backup_state(session, settings, on_output=on_output).files
     if action == "verify":
@@ -225,8 +280,10 @@ def check_result(action: str, shown: pd.DataFrame, backup_id: str = "") -> None:
     failed = shown[shown["status"] != "ok"]
     if not failed.empty or shown.empty:
         reasons = "; ".join(f"{row.file}: {row.status}" for row in failed.itertuples()) or "no files"
-        raise CheckFailedError(f"backup {backup_id or '?'} does not verify ({reasons}); do not restore from it: "
-                               "choose a complete backup that verifies, or take a new one (action 'backup')")
+        raise CheckFailedError(
+            f"backup {backup_id or '?'} does not verify ({reasons}); do not restore from it: "
+            "choose a complete backup that verifies, or take a new one (action 'backup')"
+        )
 
 
 def _key(environment: str, backup_id: str, name: str) -> str:
@@ -245,8 +302,10 @@ def _new_backup_id(target: ObjectStore, environment: str, created: datetime) -> 
 
 def _check_backup_id(target: ObjectStore, settings: Settings, backup_id: str) -> None:
     if not backup_id or "/" in backup_id or not target.list(f"{settings.environment}/{backup_id}/"):
-        known = sorted({o.key.split("/")[1] for o in target.list(f"{settings.environment}/")
-                        if o.key.count("/") == 2}, reverse=True)
+        known = sorted(
+            {o.key.split("/")[1] for o in target.list(f"{settings.environment}/") if o.key.count("/") == 2},
+            reverse=True,
+        )
         raise ParameterError(
             f"parameter 'backup_id': no backup {backup_id!r} of {settings.environment} in {target.url}; "
             f"backups there: {', '.join(known[:10]) or 'none'} (run action 'list')",
@@ -272,14 +331,19 @@ def _check_file(target: ObjectStore, settings: Settings, backup_id: str, entry: 
         return stack, name, None, "", "", "failed: file missing"
     checksum = "ok" if hashlib.sha256(data).hexdigest() == entry.get("sha256") else "mismatch"
     try:
-        check_deployment(backend.parse_json(data, name), name, stacks.get(stack), settings.environment,
-                         parameter="backup_id")
+        check_deployment(
+            backend.parse_json(data, name), name, stacks.get(stack), settings.environment, parameter="backup_id"
+        )
         deployment = "ok"
     except TradaiError as exc:
         deployment = f"invalid: {exc}"
-    problems = [p for p in (
-        "size differs from the manifest" if len(data) != entry.get("size_bytes") else "",
-        "checksum mismatch" if checksum != "ok" else "",
-        "not a deployment of this stack" if deployment != "ok" else "",
-    ) if p]
+    problems = [
+        p
+        for p in (
+            "size differs from the manifest" if len(data) != entry.get("size_bytes") else "",
+            "checksum mismatch" if checksum != "ok" else "",
+            "not a deployment of this stack" if deployment != "ok" else "",
+        )
+        if p
+    ]
     return stack, name, len(data), checksum, deployment, "ok" if not problems else "failed: " + "; ".join(problems)

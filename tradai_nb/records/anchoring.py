@@ -85,10 +85,20 @@ def upload_pending(store: AuditStore, settings: Settings) -> UploadResult:
             for record in pending:
                 if record.get("notebook_file"):
                     body = (store.root / record["notebook_file"]).read_bytes()
-                    s3.put_object(Bucket=bucket, Key=notebook_key(chain, record["notebook_file"]), Body=body,
-                                  ContentType="application/x-ipynb+json", **lock)
-                s3.put_object(Bucket=bucket, Key=record_key(chain, record["seq"]), Body=canonical(record).encode(),
-                              ContentType="application/json", **lock)
+                    s3.put_object(
+                        Bucket=bucket,
+                        Key=notebook_key(chain, record["notebook_file"]),
+                        Body=body,
+                        ContentType="application/x-ipynb+json",
+                        **lock,
+                    )
+                s3.put_object(
+                    Bucket=bucket,
+                    Key=record_key(chain, record["seq"]),
+                    Body=canonical(record).encode(),
+                    ContentType="application/json",
+                    **lock,
+                )
                 done += 1
                 marks[settings.environment] = record["seq"]
                 _write_marks(store, marks)
@@ -106,12 +116,16 @@ def verify(store: AuditStore, environments: list[str] | None = None, *, compare:
     result = Verification(str(store.root), store.chain_id(), len(records), problems)
     if result.chain is None:
         if not problems:
-            result.problems.append(f"{store.root}: no audit chain here (no {store.index.name}, no chain id): nothing "
-                                   "was recorded in this folder, or its index and chain id were both removed")
+            result.problems.append(
+                f"{store.root}: no audit chain here (no {store.index.name}, no chain id): nothing "
+                "was recorded in this folder, or its index and chain id were both removed"
+            )
         return result
     if not compare:
-        result.notes.append("compared with no uploaded copy (--local-only): edits that recompute the whole chain, "
-                            "a removed tail and a removed index are not visible to a local check")
+        result.notes.append(
+            "compared with no uploaded copy (--local-only): edits that recompute the whole chain, "
+            "a removed tail and a removed index are not visible to a local check"
+        )
         return result
     wanted = environments or sorted({str(r.get("environment")) for r in records} | {"local"})
     for environment in wanted:
@@ -121,8 +135,7 @@ def verify(store: AuditStore, environments: list[str] | None = None, *, compare:
             result.unreachable.append(f"{environment}: its settings cannot be loaded ({exc})")
             continue
         if not settings.audit_upload:
-            result.notes.append(f"{environment}: audit_upload is off in its params file; its records are not "
-                                "anchored")
+            result.notes.append(f"{environment}: audit_upload is off in its params file; its records are not anchored")
             continue
         _compare(result, store, records, settings)
     return result
@@ -153,36 +166,50 @@ def _compare(result: Verification, store: AuditStore, records: list[dict[str, An
         uploaded_seqs.add(seq)
         local = by_seq.get(seq)
         if local is None:
-            result.problems.append(f"record {copy.get('id')!r} (seq {seq}, {copy.get('status')}, uploaded to "
-                                   f"s3://{bucket}) is missing from the local index: records were removed "
-                                   "(a deleted tail, an emptied or replaced index)")
+            result.problems.append(
+                f"record {copy.get('id')!r} (seq {seq}, {copy.get('status')}, uploaded to "
+                f"s3://{bucket}) is missing from the local index: records were removed "
+                "(a deleted tail, an emptied or replaced index)"
+            )
         elif canonical(local).encode() != body:
-            result.problems.append(f"record {local.get('id')!r} (seq {seq}) differs from its uploaded copy in "
-                                   f"s3://{bucket}/{key}: the local record was rewritten (the chain recomputed after "
-                                   "an edit)")
+            result.problems.append(
+                f"record {local.get('id')!r} (seq {seq}) differs from its uploaded copy in "
+                f"s3://{bucket}/{key}: the local record was rewritten (the chain recomputed after "
+                "an edit)"
+            )
     started = _sandbox_started(settings)
     for record in records:
         if record.get("environment") != environment or record.get("seq") in uploaded_seqs:
             continue
         if started is not None and parse_time(str(record.get("start"))) < started:
-            result.notes.append(f"record {record.get('id')!r} (seq {record.get('seq')}) predates the running sandbox "
-                                "(its uploaded copy went to an earlier one, which keeps nothing once stopped)")
+            result.notes.append(
+                f"record {record.get('id')!r} (seq {record.get('seq')}) predates the running sandbox "
+                "(its uploaded copy went to an earlier one, which keeps nothing once stopped)"
+            )
             continue
-        result.problems.append(f"record {record.get('id')!r} (seq {record.get('seq')}) is not in the uploaded copy "
-                               f"in s3://{bucket}: it was appended without being anchored (forged), or its upload "
-                               "failed; `tradai-nb audit upload` uploads it once you know it is genuine")
-    referenced = {notebook_key(chain, r["notebook_file"]): r for r in records
-                  if r.get("notebook_file") and r.get("environment") == environment}
+        result.problems.append(
+            f"record {record.get('id')!r} (seq {record.get('seq')}) is not in the uploaded copy "
+            f"in s3://{bucket}: it was appended without being anchored (forged), or its upload "
+            "failed; `tradai-nb audit upload` uploads it once you know it is genuine"
+        )
+    referenced = {
+        notebook_key(chain, r["notebook_file"]): r
+        for r in records
+        if r.get("notebook_file") and r.get("environment") == environment
+    }
     for key in sorted(uploaded_notebooks):
         if key not in referenced:
             result.problems.append(f"s3://{bucket}/{key}: an uploaded notebook no local record refers to")
     for key, record in referenced.items():
         if record.get("seq") in uploaded_seqs and key not in uploaded_notebooks:
-            result.problems.append(f"record {record.get('id')!r} (seq {record.get('seq')}): its notebook is not in "
-                                   f"s3://{bucket}/{key}")
+            result.problems.append(
+                f"record {record.get('id')!r} (seq {record.get('seq')}): its notebook is not in s3://{bucket}/{key}"
+            )
         elif key in uploaded_notebooks and uploaded_notebooks[key] != _md5(store, record):
-            result.problems.append(f"record {record.get('id')!r} (seq {record.get('seq')}): its local notebook "
-                                   f"differs from the uploaded copy s3://{bucket}/{key}")
+            result.problems.append(
+                f"record {record.get('id')!r} (seq {record.get('seq')}): its local notebook "
+                f"differs from the uploaded copy s3://{bucket}/{key}"
+            )
 
 
 def _md5(store: AuditStore, record: dict[str, Any]) -> str | None:
@@ -215,11 +242,11 @@ def _client(settings: Settings):
     from tradai_nb.aws import session_for
 
     if settings.is_local and not port_answers(settings.sandbox_port):
-        raise AwsAccessError(f"the sandbox is not running on port {settings.sandbox_port} "
-                             "(`tradai-nb sandbox start`)")
+        raise AwsAccessError(f"the sandbox is not running on port {settings.sandbox_port} (`tradai-nb sandbox start`)")
     # Few, short retries: an unreachable bucket must not hold a change (or the upload lock) for minutes.
-    return session_for(settings).client("s3", config=Config(retries={"mode": "standard", "max_attempts": 2},
-                                                             connect_timeout=3, read_timeout=20))
+    return session_for(settings).client(
+        "s3", config=Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=3, read_timeout=20)
+    )
 
 
 def _sandbox_started(settings: Settings) -> datetime | None:
@@ -235,8 +262,10 @@ def _describe(exc: Exception, bucket: str) -> str:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "InvalidRequest" and "Object Lock" in str(exc):
-            return (f"{type(exc).__name__}: {exc}; the bucket {bucket} has no Object Lock: deploy the persistent "
-                    "stack, which turns it on for the logs bucket")
+            return (
+                f"{type(exc).__name__}: {exc}; the bucket {bucket} has no Object Lock: deploy the persistent "
+                "stack, which turns it on for the logs bucket"
+            )
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -34,8 +34,18 @@ ORIGINS = ("run", "interactive", "papermill", "python")
 STARTED = "started"
 OUTCOMES = ("succeeded", "failed", "refused")
 STATUSES = (STARTED, *OUTCOMES)
-RECORD_COLUMNS = ["id", "start", "environment", "origin", "kind", "action", "target", "status", "duration_s",
-                  "operator"]
+RECORD_COLUMNS = [
+    "id",
+    "start",
+    "environment",
+    "origin",
+    "kind",
+    "action",
+    "target",
+    "status",
+    "duration_s",
+    "operator",
+]
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 # Serialises appends from threads of one process; the file lock serialises processes.
 _append_lock = threading.Lock()
@@ -173,13 +183,17 @@ class AuditStore:
             new_chain = chain is None
             if new_chain:
                 if records or self.chain_file.exists():
-                    raise AuditStoreError(self._damage_message(IndexProblem(None, None,
-                                                                            f"{CHAIN_FILE} is missing or unreadable")))
+                    raise AuditStoreError(
+                        self._damage_message(IndexProblem(None, None, f"{CHAIN_FILE} is missing or unreadable"))
+                    )
                 chain = self._new_chain()
             elif not records:
                 state = "empty" if self.index.exists() else "missing"
-                raise AuditStoreError(self._damage_message(IndexProblem(None, None, f"it is {state}, but chain "
-                                                                        f"{chain} has begun ({CHAIN_FILE})")))
+                raise AuditStoreError(
+                    self._damage_message(
+                        IndexProblem(None, None, f"it is {state}, but chain {chain} has begun ({CHAIN_FILE})")
+                    )
+                )
             fields_ = dict(entry)
             notebook_file, notebook_sha = None, None
             if notebook is None:
@@ -190,8 +204,14 @@ class AuditStore:
                 self._write(self.root / notebook_file, content)
                 notebook_sha = hashlib.sha256(content).hexdigest()
             record = AuditRecord(
-                **{**fields_, "chain": chain, "seq": len(records) + 1, "notebook_file": notebook_file,
-                   "notebook_sha256": notebook_sha, "prev_hash": records[-1]["hash"] if records else None},
+                **{
+                    **fields_,
+                    "chain": chain,
+                    "seq": len(records) + 1,
+                    "notebook_file": notebook_file,
+                    "notebook_sha256": notebook_sha,
+                    "prev_hash": records[-1]["hash"] if records else None,
+                },
             )
             record.hash = record_hash(record.to_dict())
             try:
@@ -276,41 +296,73 @@ def check_chain(raw: bytes, chain: str | None) -> tuple[list[dict[str, Any]], li
     unfinished = bool(raw) and not raw.endswith(b"\n")
     if not unfinished:
         lines = lines[:-1]
-    previous_hash: str | None | object = None
+    previous_hash: str | object | None = None
     for number, line in enumerate(lines, 1):
         try:
             data = json.loads(line)
         except ValueError:
             found = re.search(rb'"id":"([^"]*)"', line)
-            problems.append(IndexProblem(number, found[1].decode(errors="replace") if found else None,
-                                         "is not valid JSON (the index was changed after it was written, or a write "
-                                         "was cut short)"))
+            problems.append(
+                IndexProblem(
+                    number,
+                    found[1].decode(errors="replace") if found else None,
+                    "is not valid JSON (the index was changed after it was written, or a write was cut short)",
+                )
+            )
             previous_hash = _UNKNOWN
             continue
         if not isinstance(data, dict) or not expected_fields <= set(data):
-            problems.append(IndexProblem(number, data.get("id") if isinstance(data, dict) else None,
-                                         "is not an audit record (fields are missing)"))
+            problems.append(
+                IndexProblem(
+                    number,
+                    data.get("id") if isinstance(data, dict) else None,
+                    "is not an audit record (fields are missing)",
+                )
+            )
             previous_hash = _UNKNOWN
             continue
         name = data.get("id")
         if record_hash(data) != data.get("hash"):
-            problems.append(IndexProblem(number, name, "its content does not match its hash: the record was changed "
-                                                       "after it was written"))
+            problems.append(
+                IndexProblem(
+                    number, name, "its content does not match its hash: the record was changed after it was written"
+                )
+            )
         elif previous_hash is not _UNKNOWN and data.get("prev_hash") != previous_hash:
-            problems.append(IndexProblem(number, name, "its prev_hash does not match the record before it: records "
-                                                       "were removed, reordered or inserted"))
+            problems.append(
+                IndexProblem(
+                    number,
+                    name,
+                    "its prev_hash does not match the record before it: records were removed, reordered or inserted",
+                )
+            )
         elif data.get("seq") != number:
-            problems.append(IndexProblem(number, name, f"its sequence number is {data.get('seq')}, but it is line "
-                                                       f"{number}: records were removed or inserted before it"))
+            problems.append(
+                IndexProblem(
+                    number,
+                    name,
+                    f"its sequence number is {data.get('seq')}, but it is line "
+                    f"{number}: records were removed or inserted before it",
+                )
+            )
         if chain is not None and data.get("chain") != chain:
-            problems.append(IndexProblem(number, name, f"it belongs to chain {data.get('chain')}, not to this "
-                                                       f"folder's chain {chain} ({CHAIN_FILE})"))
+            problems.append(
+                IndexProblem(
+                    number,
+                    name,
+                    f"it belongs to chain {data.get('chain')}, not to this folder's chain {chain} ({CHAIN_FILE})",
+                )
+            )
         records.append(data)
         previous_hash = data.get("hash")
     if unfinished:
-        problems.append(IndexProblem(len(lines), records[-1].get("id") if records else None,
-                                     "the last line has no final newline: a write was cut short or the index was "
-                                     "edited"))
+        problems.append(
+            IndexProblem(
+                len(lines),
+                records[-1].get("id") if records else None,
+                "the last line has no final newline: a write was cut short or the index was edited",
+            )
+        )
     return records, problems
 
 
@@ -355,16 +407,32 @@ def entries(records: Sequence[AuditRecord]) -> list[Entry]:
     result = []
     for record_id, group in grouped.items():
         first, last = group[0], group[-1]
-        result.append(Entry(record_id, first.kind, first.origin, first.action, first.target, first.environment,
-                            last.status, first.start, last.end, last.duration_s, first.operator, first.parent,
-                            last.error, tuple(group)))
+        result.append(
+            Entry(
+                record_id,
+                first.kind,
+                first.origin,
+                first.action,
+                first.target,
+                first.environment,
+                last.status,
+                first.start,
+                last.end,
+                last.duration_s,
+                first.operator,
+                first.parent,
+                last.error,
+                tuple(group),
+            )
+        )
     return result
 
 
 def list_records(root: Path, environment: str | None = None, since: datetime | None = None) -> list[Entry]:
     """Runs and changes of one environment (or all) that started at or after `since`."""
     return [
-        e for e in entries(read_records(root))
+        e
+        for e in entries(read_records(root))
         if (environment is None or e.environment == environment) and (since is None or parse_time(e.start) >= since)
     ]
 
@@ -377,8 +445,10 @@ def find_record(root: Path, record_id: str) -> Entry:
     if not matches:
         raise AuditError(f"no audit record {record_id!r} in {root / INDEX_FILE}; `tradai-nb audit list` shows the ids")
     if len(matches) > 1:
-        raise AuditError(f"{record_id!r} matches {len(matches)} records ({', '.join(e.id for e in matches[:5])}); "
-                         "give more of the id")
+        raise AuditError(
+            f"{record_id!r} matches {len(matches)} records ({', '.join(e.id for e in matches[:5])}); "
+            "give more of the id"
+        )
     return matches[0]
 
 
@@ -394,8 +464,10 @@ def local_problems(store: AuditStore) -> tuple[list[dict[str, Any]], list[str]]:
     notebooks missing, changed, or kept without a record, an index missing or emptied after its chain began."""
     problems: list[str] = []
     if not store.root.is_dir():
-        return [], [f"{store.root}: there is no audit folder here (nothing was ever recorded here, or it was "
-                    "removed); check $TRADAI_AUDIT_DIR and audit_dir in the params files"]
+        return [], [
+            f"{store.root}: there is no audit folder here (nothing was ever recorded here, or it was "
+            "removed); check $TRADAI_AUDIT_DIR and audit_dir in the params files"
+        ]
     records, index_problems = store.lines()
     problems += [f"{store.index}: {p}" for p in index_problems]
     chain = store.chain_id()
@@ -414,8 +486,10 @@ def local_problems(store: AuditStore) -> tuple[list[dict[str, Any]], list[str]]:
         if not stored.is_file():
             problems.append(f"{name}: its notebook {stored} is missing")
         elif hashlib.sha256(stored.read_bytes()).hexdigest() != record.get("notebook_sha256"):
-            problems.append(f"{name}: its notebook {stored} does not match its SHA-256: the notebook was changed "
-                            "after it was recorded")
+            problems.append(
+                f"{name}: its notebook {stored} does not match its SHA-256: the notebook was changed "
+                "after it was recorded"
+            )
     for path in sorted(store.root.glob("*/*/*.ipynb")):
         if path.relative_to(store.root).as_posix() not in referenced:
             problems.append(f"{path}: a notebook no record of the index refers to (added, or its record removed)")

@@ -43,31 +43,42 @@ CHANGES: dict[str, ChangeRule] = {
     "stack.up": ChangeRule("deploying stack {target}", CONFIRM_PROTECTED, _PREVIEW_FIRST),
     "stack.refresh": ChangeRule("refreshing the state of stack {target}", CONFIRM_PROTECTED, _PREVIEW_FIRST),
     "stack.destroy": ChangeRule("destroying stack {target}", CONFIRM_PROTECTED, _PREVIEW_FIRST),
-    "stack.import": ChangeRule("importing a state into stack {target}", CONFIRM_PROTECTED,
-                               "export the current state first (action='export') so it can be put back"),
-    "stack.import-resource": ChangeRule("importing an existing resource into stack {target}", CONFIRM_PROTECTED,
-                                        _DRY_RUN_FIRST),
-    "stack.init": ChangeRule("creating the stacks of {target} on its backend", CONFIRM_PROTECTED,
-                             "run `tradai-nb stack ls --env <env>` first to see which stacks exist"),
-    "stack.cancel": ChangeRule("cancelling the update of stack {target}", CONFIRM_PROTECTED,
-                               "list the stack's locks first (state locks runbook) to see who holds it"),
+    "stack.import": ChangeRule(
+        "importing a state into stack {target}",
+        CONFIRM_PROTECTED,
+        "export the current state first (action='export') so it can be put back",
+    ),
+    "stack.import-resource": ChangeRule(
+        "importing an existing resource into stack {target}", CONFIRM_PROTECTED, _DRY_RUN_FIRST
+    ),
+    "stack.init": ChangeRule(
+        "creating the stacks of {target} on its backend",
+        CONFIRM_PROTECTED,
+        "run `tradai-nb stack ls --env <env>` first to see which stacks exist",
+    ),
+    "stack.cancel": ChangeRule(
+        "cancelling the update of stack {target}",
+        CONFIRM_PROTECTED,
+        "list the stack's locks first (state locks runbook) to see who holds it",
+    ),
     "ecs.force-redeploy": ChangeRule("forcing a new deployment of {target}", CONFIRM_PROTECTED, _READ_ONLY_FIRST),
     "ecs.rollback": ChangeRule("rolling back service {target}", CONFIRM_PROTECTED, _DRY_RUN_FIRST),
     "asg.instance-refresh": ChangeRule("refreshing the instances of {target}", CONFIRM_PROTECTED, _READ_ONLY_FIRST),
     "ecr.push": ChangeRule("pushing image {target}", CONFIRM_PROTECTED, _READ_ONLY_FIRST),
     "host.command": ChangeRule("running commands on {target}", CONFIRM_PROTECTED, _READ_ONLY_FIRST),
     "state.lock-delete": ChangeRule(
-        "clearing a state lock of {target}", CONFIRM_ALWAYS,
-        "make sure the update that took the lock is no longer running (ask its holder, check its CI job)"),
+        "clearing a state lock of {target}",
+        CONFIRM_ALWAYS,
+        "make sure the update that took the lock is no longer running (ask its holder, check its CI job)",
+    ),
     "state.backup": ChangeRule("backing up the state of {target}", CONFIRM_NEVER, ""),
     "rollback.state-import": ChangeRule("restoring stack {target} from a backup", CONFIRM_PROTECTED, _DRY_RUN_FIRST),
-    "rollback.git-revision": ChangeRule("redeploying {target} as of a git revision", CONFIRM_PROTECTED,
-                                        _DRY_RUN_FIRST),
+    "rollback.git-revision": ChangeRule("redeploying {target} as of a git revision", CONFIRM_PROTECTED, _DRY_RUN_FIRST),
     "rds.snapshot": ChangeRule("taking a snapshot of database {target}", CONFIRM_NEVER, ""),
-    "rds.reboot-failover": ChangeRule("rebooting database {target} with a failover", CONFIRM_PROTECTED,
-                                      _DRY_RUN_FIRST),
-    "rds.restore": ChangeRule("restoring a snapshot of database {target} to a new instance", CONFIRM_PROTECTED,
-                              _DRY_RUN_FIRST),
+    "rds.reboot-failover": ChangeRule("rebooting database {target} with a failover", CONFIRM_PROTECTED, _DRY_RUN_FIRST),
+    "rds.restore": ChangeRule(
+        "restoring a snapshot of database {target} to a new instance", CONFIRM_PROTECTED, _DRY_RUN_FIRST
+    ),
 }
 
 # The change being made in this context, so that changes it makes in turn name it as their parent.
@@ -86,8 +97,9 @@ def require_confirm(environment: str, confirm: object, what: str, *, always: boo
     """The confirm rule: a change in staging or prod (or in every environment, `always`) goes ahead only when
     `confirm` is exactly the environment's name — no other case, no spaces. Checked before anything is touched."""
     if not isinstance(confirm, str):
-        raise ParameterError(f"parameter 'confirm': expected the environment name as text, got {confirm!r}",
-                             name="confirm")
+        raise ParameterError(
+            f"parameter 'confirm': expected the environment name as text, got {confirm!r}", name="confirm"
+        )
     if (always or environment in config.PROTECTED_ENVIRONMENTS) and confirm != environment:
         raise GuardError(
             f"{what} changes {environment}: pass confirm={environment!r} (--confirm {environment} on the command "
@@ -104,8 +116,13 @@ def precheck(settings: Settings, action: str, *, target: str, confirm: object, r
     if rule.confirm == CONFIRM_NEVER:
         return
     try:
-        require_confirm(settings.environment, confirm, rule.what.format(target=target),
-                        always=rule.confirm == CONFIRM_ALWAYS, hint=rule.hint)
+        require_confirm(
+            settings.environment,
+            confirm,
+            rule.what.format(target=target),
+            always=rule.confirm == CONFIRM_ALWAYS,
+            hint=rule.hint,
+        )
     except REFUSALS as refusal:
         if record:
             store, base, redactor, origin = _opening(settings, action, target, {"confirm": confirm})
@@ -114,9 +131,16 @@ def precheck(settings: Settings, action: str, *, target: str, confirm: object, r
 
 
 @contextmanager
-def change(settings: Settings, action: str, *, target: str, confirm: object = "",
-           parameters: Mapping[str, Any] | None = None, checks: Sequence[Callable[[], None]] = (),
-           on_output: Callable[[str], Any] | None = None) -> Iterator[Change]:
+def change(
+    settings: Settings,
+    action: str,
+    *,
+    target: str,
+    confirm: object = "",
+    parameters: Mapping[str, Any] | None = None,
+    checks: Sequence[Callable[[], None]] = (),
+    on_output: Callable[[str], Any] | None = None,
+) -> Iterator[Change]:
     """Guard a change, then record it ahead. The confirm rule and `checks` (each raising GuardError or ParameterError
     to refuse, any other TradaiError when the change cannot go ahead) run first; what stops the change there is
     recorded and raised. Then a `started` record is durably appended — if it cannot be, AuditStoreError is raised and
@@ -124,16 +148,14 @@ def change(settings: Settings, action: str, *, target: str, confirm: object = ""
     appended after it. Records from a notebook keep the notebook as it is at that moment (see provenance.snapshot)."""
     rule = CHANGES[action]
     what = rule.what.format(target=target)
-    store, base, redactor, origin = _opening(settings, action, target,
-                                             {**dict(parameters or {}), "confirm": confirm})
+    store, base, redactor, origin = _opening(settings, action, target, {**dict(parameters or {}), "confirm": confirm})
     started_at, record_id = parse_time(base["start"]), base["id"]
     notebook = _kept_notebook(origin, redactor)
     try:
         for warning in check_secret_strength(settings.environment, redactor):
             _say(on_output, f"warning: {warning}")
         if rule.confirm != CONFIRM_NEVER:
-            require_confirm(settings.environment, confirm, what, always=rule.confirm == CONFIRM_ALWAYS,
-                            hint=rule.hint)
+            require_confirm(settings.environment, confirm, what, always=rule.confirm == CONFIRM_ALWAYS, hint=rule.hint)
         for check in checks:
             check()
     except TradaiError as stopped:
@@ -155,20 +177,29 @@ def change(settings: Settings, action: str, *, target: str, confirm: object = ""
     _record_outcome(store, settings, base, redactor, started_at, "succeeded", None, on_output)
 
 
-def _opening(settings: Settings, action: str, target: str,
-             recorded: Mapping[str, Any]) -> tuple[AuditStore, dict[str, Any], Redactor, str]:
+def _opening(
+    settings: Settings, action: str, target: str, recorded: Mapping[str, Any]
+) -> tuple[AuditStore, dict[str, Any], Redactor, str]:
     """The store, the fields every record of this change shares, the redactor for them, and the origin."""
     origin = provenance.current()
     redactor = Redactor.for_run(recorded)
     store = AuditStore.for_settings(settings)
     started_at = datetime.now(UTC)
     base = {
-        "id": store.new_id(started_at, f"{action}-{target}"), "kind": "change", "origin": origin.origin,
-        "action": action, "target": redactor.scrub(target), "environment": settings.environment,
-        "operator": redactor.scrub(origin.operator), "host": redactor.scrub(origin.host),
-        "git_commit": origin.git_commit, "git_dirty": origin.git_dirty,
+        "id": store.new_id(started_at, f"{action}-{target}"),
+        "kind": "change",
+        "origin": origin.origin,
+        "action": action,
+        "target": redactor.scrub(target),
+        "environment": settings.environment,
+        "operator": redactor.scrub(origin.operator),
+        "host": redactor.scrub(origin.host),
+        "git_commit": origin.git_commit,
+        "git_dirty": origin.git_dirty,
         "notebook": redactor.scrub(origin.notebook) if origin.notebook else None,
-        "parameters": redactor.parameters(recorded), "start": timestamp(started_at), "stage": None,
+        "parameters": redactor.parameters(recorded),
+        "start": timestamp(started_at),
+        "stage": None,
         "parent": _enclosing.get() or origin.run_id,
     }
     return store, base, redactor, origin.origin
@@ -184,25 +215,54 @@ def _kept_notebook(origin: str, redactor: Redactor) -> dict[str, Any] | None:
     return redactor.scrub_notebook(snapshot) if snapshot is not None else None
 
 
-def _record_stopped(store: AuditStore, settings: Settings, base: dict[str, Any], redactor: Redactor,
-                    stopped: BaseException, on_output: Callable[[str], Any] | None, notebook: dict[str, Any] | None) -> None:
+def _record_stopped(
+    store: AuditStore,
+    settings: Settings,
+    base: dict[str, Any],
+    redactor: Redactor,
+    stopped: BaseException,
+    on_output: Callable[[str], Any] | None,
+    notebook: dict[str, Any] | None,
+) -> None:
     ended = datetime.now(UTC)
     status = "refused" if isinstance(stopped, REFUSALS) else "failed"
     try:
-        store.append({**base, "status": status, "end": timestamp(ended), "duration_s": 0.0,
-                      "error": redactor.scrub(describe(stopped))}, notebook)
+        store.append(
+            {
+                **base,
+                "status": status,
+                "end": timestamp(ended),
+                "duration_s": 0.0,
+                "error": redactor.scrub(describe(stopped)),
+            },
+            notebook,
+        )
     except AuditStoreError as exc:
         raise AuditStoreError(f"{exc}. The change did not go ahead anyway: {stopped}") from stopped
     _anchor(store, settings, on_output)
 
 
-def _record_outcome(store: AuditStore, settings: Settings, base: dict[str, Any], redactor: Redactor,
-                    started_at: datetime, status: str, error: dict[str, Any] | None, on_output: Callable[[str], Any] | None) -> None:
+def _record_outcome(
+    store: AuditStore,
+    settings: Settings,
+    base: dict[str, Any],
+    redactor: Redactor,
+    started_at: datetime,
+    status: str,
+    error: dict[str, Any] | None,
+    on_output: Callable[[str], Any] | None,
+) -> None:
     ended = datetime.now(UTC)
     try:
-        store.append({**base, "status": status, "end": timestamp(ended),
-                      "duration_s": round((ended - started_at).total_seconds(), 3),
-                      "error": redactor.scrub(error) if error else None})
+        store.append(
+            {
+                **base,
+                "status": status,
+                "end": timestamp(ended),
+                "duration_s": round((ended - started_at).total_seconds(), 3),
+                "error": redactor.scrub(error) if error else None,
+            }
+        )
     except AuditStoreError as exc:
         # The change has happened; its started record says so. Losing the outcome must not hide the change's own
         # result (or error) from the caller.
@@ -211,12 +271,16 @@ def _record_outcome(store: AuditStore, settings: Settings, base: dict[str, Any],
     _anchor(store, settings, on_output)
 
 
-def _anchor(store: AuditStore, settings: Settings, on_output: Callable[[str], Any] | None, *,
-            warn: bool = True) -> None:
+def _anchor(
+    store: AuditStore, settings: Settings, on_output: Callable[[str], Any] | None, *, warn: bool = True
+) -> None:
     uploaded = anchoring.upload_pending(store, settings)
     if uploaded.error and warn:
-        _say(on_output, f"warning: the audit record is kept in {store.index} but its upload to s3://{uploaded.bucket} "
-                        f"failed ({uploaded.error}); the next record's upload retries it")
+        _say(
+            on_output,
+            f"warning: the audit record is kept in {store.index} but its upload to s3://{uploaded.bucket} "
+            f"failed ({uploaded.error}); the next record's upload retries it",
+        )
 
 
 def _say(on_output: Callable[[str], Any] | None, line: str) -> None:

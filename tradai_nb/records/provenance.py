@@ -41,8 +41,9 @@ def current() -> Provenance:
     """The provenance of code running now, in this process."""
     origin, notebook = _origin()
     commit, dirty = git_state()
-    return Provenance(operator(), socket.gethostname(), commit, dirty, origin, notebook,
-                      os.environ.get(RUN_ID_VARIABLE) or None)
+    return Provenance(
+        operator(), socket.gethostname(), commit, dirty, origin, notebook, os.environ.get(RUN_ID_VARIABLE) or None
+    )
 
 
 def snapshot(origin: str) -> dict[str, Any] | None:
@@ -75,10 +76,12 @@ def operator() -> str:
 
 def git_state() -> tuple[str | None, bool | None]:
     """The checked-out commit and whether the working tree differs from it (None when not a git checkout)."""
+
     def git(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", "-C", str(PROJECT_ROOT), *args], capture_output=True, text=True,
-                                  timeout=GIT_TIMEOUT_S)
+            done = subprocess.run(
+                ["git", "-C", str(PROJECT_ROOT), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT_S
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return done.stdout if done.returncode == 0 else None

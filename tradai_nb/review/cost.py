@@ -60,15 +60,25 @@ class PriceData:
             raise PriceDataError(f"{path}: expected a mapping at the top level", path=str(path))
         missing = [k for k in ("region", "currency", "as_of", "hours_per_month", "groups", "free") if k not in data]
         if missing:
-            raise PriceDataError(f"{path}: missing key(s) {', '.join(missing)}; see {PRICES_FILE.name} for the layout",
-                                 path=str(path))
+            raise PriceDataError(
+                f"{path}: missing key(s) {', '.join(missing)}; see {PRICES_FILE.name} for the layout", path=str(path)
+            )
         for name, group in data["groups"].items():
             if not isinstance(group, dict) or not group.get("source"):
-                raise PriceDataError(f"{path}: group {name!r} needs a `source` (the page its prices come from)",
-                                     path=str(path))
-        return cls(str(data["region"]), str(data["currency"]), str(data["as_of"]), float(data["hours_per_month"]),
-                   str(data.get("note", "")), dict(data["groups"]), dict(data["free"]),
-                   dict(data.get("guide_claims") or {}), str(path))
+                raise PriceDataError(
+                    f"{path}: group {name!r} needs a `source` (the page its prices come from)", path=str(path)
+                )
+        return cls(
+            str(data["region"]),
+            str(data["currency"]),
+            str(data["as_of"]),
+            float(data["hours_per_month"]),
+            str(data.get("note", "")),
+            dict(data["groups"]),
+            dict(data["free"]),
+            dict(data.get("guide_claims") or {}),
+            str(path),
+        )
 
     def sources(self) -> dict[str, str]:
         """Group name -> the page its prices come from."""
@@ -112,15 +122,17 @@ class CostEstimate:
     def per_stack(self) -> pd.DataFrame:
         """Monthly cost per stack (stacks in plan order; a stack with nothing priced shows 0)."""
         sums = self.lines.groupby("stack", sort=False)["monthly_usd"].sum()
-        return pd.DataFrame({"stack": self.stacks,
-                             "monthly_usd": [round(float(sums.get(s, 0.0)), 2) for s in self.stacks]})
+        return pd.DataFrame(
+            {"stack": self.stacks, "monthly_usd": [round(float(sums.get(s, 0.0)), 2) for s in self.stacks]}
+        )
 
     def per_type(self) -> pd.DataFrame:
         """Monthly cost per stack and resource type, with the number of resources priced."""
         if self.lines.empty:
             return pd.DataFrame(columns=["stack", "type", "count", "monthly_usd"])
-        grouped = self.lines.groupby(["stack", "type"], sort=False).agg(count=("name", "nunique"),
-                                                                        monthly_usd=("monthly_usd", "sum"))
+        grouped = self.lines.groupby(["stack", "type"], sort=False).agg(
+            count=("name", "nunique"), monthly_usd=("monthly_usd", "sum")
+        )
         grouped["monthly_usd"] = grouped["monthly_usd"].round(2)
         return grouped.reset_index()
 
@@ -137,8 +149,13 @@ class CostEstimate:
             "free": _records(self.free),
             "savings": _records(self.savings),
             "assumptions": self.assumptions,
-            "prices": {"as_of": self.prices.as_of, "region": self.prices.region, "note": self.prices.note,
-                       "file": Path(self.prices.path).name, "sources": self.prices.sources()},
+            "prices": {
+                "as_of": self.prices.as_of,
+                "region": self.prices.region,
+                "note": self.prices.note,
+                "file": Path(self.prices.path).name,
+                "sources": self.prices.sources(),
+            },
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -157,8 +174,9 @@ class CostComparison:
 
     def per_type(self) -> pd.DataFrame:
         keys = ["stack", "type"]
-        return self._side_by_side(self.estimate.per_type()[keys + ["monthly_usd"]],
-                                  self.against.per_type()[keys + ["monthly_usd"]], keys)
+        return self._side_by_side(
+            self.estimate.per_type()[keys + ["monthly_usd"]], self.against.per_type()[keys + ["monthly_usd"]], keys
+        )
 
     @property
     def difference_usd(self) -> float:
@@ -166,8 +184,9 @@ class CostComparison:
 
     def _side_by_side(self, left: pd.DataFrame, right: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         a, b = self.estimate.environment, self.against.environment
-        merged = left.rename(columns={"monthly_usd": a}).merge(right.rename(columns={"monthly_usd": b}),
-                                                               on=keys, how="outer", sort=False)
+        merged = left.rename(columns={"monthly_usd": a}).merge(
+            right.rename(columns={"monthly_usd": b}), on=keys, how="outer", sort=False
+        )
         merged[[a, b]] = merged[[a, b]].astype(float).fillna(0.0)
         merged["difference"] = (merged[b] - merged[a]).round(2)
         return merged
@@ -190,16 +209,20 @@ class CostComparison:
 class _Context:
     """What pricing one resource may look up: the prices, the assumptions and the other planned resources."""
 
-    def __init__(self, resources: pd.DataFrame, prices: PriceData, assumptions: CostAssumptions,
-                 environment: str) -> None:
+    def __init__(
+        self, resources: pd.DataFrame, prices: PriceData, assumptions: CostAssumptions, environment: str
+    ) -> None:
         self.prices = prices
         self.usage = assumptions
         self.environment = environment
         self.hours = prices.hours_per_month
         self.resources = resources
         self.by_id = {r.id: r for r in resources.itertuples(index=False)}
-        self.by_arn = {r.outputs.get("arn"): r for r in resources.itertuples(index=False)
-                       if isinstance(r.outputs, Mapping) and r.outputs.get("arn")}
+        self.by_arn = {
+            r.outputs.get("arn"): r
+            for r in resources.itertuples(index=False)
+            if isinstance(r.outputs, Mapping) and r.outputs.get("arn")
+        }
 
     def of_type(self, resource_type: str) -> list[Any]:
         return list(self.resources[self.resources["type"] == resource_type].itertuples(index=False))
@@ -257,21 +280,38 @@ def _launch_template(r, ctx: _Context) -> Mapping[str, Any]:
 def _instance_parts(template: Mapping[str, Any], instances: float, ctx: _Context) -> list[Component]:
     instance_type = template.get("instanceType")
     hourly = ctx.prices.price("ec2", "instance_hour", instance_type)
-    parts = [("instances", instances * ctx.hours * hourly,
-              f"{_qty(instances)} × {instance_type} {_qty(ctx.hours)} h × {_usd(hourly)}")]
+    parts = [
+        (
+            "instances",
+            instances * ctx.hours * hourly,
+            f"{_qty(instances)} × {instance_type} {_qty(ctx.hours)} h × {_usd(hourly)}",
+        )
+    ]
     volumes = [m.get("ebs") or {} for m in template.get("blockDeviceMappings") or []] or [{}]
     for volume in volumes:
         size = float(volume.get("volumeSize") or ctx.usage.ebs_root_volume_gb)
         kind = volume.get("volumeType", "gp3")
         per_gb = ctx.prices.price("ebs", f"{kind}_gb_month")
         sized = "" if volume.get("volumeSize") else " (size from the AMI: assumption ebs_root_volume_gb)"
-        parts.append(("EBS volume", instances * size * per_gb,
-                      f"{_qty(instances)} × {_qty(size)} GB {kind} × {_usd(per_gb)}/GB-month{sized}"))
-    public = sum(str(n.get("associatePublicIpAddress")).lower() == "true" for n in template.get("networkInterfaces") or [])
+        parts.append(
+            (
+                "EBS volume",
+                instances * size * per_gb,
+                f"{_qty(instances)} × {_qty(size)} GB {kind} × {_usd(per_gb)}/GB-month{sized}",
+            )
+        )
+    public = sum(
+        str(n.get("associatePublicIpAddress")).lower() == "true" for n in template.get("networkInterfaces") or []
+    )
     if public:
         per_hour = ctx.prices.price("public_ipv4", "address_hour")
-        parts.append(("public IPv4 address", instances * public * ctx.hours * per_hour,
-                      f"{_qty(instances * public)} address × {_qty(ctx.hours)} h × {_usd(per_hour)}"))
+        parts.append(
+            (
+                "public IPv4 address",
+                instances * public * ctx.hours * per_hour,
+                f"{_qty(instances * public)} address × {_qty(ctx.hours)} h × {_usd(per_hour)}",
+            )
+        )
     return parts
 
 
@@ -294,9 +334,10 @@ def _vpc_endpoint(r, ctx: _Context) -> list[Component]:
     per_hour = ctx.prices.price("vpc_endpoints", "interface_az_hour")
     per_gb = ctx.prices.price("vpc_endpoints", "interface_data_gb")
     gb = ctx.usage.interface_endpoint_data_gb_per_month
-    return [("interface endpoint", zones * ctx.hours * per_hour,
-             f"{zones} AZ × {_qty(ctx.hours)} h × {_usd(per_hour)}"),
-            ("data processed", gb * per_gb, f"{_qty(gb)} GB × {_usd(per_gb)} (assumption)")]
+    return [
+        ("interface endpoint", zones * ctx.hours * per_hour, f"{zones} AZ × {_qty(ctx.hours)} h × {_usd(per_hour)}"),
+        ("data processed", gb * per_gb, f"{_qty(gb)} GB × {_usd(per_gb)} (assumption)"),
+    ]
 
 
 def _task_size(task_definition) -> tuple[float, float, str]:
@@ -313,17 +354,17 @@ def _spot_share(strategies: list[Mapping[str, Any]] | None) -> float:
     return weights.get("FARGATE_SPOT", 0.0) / total if total else 0.0
 
 
-def _fargate_cost(vcpu: float, gb: float, arch: str, task_hours: float, spot_share: float,
-                  ctx: _Context) -> tuple[float, str]:
+def _fargate_cost(
+    vcpu: float, gb: float, arch: str, task_hours: float, spot_share: float, ctx: _Context
+) -> tuple[float, str]:
     rates = {}
     for market in ("on_demand", "spot"):
-        rates[market] = (vcpu * ctx.prices.price("fargate", market, arch, "vcpu_hour")
-                         + gb * ctx.prices.price("fargate", market, arch, "gb_hour"))
+        rates[market] = vcpu * ctx.prices.price("fargate", market, arch, "vcpu_hour") + gb * ctx.prices.price(
+            "fargate", market, arch, "gb_hour"
+        )
     hourly = (1 - spot_share) * rates["on_demand"] + spot_share * rates["spot"]
-    market = ("FARGATE" if spot_share == 0 else "FARGATE_SPOT" if spot_share == 1
-              else f"{spot_share:.0%} FARGATE_SPOT")
-    how = (f"{_qty(task_hours)} task-h × ({_qty(vcpu)} vCPU + {_qty(gb)} GB {arch}) at "
-           f"{_usd(hourly)}/task-h, {market}")
+    market = "FARGATE" if spot_share == 0 else "FARGATE_SPOT" if spot_share == 1 else f"{spot_share:.0%} FARGATE_SPOT"
+    how = f"{_qty(task_hours)} task-h × ({_qty(vcpu)} vCPU + {_qty(gb)} GB {arch}) at {_usd(hourly)}/task-h, {market}"
     return task_hours * hourly, how
 
 
@@ -333,8 +374,9 @@ def _ecs_service(r, ctx: _Context) -> list[Component]:
         raise _Unpriced("its task definition is not in the plan")
     vcpu, gb, arch = _task_size(task)
     count = float(r.inputs.get("desiredCount") or 0)
-    usd, how = _fargate_cost(vcpu, gb, arch, count * ctx.hours, _spot_share(r.inputs.get("capacityProviderStrategies")),
-                             ctx)
+    usd, how = _fargate_cost(
+        vcpu, gb, arch, count * ctx.hours, _spot_share(r.inputs.get("capacityProviderStrategies")), ctx
+    )
     return [("Fargate tasks", usd, f"{_qty(count)} tasks × {_qty(ctx.hours)} h: {how}")]
 
 
@@ -351,14 +393,22 @@ def _backtest_task(definition: Mapping[str, Any], ctx: _Context) -> tuple[Any, f
             if strategies is None:
                 cluster = ctx.by_arn.get(parameters.get("Cluster"))
                 cluster_name = cluster.inputs.get("name") if cluster is not None else None
-                defaults = next((c.inputs for c in ctx.of_type("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
-                                 if c.inputs.get("clusterName") == cluster_name), {})
+                defaults = next(
+                    (
+                        c.inputs
+                        for c in ctx.of_type("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
+                        if c.inputs.get("clusterName") == cluster_name
+                    ),
+                    {},
+                )
                 strategies = defaults.get("defaultCapacityProviderStrategies") or []
-                strategies = [{"capacityProvider": s.get("capacityProvider"), "weight": s.get("weight")}
-                              for s in strategies]
+                strategies = [
+                    {"capacityProvider": s.get("capacityProvider"), "weight": s.get("weight")} for s in strategies
+                ]
             else:
-                strategies = [{"capacityProvider": s.get("CapacityProvider"), "weight": s.get("Weight")}
-                              for s in strategies]
+                strategies = [
+                    {"capacityProvider": s.get("CapacityProvider"), "weight": s.get("Weight")} for s in strategies
+                ]
             return task, _spot_share(strategies)
     return None
 
@@ -384,16 +434,22 @@ def _state_machine(r, ctx: _Context) -> list[Component]:
     runs = ctx.usage.backtest_runs_per_month
     transitions = _happy_path_states(definition)
     per_thousand = ctx.prices.price("step_functions", "standard_thousand_transitions")
-    parts = [("state transitions", runs * transitions / 1000 * per_thousand,
-              f"{_qty(runs)} runs (assumption) × {transitions} states / 1000 × {_usd(per_thousand)}")]
+    parts = [
+        (
+            "state transitions",
+            runs * transitions / 1000 * per_thousand,
+            f"{_qty(runs)} runs (assumption) × {transitions} states / 1000 × {_usd(per_thousand)}",
+        )
+    ]
     backtest = _backtest_task(definition, ctx)
     if backtest is not None:
         task, spot_share = backtest
         vcpu, gb, arch = _task_size(task)
         task_hours = runs * ctx.usage.backtest_task_hours
         usd, how = _fargate_cost(vcpu, gb, arch, task_hours, spot_share, ctx)
-        parts.append(("backtest tasks", usd, f"{_qty(runs)} runs × {_qty(ctx.usage.backtest_task_hours)} h "
-                                             f"(assumptions): {how}"))
+        parts.append(
+            ("backtest tasks", usd, f"{_qty(runs)} runs × {_qty(ctx.usage.backtest_task_hours)} h (assumptions): {how}")
+        )
     return parts
 
 
@@ -401,13 +457,20 @@ def _load_balancer(r, ctx: _Context) -> list[Component]:
     hourly = ctx.prices.price("alb", "hour")
     per_lcu = ctx.prices.price("alb", "lcu_hour")
     lcus = ctx.usage.alb_lcu_average
-    parts = [("load balancer", ctx.hours * hourly, f"{_qty(ctx.hours)} h × {_usd(hourly)}"),
-             ("LCUs", lcus * ctx.hours * per_lcu, f"{_qty(lcus)} LCU (assumption) × {_qty(ctx.hours)} h × {_usd(per_lcu)}")]
+    parts = [
+        ("load balancer", ctx.hours * hourly, f"{_qty(ctx.hours)} h × {_usd(hourly)}"),
+        ("LCUs", lcus * ctx.hours * per_lcu, f"{_qty(lcus)} LCU (assumption) × {_qty(ctx.hours)} h × {_usd(per_lcu)}"),
+    ]
     if not r.inputs.get("internal"):
         zones = len(r.inputs.get("subnets") or []) or 1
         per_hour = ctx.prices.price("public_ipv4", "address_hour")
-        parts.append(("public IPv4 addresses", zones * ctx.hours * per_hour,
-                      f"{zones} addresses (one per AZ) × {_qty(ctx.hours)} h × {_usd(per_hour)}"))
+        parts.append(
+            (
+                "public IPv4 addresses",
+                zones * ctx.hours * per_hour,
+                f"{zones} addresses (one per AZ) × {_qty(ctx.hours)} h × {_usd(per_hour)}",
+            )
+        )
     return parts
 
 
@@ -423,8 +486,10 @@ def _web_acl(r, ctx: _Context) -> list[Component]:
     rules = len(r.inputs.get("rules") or [])
     acl, per_rule = ctx.prices.price("waf", "web_acl_month"), ctx.prices.price("waf", "rule_month")
     millions, per_million = ctx.usage.api_requests_millions_per_month, ctx.prices.price("waf", "million_requests")
-    return [("web ACL and rules", acl + rules * per_rule, f"1 web ACL × {_usd(acl)} + {rules} rules × {_usd(per_rule)}"),
-            ("requests", millions * per_million, f"{_qty(millions)} M requests (assumption) × {_usd(per_million)}/M")]
+    return [
+        ("web ACL and rules", acl + rules * per_rule, f"1 web ACL × {_usd(acl)} + {rules} rules × {_usd(per_rule)}"),
+        ("requests", millions * per_million, f"{_qty(millions)} M requests (assumption) × {_usd(per_million)}/M"),
+    ]
 
 
 def _metric_alarm(r, ctx: _Context) -> list[Component]:
@@ -445,12 +510,17 @@ def _dashboard(r, ctx: _Context) -> list[Component]:
 
 def _log_group(r, ctx: _Context) -> list[Component]:
     gb = ctx.usage.log_ingestion_gb_per_group_per_month
-    ingest, store = ctx.prices.price("cloudwatch", "logs_ingested_gb"), ctx.prices.price("cloudwatch", "logs_stored_gb_month")
+    ingest, store = (
+        ctx.prices.price("cloudwatch", "logs_ingested_gb"),
+        ctx.prices.price("cloudwatch", "logs_stored_gb_month"),
+    )
     days = r.inputs.get("retentionInDays")
     months = min(float(days) / 30, 12.0) if days else 12.0
     kept = f"{_qty(float(days))}-day retention" if days else "no expiry: 12 months kept"
-    return [("ingestion", gb * ingest, f"{_qty(gb)} GB (assumption) × {_usd(ingest)}/GB"),
-            ("storage", gb * months * store, f"{_qty(gb * months)} GB kept ({kept}) × {_usd(store)}/GB-month")]
+    return [
+        ("ingestion", gb * ingest, f"{_qty(gb)} GB (assumption) × {_usd(ingest)}/GB"),
+        ("storage", gb * months * store, f"{_qty(gb * months)} GB kept ({kept}) × {_usd(store)}/GB-month"),
+    ]
 
 
 def _kms_key(r, ctx: _Context) -> list[Component]:
@@ -462,13 +532,27 @@ def _bucket(r, ctx: _Context) -> list[Component]:
     name = r.inputs.get("bucket") or r.outputs.get("bucket")
     gb = ctx.usage.s3_storage_gb_per_bucket
     standard, ia = ctx.prices.price("s3", "standard_gb_month"), ctx.prices.price("s3", "standard_ia_gb_month")
-    rules = [rule for rule in ctx.bucket_config("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-                                                name).get("rules") or [] if rule.get("status") == "Enabled"]
+    rules = [
+        rule
+        for rule in ctx.bucket_config("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", name).get(
+            "rules"
+        )
+        or []
+        if rule.get("status") == "Enabled"
+    ]
     moves = any(t.get("storageClass") == "STANDARD_IA" for rule in rules for t in rule.get("transitions") or [])
     share = ctx.usage.s3_infrequent_access_share if moves else 0.0
-    parts = [("storage", gb * (1 - share) * standard + gb * share * ia,
-              f"{_qty(gb)} GB (assumption)" + (f", {share:.0%} moved to STANDARD_IA by lifecycle" if moves else "")
-              + f" × {_usd(standard)}" + (f" / {_usd(ia)}" if moves else "") + "/GB-month")]
+    parts = [
+        (
+            "storage",
+            gb * (1 - share) * standard + gb * share * ia,
+            f"{_qty(gb)} GB (assumption)"
+            + (f", {share:.0%} moved to STANDARD_IA by lifecycle" if moves else "")
+            + f" × {_usd(standard)}"
+            + (f" / {_usd(ia)}" if moves else "")
+            + "/GB-month",
+        )
+    ]
     versioning = ctx.bucket_config("aws:s3/bucketVersioning:BucketVersioning", name)
     if (versioning.get("versioningConfiguration") or {}).get("status") == "Enabled":
         kept_gb, how = _superseded_kept_gb(rules, ctx)
@@ -479,8 +563,11 @@ def _bucket(r, ctx: _Context) -> list[Component]:
 def _superseded_kept_gb(rules: list[Mapping[str, Any]], ctx: _Context) -> tuple[float, str]:
     """GB of superseded versions a versioned bucket holds: what its noncurrent-version rule keeps, else 12 months'."""
     monthly = ctx.usage.s3_superseded_gb_per_bucket_per_month
-    days = [float(rule["noncurrentVersionExpiration"]["noncurrentDays"]) for rule in rules
-            if (rule.get("noncurrentVersionExpiration") or {}).get("noncurrentDays")]
+    days = [
+        float(rule["noncurrentVersionExpiration"]["noncurrentDays"])
+        for rule in rules
+        if (rule.get("noncurrentVersionExpiration") or {}).get("noncurrentDays")
+    ]
     if days:
         months = min(min(days) / 30, 12.0)
         return monthly * months, f"{_qty(monthly)} GB/month (assumption) kept {_qty(min(days))} days"
@@ -492,19 +579,36 @@ def _dynamodb_table(r, ctx: _Context) -> list[Component]:
     gb = ctx.usage.dynamodb_storage_gb_per_table
     storage = ctx.prices.price("dynamodb", "storage_gb_month")
     if inputs.get("billingMode", "PROVISIONED") == "PAY_PER_REQUEST":
-        tables = sum(1 for t in ctx.of_type("aws:dynamodb/table:Table")
-                     if t.inputs.get("billingMode") == "PAY_PER_REQUEST")
+        tables = sum(
+            1 for t in ctx.of_type("aws:dynamodb/table:Table") if t.inputs.get("billingMode") == "PAY_PER_REQUEST"
+        )
         writes = ctx.usage.dynamodb_write_millions_per_month / tables
         reads = ctx.usage.dynamodb_read_millions_per_month / tables
-        w, rd = ctx.prices.price("dynamodb", "on_demand_million_writes"), ctx.prices.price("dynamodb", "on_demand_million_reads")
-        parts = [("on-demand requests", writes * w + reads * rd,
-                  f"{_qty(writes)} M writes × {_usd(w)} + {_qty(reads)} M reads × {_usd(rd)} "
-                  f"(assumption, shared over {tables} on-demand tables)")]
+        w, rd = (
+            ctx.prices.price("dynamodb", "on_demand_million_writes"),
+            ctx.prices.price("dynamodb", "on_demand_million_reads"),
+        )
+        parts = [
+            (
+                "on-demand requests",
+                writes * w + reads * rd,
+                f"{_qty(writes)} M writes × {_usd(w)} + {_qty(reads)} M reads × {_usd(rd)} "
+                f"(assumption, shared over {tables} on-demand tables)",
+            )
+        ]
     else:
         wcu, rcu = float(inputs.get("writeCapacity") or 0), float(inputs.get("readCapacity") or 0)
-        w, rd = ctx.prices.price("dynamodb", "provisioned_wcu_hour"), ctx.prices.price("dynamodb", "provisioned_rcu_hour")
-        parts = [("provisioned capacity", ctx.hours * (wcu * w + rcu * rd),
-                  f"{_qty(ctx.hours)} h × ({_qty(wcu)} WCU × {_usd(w)} + {_qty(rcu)} RCU × {_usd(rd)})")]
+        w, rd = (
+            ctx.prices.price("dynamodb", "provisioned_wcu_hour"),
+            ctx.prices.price("dynamodb", "provisioned_rcu_hour"),
+        )
+        parts = [
+            (
+                "provisioned capacity",
+                ctx.hours * (wcu * w + rcu * rd),
+                f"{_qty(ctx.hours)} h × ({_qty(wcu)} WCU × {_usd(w)} + {_qty(rcu)} RCU × {_usd(rd)})",
+            )
+        ]
     parts.append(("storage", gb * storage, f"{_qty(gb)} GB (assumption) × {_usd(storage)}/GB-month"))
     if (inputs.get("pointInTimeRecovery") or {}).get("enabled"):
         pitr = ctx.prices.price("dynamodb", "pitr_gb_month")
@@ -516,10 +620,18 @@ def _lambda_function(r, ctx: _Context) -> list[Component]:
     arch = "arm64" if "arm64" in (r.inputs.get("architectures") or []) else "x86_64"
     memory_gb = float(r.inputs.get("memorySize") or 128) / 1024
     calls, seconds = ctx.usage.lambda_invocations_per_function_per_month, ctx.usage.lambda_average_duration_s
-    per_gb_s, per_million = ctx.prices.price("lambda", "gb_second", arch), ctx.prices.price("lambda", "million_requests")
-    return [("compute", calls * seconds * memory_gb * per_gb_s,
-             f"{_qty(calls)} calls × {_qty(seconds)} s × {_qty(memory_gb)} GB (assumptions) × {_usd(per_gb_s)}/GB-s {arch}"),
-            ("requests", calls / 1e6 * per_million, f"{_qty(calls)} calls × {_usd(per_million)}/M")]
+    per_gb_s, per_million = (
+        ctx.prices.price("lambda", "gb_second", arch),
+        ctx.prices.price("lambda", "million_requests"),
+    )
+    return [
+        (
+            "compute",
+            calls * seconds * memory_gb * per_gb_s,
+            f"{_qty(calls)} calls × {_qty(seconds)} s × {_qty(memory_gb)} GB (assumptions) × {_usd(per_gb_s)}/GB-s {arch}",
+        ),
+        ("requests", calls / 1e6 * per_million, f"{_qty(calls)} calls × {_usd(per_million)}/M"),
+    ]
 
 
 def _ecr_repository(r, ctx: _Context) -> list[Component]:
@@ -534,7 +646,10 @@ def _codeartifact_repository(r, ctx: _Context) -> list[Component]:
 
 def _queue(r, ctx: _Context) -> list[Component]:
     kind = "fifo" if r.inputs.get("fifoQueue") else "standard"
-    millions, price = ctx.usage.sqs_requests_millions_per_queue_per_month, ctx.prices.price("sqs", f"{kind}_million_requests")
+    millions, price = (
+        ctx.usage.sqs_requests_millions_per_queue_per_month,
+        ctx.prices.price("sqs", f"{kind}_million_requests"),
+    )
     return [("requests", millions * price, f"{_qty(millions)} M {kind} requests (assumption) × {_usd(price)}/M")]
 
 
@@ -552,8 +667,13 @@ def _user_pool(r, ctx: _Context) -> list[Component]:
     users = ctx.usage.cognito_monthly_active_users
     free, price = ctx.prices.price("cognito", "essentials_free_mau"), ctx.prices.price("cognito", "essentials_mau")
     billed = max(0.0, users - free)
-    return [("monthly active users", billed * price,
-             f"{_qty(users)} MAU (assumption), first {_qty(free)} free, then {_usd(price)}/MAU")]
+    return [
+        (
+            "monthly active users",
+            billed * price,
+            f"{_qty(users)} MAU (assumption), first {_qty(free)} free, then {_usd(price)}/MAU",
+        )
+    ]
 
 
 PRICERS: dict[str, Callable[[Any, _Context], list[Component]]] = {
@@ -585,12 +705,16 @@ PRICERS: dict[str, Callable[[Any, _Context], list[Component]]] = {
 
 # ----- the estimate -------------------------------------------------------------------------------------------------
 
+
 def estimate(plan, settings: Settings, prices: PriceData | None = None) -> CostEstimate:
     """The monthly cost of a plan (tradai_nb.engine.plan.Plan) with the settings' cost assumptions."""
     prices = prices or load_prices()
     if prices.region != settings.aws_region:
-        raise PriceDataError(f"the price data is for {prices.region} but {settings.environment} deploys to "
-                             f"{settings.aws_region}; use a price file for {settings.aws_region}", path=prices.path)
+        raise PriceDataError(
+            f"the price data is for {prices.region} but {settings.environment} deploys to "
+            f"{settings.aws_region}; use a price file for {settings.aws_region}",
+            path=prices.path,
+        )
     resources = plan.resources
     resources = resources[resources["custom"].astype(bool) & ~resources["type"].str.startswith("pulumi:")]
     ctx = _Context(resources, prices, settings.cost_assumptions, settings.environment)
@@ -639,8 +763,9 @@ def compare(estimate_a: CostEstimate, estimate_b: CostEstimate) -> CostCompariso
     return CostComparison(estimate_a, estimate_b)
 
 
-def estimate_environment(settings: Settings, prices: PriceData | None = None,
-                         on_progress: Callable[[str], None] | None = None) -> CostEstimate:
+def estimate_environment(
+    settings: Settings, prices: PriceData | None = None, on_progress: Callable[[str], None] | None = None
+) -> CostEstimate:
     """Plan the whole estate offline, then estimate it."""
     from tradai_nb.engine.plan import plan
 
@@ -660,12 +785,18 @@ def estimate_bootstrap(result, settings: Settings, prices: PriceData | None = No
 
 # ----- the guide's optimisations, computed --------------------------------------------------------------------------
 
+
 def _savings(ctx: _Context) -> pd.DataFrame:
     claims = ctx.prices.guide_claims
     rows = []
-    for key, compute in (("nat_instance", _nat_saving), ("fargate_spot", _spot_saving),
-                         ("single_az_rds", _single_az_saving), ("rds_t4g_micro", _t4g_micro_cost),
-                         ("dynamodb_on_demand", _on_demand_saving), ("s3_lifecycle", _lifecycle_saving)):
+    for key, compute in (
+        ("nat_instance", _nat_saving),
+        ("fargate_spot", _spot_saving),
+        ("single_az_rds", _single_az_saving),
+        ("rds_t4g_micro", _t4g_micro_cost),
+        ("dynamodb_on_demand", _on_demand_saving),
+        ("s3_lifecycle", _lifecycle_saving),
+    ):
         claim = claims.get(key) or {}
         try:
             in_plan, usd, percent, basis = compute(ctx)
@@ -676,10 +807,17 @@ def _savings(ctx: _Context) -> pd.DataFrame:
             difference = f"{round(usd - float(claim['usd']), 2) + 0:+,.2f} USD"
         elif percent is not None and "percent" in claim:
             difference = f"{round(percent - float(claim['percent']), 1) + 0:+.1f} points"
-        rows.append({"optimisation": claim.get("optimisation", key), "guide_claim": claim.get("claim", ""),
-                     "in_plan": in_plan, "computed_usd": None if usd is None else round(usd, 2),
-                     "computed_percent": None if percent is None else round(percent, 1),
-                     "difference": difference, "basis": basis})
+        rows.append(
+            {
+                "optimisation": claim.get("optimisation", key),
+                "guide_claim": claim.get("claim", ""),
+                "in_plan": in_plan,
+                "computed_usd": None if usd is None else round(usd, 2),
+                "computed_percent": None if percent is None else round(percent, 1),
+                "difference": difference,
+                "basis": basis,
+            }
+        )
     return pd.DataFrame(rows, columns=SAVINGS_COLUMNS)
 
 
@@ -689,19 +827,25 @@ def _nat_saving(ctx: _Context):
     if not groups:
         raise _Unpriced(f"the plan has no NAT instance group {nat_name!r}")
     instance = sum(usd for g in groups for _, usd, _ in _autoscaling_group(g, ctx))
-    hourly, per_gb = ctx.prices.price("nat_gateway", "gateway_hour"), ctx.prices.price("nat_gateway", "data_processed_gb")
+    hourly, per_gb = (
+        ctx.prices.price("nat_gateway", "gateway_hour"),
+        ctx.prices.price("nat_gateway", "data_processed_gb"),
+    )
     gb = ctx.usage.nat_data_gb_per_month
     gateway = len(groups) * (ctx.hours * hourly + gb * per_gb)
     saving = gateway - instance
-    basis = (f"{len(groups)} NAT gateway × ({_qty(ctx.hours)} h × {_usd(hourly)} + {_qty(gb)} GB × {_usd(per_gb)}) = "
-             f"${gateway:,.2f} vs NAT instance (instance, volume, public address) ${instance:,.2f}")
+    basis = (
+        f"{len(groups)} NAT gateway × ({_qty(ctx.hours)} h × {_usd(hourly)} + {_qty(gb)} GB × {_usd(per_gb)}) = "
+        f"${gateway:,.2f} vs NAT instance (instance, volume, public address) ${instance:,.2f}"
+    )
     return "yes", saving, 100 * saving / gateway if gateway else None, basis
 
 
 def _spot_saving(ctx: _Context):
     machines = ctx.of_type("aws:sfn/stateMachine:StateMachine")
-    backtest = next((b for m in machines if (b := _backtest_task(json.loads(m.inputs.get("definition") or "{}"), ctx))),
-                    None)
+    backtest = next(
+        (b for m in machines if (b := _backtest_task(json.loads(m.inputs.get("definition") or "{}"), ctx))), None
+    )
     if backtest is None:
         raise _Unpriced("the plan runs no backtest task")
     task, spot_share = backtest
@@ -710,15 +854,20 @@ def _spot_saving(ctx: _Context):
     on_demand, _ = _fargate_cost(vcpu, gb, arch, hours, 0.0, ctx)
     spot, _ = _fargate_cost(vcpu, gb, arch, hours, 1.0, ctx)
     in_plan = "yes" if spot_share == 1 else "no" if spot_share == 0 else f"{spot_share:.0%} of tasks"
-    basis = (f"{_qty(hours)} backtest task-h (assumptions) on FARGATE ${on_demand:,.2f} vs FARGATE_SPOT ${spot:,.2f}"
-             + ("" if spot_share else "; the plan runs them on FARGATE"))
+    basis = f"{_qty(hours)} backtest task-h (assumptions) on FARGATE ${on_demand:,.2f} vs FARGATE_SPOT ${spot:,.2f}" + (
+        "" if spot_share else "; the plan runs them on FARGATE"
+    )
     saving = on_demand - spot
     return in_plan, saving, 100 * saving / on_demand if on_demand else None, basis
 
 
 def _rds_parts(r, ctx: _Context, multi: bool, klass: str | None = None) -> float:
-    inputs = {**r.inputs, "multiAz": multi, "manageMasterUserPassword": False,
-              **({"instanceClass": klass} if klass else {})}
+    inputs = {
+        **r.inputs,
+        "multiAz": multi,
+        "manageMasterUserPassword": False,
+        **({"instanceClass": klass} if klass else {}),
+    }
     return sum(usd for _, usd, _ in _rds_instance(r._replace(inputs=inputs), ctx))
 
 
@@ -756,14 +905,23 @@ def _on_demand_saving(ctx: _Context):
     if not tables:
         raise _Unpriced("the plan has no DynamoDB table")
     wcu, rcu = ctx.usage.dynamodb_provisioned_wcu_per_table, ctx.usage.dynamodb_provisioned_rcu_per_table
-    provisioned = len(tables) * ctx.hours * (wcu * ctx.prices.price("dynamodb", "provisioned_wcu_hour")
-                                             + rcu * ctx.prices.price("dynamodb", "provisioned_rcu_hour"))
-    on_demand = (ctx.usage.dynamodb_write_millions_per_month * ctx.prices.price("dynamodb", "on_demand_million_writes")
-                 + ctx.usage.dynamodb_read_millions_per_month * ctx.prices.price("dynamodb", "on_demand_million_reads"))
+    provisioned = (
+        len(tables)
+        * ctx.hours
+        * (
+            wcu * ctx.prices.price("dynamodb", "provisioned_wcu_hour")
+            + rcu * ctx.prices.price("dynamodb", "provisioned_rcu_hour")
+        )
+    )
+    on_demand = ctx.usage.dynamodb_write_millions_per_month * ctx.prices.price(
+        "dynamodb", "on_demand_million_writes"
+    ) + ctx.usage.dynamodb_read_millions_per_month * ctx.prices.price("dynamodb", "on_demand_million_reads")
     on_demand_tables = sum(1 for t in tables if t.inputs.get("billingMode") == "PAY_PER_REQUEST")
     saving = provisioned - on_demand
-    basis = (f"{len(tables)} tables provisioned at {_qty(wcu)} WCU + {_qty(rcu)} RCU each (assumptions) "
-             f"${provisioned:,.2f} vs on-demand requests ${on_demand:,.2f}")
+    basis = (
+        f"{len(tables)} tables provisioned at {_qty(wcu)} WCU + {_qty(rcu)} RCU each (assumptions) "
+        f"${provisioned:,.2f} vs on-demand requests ${on_demand:,.2f}"
+    )
     in_plan = "yes" if on_demand_tables == len(tables) else f"{on_demand_tables} of {len(tables)} tables"
     return in_plan, saving, 100 * saving / provisioned if provisioned else None, basis
 
@@ -779,19 +937,23 @@ def _lifecycle_saving(ctx: _Context):
     for bucket in buckets:
         with_rules += sum(usd for _, usd, _ in _bucket(bucket, ctx))
         name = bucket.inputs.get("bucket") or bucket.outputs.get("bucket")
-        versioned = (ctx.bucket_config("aws:s3/bucketVersioning:BucketVersioning", name)
-                     .get("versioningConfiguration") or {}).get("status") == "Enabled"
+        versioned = (
+            ctx.bucket_config("aws:s3/bucketVersioning:BucketVersioning", name).get("versioningConfiguration") or {}
+        ).get("status") == "Enabled"
         without_rules += gb * standard + (_superseded_kept_gb([], ctx)[0] * standard if versioned else 0.0)
         ruled += bool(ctx.bucket_config("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", name))
     saving = without_rules - with_rules
-    basis = (f"{len(buckets)} buckets of {_qty(gb)} GB (assumption): without rules ${without_rules:,.2f} "
-             f"(all STANDARD, 12 months of superseded versions) vs with the planned rules ${with_rules:,.2f} "
-             f"(STANDARD_IA at {_usd(ia)})")
+    basis = (
+        f"{len(buckets)} buckets of {_qty(gb)} GB (assumption): without rules ${without_rules:,.2f} "
+        f"(all STANDARD, 12 months of superseded versions) vs with the planned rules ${with_rules:,.2f} "
+        f"(STANDARD_IA at {_usd(ia)})"
+    )
     in_plan = "yes" if ruled == len(buckets) else f"{ruled} of {len(buckets)} buckets"
     return in_plan, saving, 100 * saving / without_rules if without_rules else None, basis
 
 
 # ----- the chart ----------------------------------------------------------------------------------------------------
+
 
 def short_type(resource_type: str) -> str:
     """aws:rds/instance:Instance -> rds Instance."""
@@ -814,8 +976,9 @@ def cost_chart(estimate: CostEstimate, top_types: int = 8):
     ranked = per_type.groupby("label")["monthly_usd"].sum().sort_values(ascending=False)
     keep = list(ranked.index[:top_types])
     per_type["label"] = per_type["label"].where(per_type["label"].isin(keep), "other")
-    table = (per_type.pivot_table(index="stack", columns="label", values="monthly_usd", aggfunc="sum", fill_value=0.0)
-             .reindex(index=list(reversed(estimate.stacks)), fill_value=0.0))
+    table = per_type.pivot_table(
+        index="stack", columns="label", values="monthly_usd", aggfunc="sum", fill_value=0.0
+    ).reindex(index=list(reversed(estimate.stacks)), fill_value=0.0)
     columns = keep + (["other"] if "other" in table.columns else [])
     left = [0.0] * len(table)
     for column in columns:
@@ -825,7 +988,9 @@ def cost_chart(estimate: CostEstimate, top_types: int = 8):
     for y, total in enumerate(left):
         axes.text(total, y, f"  ${total:,.0f}", va="center")
     axes.set_xlabel(f"USD per month ({estimate.prices.region} list prices of {estimate.prices.as_of})")
-    axes.set_title(f"Monthly cost per stack by resource type: {estimate.environment}, ${estimate.total_usd:,.0f} in all")
+    axes.set_title(
+        f"Monthly cost per stack by resource type: {estimate.environment}, ${estimate.total_usd:,.0f} in all"
+    )
     axes.set_xlim(0, max(left) * 1.18 or 1)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", title="resource type")
     return figure

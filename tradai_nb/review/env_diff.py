@@ -72,17 +72,36 @@ class EnvDiff:
             only = self.only[self.only["stack"] == stack]
             changes = self.changes[self.changes["stack"] == stack]
             changed = len(changes[["type", "resource"]].drop_duplicates())
-            rows.append([stack, int((only["only in"] == self.environment).sum()),
-                         int((only["only in"] == self.against).sum()), changed, len(changes),
-                         self.shared[stack] - changed])
-        return pd.DataFrame(rows, columns=["stack", f"only in {self.environment}", f"only in {self.against}",
-                                           "changed resources", "changed properties", "same"])
+            rows.append(
+                [
+                    stack,
+                    int((only["only in"] == self.environment).sum()),
+                    int((only["only in"] == self.against).sum()),
+                    changed,
+                    len(changes),
+                    self.shared[stack] - changed,
+                ]
+            )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "stack",
+                f"only in {self.environment}",
+                f"only in {self.against}",
+                "changed resources",
+                "changed properties",
+                "same",
+            ],
+        )
 
     def only_in(self, environment: str) -> pd.DataFrame:
         """The resources only `environment` plans: stack, type, resource."""
         if environment not in (self.environment, self.against):
-            raise ParameterError(f"parameter 'environment': this diff compares {self.environment} with "
-                                 f"{self.against}, not {environment}", name="environment")
+            raise ParameterError(
+                f"parameter 'environment': this diff compares {self.environment} with "
+                f"{self.against}, not {environment}",
+                name="environment",
+            )
         rows = self.only[self.only["only in"] == environment]
         return rows[["stack", "type", "resource"]].reset_index(drop=True)
 
@@ -97,10 +116,12 @@ class EnvDiff:
         if not self.has_differences:
             return f"{compared}: the same resources with the same properties, apart from the environment's name"
         summary = self.summary
-        return (f"{compared}: resources only in {self.environment} {summary[f'only in {self.environment}'].sum()}, "
-                f"only in {self.against} {summary[f'only in {self.against}'].sum()}; "
-                f"{summary['changed properties'].sum()} properties differ in "
-                f"{summary['changed resources'].sum()} of {sum(self.shared.values())} shared resources")
+        return (
+            f"{compared}: resources only in {self.environment} {summary[f'only in {self.environment}'].sum()}, "
+            f"only in {self.against} {summary[f'only in {self.against}'].sum()}; "
+            f"{summary['changed properties'].sum()} properties differ in "
+            f"{summary['changed resources'].sum()} of {sum(self.shared.values())} shared resources"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,25 +147,35 @@ _ABSENT = _Absent()
 def check_parameters(settings: Settings, *, against: str, stack: str = "") -> None:
     """Validate the diff's parameters before anything is planned."""
     if against not in config.ENVIRONMENTS:
-        raise ParameterError(f"parameter 'against': unknown environment {against!r}; choose one of "
-                             f"{', '.join(config.ENVIRONMENTS)}", name="against")
+        raise ParameterError(
+            f"parameter 'against': unknown environment {against!r}; choose one of {', '.join(config.ENVIRONMENTS)}",
+            name="against",
+        )
     if against == settings.environment:
         others = [e for e in config.ENVIRONMENTS if e != against]
-        raise ParameterError(f"parameter 'against': {against!r} is the environment being compared; a diff needs two "
-                             f"different environments: set it to one of {', '.join(others)}", name="against")
+        raise ParameterError(
+            f"parameter 'against': {against!r} is the environment being compared; a diff needs two "
+            f"different environments: set it to one of {', '.join(others)}",
+            name="against",
+        )
     if stack and stack not in stacks.names():
-        raise ParameterError(f"parameter 'stack': {stack!r} is not a stack; choose one of "
-                             f"{', '.join(stacks.names())}, or \"\" for all", name="stack")
+        raise ParameterError(
+            f"parameter 'stack': {stack!r} is not a stack; choose one of {', '.join(stacks.names())}, or \"\" for all",
+            name="stack",
+        )
 
 
-def diff_environments(settings: Settings, against: str, stack: str = "", *,
-                      on_progress: Callable[[str], None] | None = None) -> EnvDiff:
+def diff_environments(
+    settings: Settings, against: str, stack: str = "", *, on_progress: Callable[[str], None] | None = None
+) -> EnvDiff:
     """Plan `settings`' environment and `against` (its params file) offline, one stack (with its upstreams, whose
     IDs it refers to) or all four, and compare them."""
     check_parameters(settings, against=against, stack=stack)
     names = [spec.name for spec in stacks.with_upstreams(stack)] if stack else list(stacks.names())
-    plans = [plan(each, names, on_progress=_each_line_naming(each.environment, on_progress))
-             for each in (settings, load_settings(against))]
+    plans = [
+        plan(each, names, on_progress=_each_line_naming(each.environment, on_progress))
+        for each in (settings, load_settings(against))
+    ]
     return diff_plans(*plans, [stack] if stack else None)
 
 
@@ -176,7 +207,9 @@ def diff_plans(plan_a: Plan, plan_b: Plan, stack_names: Sequence[str] | None = N
             for path in _union(props_a, props_b):
                 value_a, value_b = props_a.get(path, _ABSENT), props_b.get(path, _ABSENT)
                 if not same_value(value_a, env_a, value_b, env_b):
-                    change_rows.append({**_resource(name, row_a, key), "property": path, env_a: value_a, env_b: value_b})
+                    change_rows.append(
+                        {**_resource(name, row_a, key), "property": path, env_a: value_a, env_b: value_b}
+                    )
     only = pd.DataFrame(only_rows, columns=["stack", "type", "resource", "only in"])
     columns = ["stack", "type", "resource", "property", env_a, env_b]
     changes = pd.DataFrame([_shown(row, env_a, env_b) for row in change_rows], columns=columns)
@@ -320,7 +353,11 @@ def _shown(row: dict[str, Any], env_a: str, env_b: str) -> dict[str, Any]:
         only_b = [b for b in value_b if not any(same_value(a, env_a, b, env_b) for a in value_a)]
         both = len(value_a) - len(only_a)
         if (only_a or only_b) and both:
-            return {**row, env_a: f"{json.dumps(only_a)} + {both} in both", env_b: f"{json.dumps(only_b)} + {both} in both"}
+            return {
+                **row,
+                env_a: f"{json.dumps(only_a)} + {both} in both",
+                env_b: f"{json.dumps(only_b)} + {both} in both",
+            }
     return {**row, env_a: _shown_value(value_a), env_b: _shown_value(value_b)}
 
 

@@ -8,7 +8,7 @@ import keyword
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tradai_nb import config
@@ -37,11 +37,20 @@ ADMINISTRATOR_POLICY_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
 # The sandbox's provider keys are published test values (moto accepts any), not credentials.
 PUBLIC_TEST_VALUES = frozenset({"testing"})
 # Resources that hold data: the persistent stack's, and foundation's database and queues.
-DATA_TYPES = frozenset({
-    "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:dynamodb/table:Table", "aws:ecr/repository:Repository",
-    "aws:cognito/userPool:UserPool", "aws:codeartifact/domain:Domain", "aws:codeartifact/repository:Repository",
-    "aws:rds/instance:Instance", "aws:rds/cluster:Cluster", "aws:sqs/queue:Queue",
-})
+DATA_TYPES = frozenset(
+    {
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketV2:BucketV2",
+        "aws:dynamodb/table:Table",
+        "aws:ecr/repository:Repository",
+        "aws:cognito/userPool:UserPool",
+        "aws:codeartifact/domain:Domain",
+        "aws:codeartifact/repository:Repository",
+        "aws:rds/instance:Instance",
+        "aws:rds/cluster:Cluster",
+        "aws:sqs/queue:Queue",
+    }
+)
 BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PROVIDER_PREFIX = "pulumi:providers:"
 # Values that look like credentials whatever their name: AWS access key ids, private keys, URLs with a password.
@@ -145,10 +154,17 @@ class PolicyReport:
 
     def headline(self) -> str:
         """One line: what was checked and what was found."""
-        verdict = ("passed" if not self.violations else
-                   "refused: mandatory rules broken" if self.mandatory else "passed with advisory findings")
-        return (f"policy check of {', '.join(self.stacks)} in {self.environment}: {len(RULES)} rules, "
-                f"{len(self.mandatory)} mandatory and {len(self.advisory)} advisory violations — {verdict}")
+        verdict = (
+            "passed"
+            if not self.violations
+            else "refused: mandatory rules broken"
+            if self.mandatory
+            else "passed with advisory findings"
+        )
+        return (
+            f"policy check of {', '.join(self.stacks)} in {self.environment}: {len(RULES)} rules, "
+            f"{len(self.mandatory)} mandatory and {len(self.advisory)} advisory violations — {verdict}"
+        )
 
     def raise_if_refused(self, action: str = "up") -> None:
         """Raise PolicyViolationError naming each mandatory violation's resource, rule and fix."""
@@ -166,6 +182,7 @@ class PolicyReport:
 
 
 # --- the checks ---------------------------------------------------------------------------------------------------
+
 
 def _check_rds(resource: Resource, environment: str) -> Iterator[str]:
     if resource.type not in ("aws:rds/instance:Instance", "aws:rds/cluster:Cluster"):
@@ -189,13 +206,19 @@ def _check_open_ingress(resources: Sequence[Resource], environment: str) -> Iter
             if is_alb and rule["protocol"] in ("tcp", "6") and ports[0] == ports[1] and ports[0] in ALB_PUBLIC_PORTS:
                 continue
             where = f"security group {group.name!r}" if group is not None else "its security group"
-            yield resource, (f"ingress from {', '.join(open_to)} on {rule['protocol']} {_ports(ports)} to {where}: "
-                             f"only the load balancer's group ({ALB_SECURITY_GROUP}) may take 80 and 443 from the "
-                             "internet; allow a source security group or a narrower CIDR instead")
+            yield (
+                resource,
+                (
+                    f"ingress from {', '.join(open_to)} on {rule['protocol']} {_ports(ports)} to {where}: "
+                    f"only the load balancer's group ({ALB_SECURITY_GROUP}) may take 80 and 443 from the "
+                    "internet; allow a source security group or a narrower CIDR instead"
+                ),
+            )
 
 
-def _ingress_rules(resource: Resource, groups: Mapping[str, Resource],
-                   groups_by_id: Mapping[str, Resource]) -> Iterator[tuple[dict, Resource | None]]:
+def _ingress_rules(
+    resource: Resource, groups: Mapping[str, Resource], groups_by_id: Mapping[str, Resource]
+) -> Iterator[tuple[dict, Resource | None]]:
     inputs = resource.inputs
 
     def group_of(group_id: Any) -> Resource | None:
@@ -205,18 +228,36 @@ def _ingress_rules(resource: Resource, groups: Mapping[str, Resource],
         return found[0] if len(found) == 1 else None
 
     if resource.type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
-        yield ({"cidrs": [c for c in (inputs.get("cidrIpv4"), inputs.get("cidrIpv6")) if c],
-                "protocol": str(inputs.get("ipProtocol", "")), "from": inputs.get("fromPort"),
-                "to": inputs.get("toPort")}, group_of(inputs.get("securityGroupId")))
+        yield (
+            {
+                "cidrs": [c for c in (inputs.get("cidrIpv4"), inputs.get("cidrIpv6")) if c],
+                "protocol": str(inputs.get("ipProtocol", "")),
+                "from": inputs.get("fromPort"),
+                "to": inputs.get("toPort"),
+            },
+            group_of(inputs.get("securityGroupId")),
+        )
     elif resource.type == "aws:ec2/securityGroupRule:SecurityGroupRule" and inputs.get("type") == "ingress":
-        yield ({"cidrs": [*(inputs.get("cidrBlocks") or []), *(inputs.get("ipv6CidrBlocks") or [])],
-                "protocol": str(inputs.get("protocol", "")), "from": inputs.get("fromPort"),
-                "to": inputs.get("toPort")}, group_of(inputs.get("securityGroupId")))
+        yield (
+            {
+                "cidrs": [*(inputs.get("cidrBlocks") or []), *(inputs.get("ipv6CidrBlocks") or [])],
+                "protocol": str(inputs.get("protocol", "")),
+                "from": inputs.get("fromPort"),
+                "to": inputs.get("toPort"),
+            },
+            group_of(inputs.get("securityGroupId")),
+        )
     elif resource.type == "aws:ec2/securityGroup:SecurityGroup":
         for rule in inputs.get("ingress") or []:
-            yield ({"cidrs": [*(rule.get("cidrBlocks") or []), *(rule.get("ipv6CidrBlocks") or [])],
-                    "protocol": str(rule.get("protocol", "")), "from": rule.get("fromPort"),
-                    "to": rule.get("toPort")}, resource)
+            yield (
+                {
+                    "cidrs": [*(rule.get("cidrBlocks") or []), *(rule.get("ipv6CidrBlocks") or [])],
+                    "protocol": str(rule.get("protocol", "")),
+                    "from": rule.get("fromPort"),
+                    "to": rule.get("toPort"),
+                },
+                resource,
+            )
 
 
 def _ports(ports: tuple[Any, Any]) -> str:
@@ -226,11 +267,16 @@ def _ports(ports: tuple[Any, Any]) -> str:
     return f"port {low}" if low == high else f"ports {low}-{high}"
 
 
-def _related(resources: Sequence[Resource], owner: Resource, types: tuple[str, ...], key: str,
-             owner_value: Any) -> list[Resource]:
+def _related(
+    resources: Sequence[Resource], owner: Resource, types: tuple[str, ...], key: str, owner_value: Any
+) -> list[Resource]:
     """The resources of `types` that belong to `owner`: they depend on it, or their `key` input names it."""
-    return [r for r in resources if r.type in types
-            and (owner.urn in r.dependencies or (owner_value not in (None, "") and r.inputs.get(key) == owner_value))]
+    return [
+        r
+        for r in resources
+        if r.type in types
+        and (owner.urn in r.dependencies or (owner_value not in (None, "") and r.inputs.get(key) == owner_value))
+    ]
 
 
 def _check_buckets(resources: Sequence[Resource], kind: str) -> Iterator[tuple[Resource, str]]:
@@ -241,43 +287,75 @@ def _check_buckets(resources: Sequence[Resource], kind: str) -> Iterator[tuple[R
             return _related(resources, bucket, types, "bucket", physical)
 
         if kind == "encryption":
-            configured = [rule for r in has(("aws:s3/bucketServerSideEncryptionConfiguration:"
-                                             "BucketServerSideEncryptionConfiguration",
-                                             "aws:s3/bucketServerSideEncryptionConfigurationV2:"
-                                             "BucketServerSideEncryptionConfigurationV2"))
-                          for rule in r.inputs.get("rules") or []
-                          if (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")]
+            configured = [
+                rule
+                for r in has(
+                    (
+                        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+                    )
+                )
+                for rule in r.inputs.get("rules") or []
+                if (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
+            ]
             if not configured:
-                yield bucket, ("no default encryption: add an aws.s3.BucketServerSideEncryptionConfiguration for the "
-                               "bucket (sse_algorithm AES256 or aws:kms)")
+                yield (
+                    bucket,
+                    (
+                        "no default encryption: add an aws.s3.BucketServerSideEncryptionConfiguration for the "
+                        "bucket (sse_algorithm AES256 or aws:kms)"
+                    ),
+                )
         elif kind == "public-access-block":
             blocks = has(("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",))
             flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
             if not blocks:
-                yield bucket, ("no public access block: add an aws.s3.BucketPublicAccessBlock for the bucket with all "
-                               "four settings True")
+                yield (
+                    bucket,
+                    (
+                        "no public access block: add an aws.s3.BucketPublicAccessBlock for the bucket with all "
+                        "four settings True"
+                    ),
+                )
             elif not any(all(b.inputs.get(f) is True for f in flags) for b in blocks):
                 off = sorted({f for b in blocks for f in flags if b.inputs.get(f) is not True})
                 yield bucket, f"the public access block leaves {', '.join(off)} off: set all four to True"
         elif kind == "lifecycle":
-            rules = [rule for r in has(("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-                                        "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2"))
-                     for rule in r.inputs.get("rules") or [] if rule.get("status") == "Enabled"]
+            rules = [
+                rule
+                for r in has(
+                    (
+                        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+                        "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+                    )
+                )
+                for rule in r.inputs.get("rules") or []
+                if rule.get("status") == "Enabled"
+            ]
             if not rules:
-                yield bucket, ("no enabled lifecycle rule: add an aws.s3.BucketLifecycleConfiguration (abort "
-                               "incomplete uploads, expire old versions) so the bucket cleans up after itself")
+                yield (
+                    bucket,
+                    (
+                        "no enabled lifecycle rule: add an aws.s3.BucketLifecycleConfiguration (abort "
+                        "incomplete uploads, expire old versions) so the bucket cleans up after itself"
+                    ),
+                )
 
 
 def _check_dynamodb_encryption(resource: Resource, environment: str) -> Iterator[str]:
-    if resource.type == "aws:dynamodb/table:Table" and (resource.inputs.get("serverSideEncryption") or {}).get(
-            "enabled") is not True:
+    if (
+        resource.type == "aws:dynamodb/table:Table"
+        and (resource.inputs.get("serverSideEncryption") or {}).get("enabled") is not True
+    ):
         yield "server-side encryption with KMS is off: set server_side_encryption={'enabled': True}"
 
 
 def _check_dynamodb_on_demand(resource: Resource, environment: str) -> Iterator[str]:
     if resource.type == "aws:dynamodb/table:Table" and resource.inputs.get("billingMode") != "PAY_PER_REQUEST":
-        yield (f"billing mode is {resource.inputs.get('billingMode') or 'PROVISIONED'}: set "
-               "billing_mode='PAY_PER_REQUEST' (on demand, pay per use)")
+        yield (
+            f"billing mode is {resource.inputs.get('billingMode') or 'PROVISIONED'}: set "
+            "billing_mode='PAY_PER_REQUEST' (on demand, pay per use)"
+        )
 
 
 def _check_cloudtrail(resource: Resource, environment: str) -> Iterator[str]:
@@ -301,8 +379,13 @@ def _check_waf(resources: Sequence[Resource], environment: str) -> Iterator[tupl
     associations = [r for r in resources if r.type == "aws:wafv2/webAclAssociation:WebAclAssociation"]
     for api in apis:
         if not acls:
-            yield api, ("the stack serves a public API but declares no WAF: add an aws.wafv2.WebAcl with rate "
-                        "limiting and associate it (aws.wafv2.WebAclAssociation) with the entry point behind the API")
+            yield (
+                api,
+                (
+                    "the stack serves a public API but declares no WAF: add an aws.wafv2.WebAcl with rate "
+                    "limiting and associate it (aws.wafv2.WebAclAssociation) with the entry point behind the API"
+                ),
+            )
     for acl in acls:
         if not _related(associations, acl, ("aws:wafv2/webAclAssociation:WebAclAssociation",), "webAclArn", None):
             yield acl, "the WebACL is attached to nothing: add an aws.wafv2.WebAclAssociation for it"
@@ -320,15 +403,19 @@ def _check_plaintext_secrets(resource: Resource, environment: str) -> Iterator[s
             for variable in container.get("environment") or []:
                 problem = _plaintext_secret(str(variable.get("name", "")), variable.get("value"))
                 if problem:
-                    yield (f"container {container.get('name')!r} has {problem} in its environment: move it to "
-                           "`secrets` (valueFrom a Secrets Manager or SSM parameter ARN)")
+                    yield (
+                        f"container {container.get('name')!r} has {problem} in its environment: move it to "
+                        "`secrets` (valueFrom a Secrets Manager or SSM parameter ARN)"
+                    )
     elif resource.type == "aws:lambda/function:Function":
         variables = (resource.inputs.get("environment") or {}).get("variables") or {}
         for name, value in sorted(variables.items()):
             problem = _plaintext_secret(name, value)
             if problem:
-                yield (f"the function's environment has {problem}: pass the secret's ARN instead and read it from "
-                       "Secrets Manager at run time")
+                yield (
+                    f"the function's environment has {problem}: pass the secret's ARN instead and read it from "
+                    "Secrets Manager at run time"
+                )
 
 
 def _plaintext_secret(name: str, value: Any) -> str | None:
@@ -355,20 +442,27 @@ def check_config(entries: Iterable[ConfigEntry]) -> list[tuple[ConfigEntry, str]
         name = entry.key.rsplit(":", 1)[-1]
         problem = _plaintext_secret(name, entry.value)
         if problem:
-            found.append((entry, f"config {entry.key} holds {problem} in plaintext: keep secrets in AWS Secrets "
-                                 "Manager, or at least set it with `pulumi config set --secret`"))
+            found.append(
+                (
+                    entry,
+                    f"config {entry.key} holds {problem} in plaintext: keep secrets in AWS Secrets "
+                    "Manager, or at least set it with `pulumi config set --secret`",
+                )
+            )
     return found
 
 
 def _check_provider_config(resources: Sequence[Resource], environment: str) -> Iterator[tuple[Resource, str]]:
     for provider in (r for r in resources if r.type.startswith(PROVIDER_PREFIX)):
-        entries = [ConfigEntry(provider.stack, f"{provider.type.removeprefix(PROVIDER_PREFIX)}:{key}", value, None)
-                   for key, value in sorted(provider.inputs.items())]
+        entries = [
+            ConfigEntry(provider.stack, f"{provider.type.removeprefix(PROVIDER_PREFIX)}:{key}", value, None)
+            for key, value in sorted(provider.inputs.items())
+        ]
         for _entry, message in check_config(entries):
             yield provider, message
 
 
-@lru_cache(maxsize=None)
+@cache
 def is_taggable(type_token: str) -> bool:
     """Whether a pulumi-aws resource type takes `tags` (read from the pinned SDK's Args class)."""
     package, module, kind = (type_token.split(":") + ["", ""])[:3]
@@ -394,21 +488,29 @@ def _check_tags(resource: Resource, environment: str) -> Iterator[str]:
     tags = tags if isinstance(tags, dict) else {}
     missing = [t for t in REQUIRED_TAGS if not tags.get(t)]
     if missing:
-        yield (f"missing the tags {', '.join(missing)}: pass tags=config.get_tags(service=...) (Project, Environment, "
-               "Service, ManagedBy)")
+        yield (
+            f"missing the tags {', '.join(missing)}: pass tags=config.get_tags(service=...) (Project, Environment, "
+            "Service, ManagedBy)"
+        )
     elif tags.get("Environment") != environment or tags.get("Project") != config.PROJECT_NAME:
-        yield (f"tags say Project={tags.get('Project')!r}, Environment={tags.get('Environment')!r} in "
-               f"{environment}: take them from config.get_tags(environment=...)")
+        yield (
+            f"tags say Project={tags.get('Project')!r}, Environment={tags.get('Environment')!r} in "
+            f"{environment}: take them from config.get_tags(environment=...)"
+        )
 
 
 _IDENTITY_POLICIES = {
-    "aws:iam/rolePolicy:RolePolicy": "policy", "aws:iam/policy:Policy": "policy",
-    "aws:iam/userPolicy:UserPolicy": "policy", "aws:iam/groupPolicy:GroupPolicy": "policy",
+    "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/policy:Policy": "policy",
+    "aws:iam/userPolicy:UserPolicy": "policy",
+    "aws:iam/groupPolicy:GroupPolicy": "policy",
 }
-_POLICY_ATTACHMENTS = ("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-                       "aws:iam/userPolicyAttachment:UserPolicyAttachment",
-                       "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
-                       "aws:iam/policyAttachment:PolicyAttachment")
+_POLICY_ATTACHMENTS = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
 
 
 def _check_iam_wildcards(resource: Resource, environment: str) -> Iterator[str]:
@@ -425,8 +527,10 @@ def _check_iam_wildcards(resource: Resource, environment: str) -> Iterator[str]:
                 continue
             actions, targets = _as_list(statement.get("Action")), _as_list(statement.get("Resource"))
             if any(a in ("*", "*:*") for a in actions) and "*" in targets:
-                yield (f"statement {statement.get('Sid') or '(no Sid)'} allows action * on resource *: name the "
-                       "actions and the resources they act on (tradai_nb.stacks.policy.PolicyBuilder)")
+                yield (
+                    f"statement {statement.get('Sid') or '(no Sid)'} allows action * on resource *: name the "
+                    "actions and the resources they act on (tradai_nb.stacks.policy.PolicyBuilder)"
+                )
 
 
 def _statements(document: Any) -> list[dict]:
@@ -450,45 +554,104 @@ def _check_protected(resource: Resource, environment: str) -> Iterator[str]:
     if resource.type not in DATA_TYPES or resource.protect:
         return
     if environment in config.PROTECTED_ENVIRONMENTS:
-        yield (f"a data resource in {environment} must be protected: give it opts=data_options(settings) (or "
-               "persistent_options in the persistent stack: protect=True in staging and prod)")
+        yield (
+            f"a data resource in {environment} must be protected: give it opts=data_options(settings) (or "
+            "persistent_options in the persistent stack: protect=True in staging and prod)"
+        )
     elif resource.stack == "persistent" and resource.retain_on_delete is False:
-        yield ("a persistent resource neither protected nor retained on delete: give it "
-               "opts=persistent_options(settings) (retain_on_delete where it is not protected)")
+        yield (
+            "a persistent resource neither protected nor retained on delete: give it "
+            "opts=persistent_options(settings) (retain_on_delete where it is not protected)"
+        )
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("rds-private-encrypted", MANDATORY, "RDS databases are not publicly accessible and encrypt their storage",
-         resource_check=_check_rds),
-    Rule("no-open-ingress", MANDATORY, "no ingress from 0.0.0.0/0 or ::/0, except 80 and 443 on the ALB's group",
-         stack_check=_check_open_ingress),
-    Rule("s3-encryption", MANDATORY, "every S3 bucket has default server-side encryption",
-         stack_check=lambda resources, environment: _check_buckets(resources, "encryption")),
-    Rule("s3-public-access-block", MANDATORY, "every S3 bucket has a public access block with all four settings on",
-         stack_check=lambda resources, environment: _check_buckets(resources, "public-access-block")),
-    Rule("s3-lifecycle", ADVISORY, "every S3 bucket has an enabled lifecycle rule (cost: automatic clean-up)",
-         stack_check=lambda resources, environment: _check_buckets(resources, "lifecycle")),
-    Rule("dynamodb-encryption", MANDATORY, "DynamoDB tables encrypt at rest with KMS",
-         resource_check=_check_dynamodb_encryption),
-    Rule("dynamodb-on-demand", ADVISORY, "DynamoDB tables bill on demand (cost: pay per use)",
-         resource_check=_check_dynamodb_on_demand),
-    Rule("cloudtrail-log-validation", MANDATORY, "CloudTrail trails log, with log file validation",
-         resource_check=_check_cloudtrail),
+    Rule(
+        "rds-private-encrypted",
+        MANDATORY,
+        "RDS databases are not publicly accessible and encrypt their storage",
+        resource_check=_check_rds,
+    ),
+    Rule(
+        "no-open-ingress",
+        MANDATORY,
+        "no ingress from 0.0.0.0/0 or ::/0, except 80 and 443 on the ALB's group",
+        stack_check=_check_open_ingress,
+    ),
+    Rule(
+        "s3-encryption",
+        MANDATORY,
+        "every S3 bucket has default server-side encryption",
+        stack_check=lambda resources, environment: _check_buckets(resources, "encryption"),
+    ),
+    Rule(
+        "s3-public-access-block",
+        MANDATORY,
+        "every S3 bucket has a public access block with all four settings on",
+        stack_check=lambda resources, environment: _check_buckets(resources, "public-access-block"),
+    ),
+    Rule(
+        "s3-lifecycle",
+        ADVISORY,
+        "every S3 bucket has an enabled lifecycle rule (cost: automatic clean-up)",
+        stack_check=lambda resources, environment: _check_buckets(resources, "lifecycle"),
+    ),
+    Rule(
+        "dynamodb-encryption",
+        MANDATORY,
+        "DynamoDB tables encrypt at rest with KMS",
+        resource_check=_check_dynamodb_encryption,
+    ),
+    Rule(
+        "dynamodb-on-demand",
+        ADVISORY,
+        "DynamoDB tables bill on demand (cost: pay per use)",
+        resource_check=_check_dynamodb_on_demand,
+    ),
+    Rule(
+        "cloudtrail-log-validation",
+        MANDATORY,
+        "CloudTrail trails log, with log file validation",
+        resource_check=_check_cloudtrail,
+    ),
     Rule("vpc-flow-logs", MANDATORY, "every VPC has a flow log", stack_check=_check_flow_logs),
-    Rule("waf-attached", MANDATORY, "a stack serving a public API has a WAF WebACL, and every WebACL is attached",
-         stack_check=_check_waf),
-    Rule("no-plaintext-secrets", MANDATORY,
-         "no plaintext secrets in task definitions, Lambda environments or stack config",
-         resource_check=_check_plaintext_secrets),
-    Rule("no-plaintext-secret-config", MANDATORY, "provider and stack config hold no plaintext secrets",
-         stack_check=_check_provider_config),
-    Rule("required-tags", MANDATORY, f"every taggable resource carries {', '.join(REQUIRED_TAGS)}",
-         resource_check=_check_tags),
-    Rule("iam-no-wildcard-admin", MANDATORY, "no IAM statement allows action * on resource *",
-         resource_check=_check_iam_wildcards),
-    Rule("data-protected", MANDATORY, "data resources are protected in staging and prod; the persistent stack's are "
-                                      "retained on delete where not protected",
-         resource_check=_check_protected),
+    Rule(
+        "waf-attached",
+        MANDATORY,
+        "a stack serving a public API has a WAF WebACL, and every WebACL is attached",
+        stack_check=_check_waf,
+    ),
+    Rule(
+        "no-plaintext-secrets",
+        MANDATORY,
+        "no plaintext secrets in task definitions, Lambda environments or stack config",
+        resource_check=_check_plaintext_secrets,
+    ),
+    Rule(
+        "no-plaintext-secret-config",
+        MANDATORY,
+        "provider and stack config hold no plaintext secrets",
+        stack_check=_check_provider_config,
+    ),
+    Rule(
+        "required-tags",
+        MANDATORY,
+        f"every taggable resource carries {', '.join(REQUIRED_TAGS)}",
+        resource_check=_check_tags,
+    ),
+    Rule(
+        "iam-no-wildcard-admin",
+        MANDATORY,
+        "no IAM statement allows action * on resource *",
+        resource_check=_check_iam_wildcards,
+    ),
+    Rule(
+        "data-protected",
+        MANDATORY,
+        "data resources are protected in staging and prod; the persistent stack's are "
+        "retained on delete where not protected",
+        resource_check=_check_protected,
+    ),
 )
 RULES_BY_NAME = {rule.name: rule for rule in RULES}
 CONFIG_RULE = "no-plaintext-secret-config"
@@ -503,12 +666,14 @@ def check_resources(resources: Sequence[Resource], environment: str) -> list[Vio
     for rule in RULES:
         if rule.resource_check is not None:
             for resource in resources:
-                violations.extend(_violation(rule, resource.stack, resource, m)
-                                  for m in rule.resource_check(resource, environment))
+                violations.extend(
+                    _violation(rule, resource.stack, resource, m) for m in rule.resource_check(resource, environment)
+                )
         if rule.stack_check is not None:
             for stack, members in by_stack.items():
-                violations.extend(_violation(rule, stack, resource, m)
-                                  for resource, m in rule.stack_check(members, environment))
+                violations.extend(
+                    _violation(rule, stack, resource, m) for resource, m in rule.stack_check(members, environment)
+                )
     return violations
 
 
@@ -526,9 +691,21 @@ def check_stack_config(environment: str, entries: Iterable[ConfigEntry]) -> list
 
 def plan_resources(plan: Plan) -> list[Resource]:
     """The plan's resources as the rules see them."""
-    return [Resource(stack=r.stack, type=r.type, name=r.name, urn=r.urn, inputs=r.inputs, protect=bool(r.protect),
-                     retain_on_delete=bool(r.retain_on_delete), dependencies=tuple(r.dependencies), id=str(r.id or ""))
-            for r in plan.resources.itertuples(index=False) if r.custom]
+    return [
+        Resource(
+            stack=r.stack,
+            type=r.type,
+            name=r.name,
+            urn=r.urn,
+            inputs=r.inputs,
+            protect=bool(r.protect),
+            retain_on_delete=bool(r.retain_on_delete),
+            dependencies=tuple(r.dependencies),
+            id=str(r.id or ""),
+        )
+        for r in plan.resources.itertuples(index=False)
+        if r.custom
+    ]
 
 
 def check_plan(plan: Plan, settings: Settings) -> PolicyReport:
@@ -537,8 +714,10 @@ def check_plan(plan: Plan, settings: Settings) -> PolicyReport:
 
     violations = check_resources(plan_resources(plan), settings.environment)
     for stack_plan in plan.stacks:
-        entries = [ConfigEntry(stack_plan.name, key, value.value, value.secret)
-                   for key, value in stack_config(settings, stack_plan.name).items()]
+        entries = [
+            ConfigEntry(stack_plan.name, key, value.value, value.secret)
+            for key, value in stack_config(settings, stack_plan.name).items()
+        ]
         violations.extend(check_stack_config(settings.environment, entries))
     return PolicyReport(settings.environment, tuple(s.name for s in plan.stacks), violations)
 
@@ -552,6 +731,8 @@ def policy_check(settings: Settings, stacks: Sequence[str] | None = None) -> Pol
 
 def require_policy(settings: Settings, stacks: Sequence[str], action: str = "up") -> Callable[[], None]:
     """A change gate check: refuse `action` when the stacks' plan breaks a mandatory rule."""
+
     def check() -> None:
         policy_check(settings, stacks).raise_if_refused(action)
+
     return check

@@ -75,7 +75,9 @@ def seed_iam_roles(session: boto3.Session, settings: Settings) -> Iterable[tuple
                 raise
         trust = {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": _ROLE_PRINCIPALS[key]}, "Action": "sts:AssumeRole"}],
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": _ROLE_PRINCIPALS[key]}, "Action": "sts:AssumeRole"}
+            ],
         }
         iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Tags=_tag_list(_tags(settings)))
         yield "iam role", name, "created"
@@ -104,9 +106,17 @@ def _image_manifest(repository: str, tag: str) -> str:
         {
             "schemaVersion": 2,
             "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1470, "digest": digest("config")},
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1470,
+                "digest": digest("config"),
+            },
             "layers": [
-                {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 3_623_807, "digest": digest("layer")}
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 3_623_807,
+                    "digest": digest("layer"),
+                }
             ],
         }
     )
@@ -233,9 +243,15 @@ def seed_ecs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, 
             serviceName=family,
             taskDefinition=f"{family}:{_latest_revision(ecs, family)}",
             desiredCount=1,
-            capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT" if settings.fargate_spot else "FARGATE", "weight": 1}],
+            capacityProviderStrategy=[
+                {"capacityProvider": "FARGATE_SPOT" if settings.fargate_spot else "FARGATE", "weight": 1}
+            ],
             networkConfiguration={
-                "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [security_group], "assignPublicIp": "DISABLED"}
+                "awsvpcConfiguration": {
+                    "subnets": [subnet],
+                    "securityGroups": [security_group],
+                    "assignPublicIp": "DISABLED",
+                }
             },
             propagateTags="SERVICE",
             tags=_tag_list(_tags(settings, service), "key", "value"),
@@ -292,7 +308,13 @@ def seed_consolidated_host(session: boto3.Session, settings: Settings) -> Iterab
             DesiredCapacity=1,
             VPCZoneIdentifier=subnet,
             Tags=[
-                {"Key": k, "Value": v, "PropagateAtLaunch": True, "ResourceId": name, "ResourceType": "auto-scaling-group"}
+                {
+                    "Key": k,
+                    "Value": v,
+                    "PropagateAtLaunch": True,
+                    "ResourceId": name,
+                    "ResourceType": "auto-scaling-group",
+                }
                 for k, v in tags.items()
             ],
         )
@@ -364,8 +386,11 @@ def seed_s3(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, s
         if name in existing:
             yield "s3 bucket", name, "exists"
             continue
-        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": settings.aws_region},
-                         ObjectLockEnabledForBucket=key == config.LOGS_BUCKET_KEY)
+        s3.create_bucket(
+            Bucket=name,
+            CreateBucketConfiguration={"LocationConstraint": settings.aws_region},
+            ObjectLockEnabledForBucket=key == config.LOGS_BUCKET_KEY,
+        )
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tag_list(_tags(settings, "storage"))})
         if key == config.STATE_BUCKET_KEY:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
@@ -383,7 +408,10 @@ def seed_dynamodb(session: boto3.Session, settings: Settings) -> Iterable[tuple[
             continue
         dynamodb.create_table(
             TableName=name,
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             BillingMode="PAY_PER_REQUEST",
             Tags=_tag_list(_tags(settings, "storage")),
@@ -407,10 +435,18 @@ def seed_rds(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, 
         if _error_code(exc) != "DBInstanceNotFound":
             raise
     rds.create_db_instance(
-        DBInstanceIdentifier=identifier, DBInstanceClass=settings.rds_instance_class, Engine="postgres",
-        AllocatedStorage=settings.rds_allocated_storage_gb, MasterUsername="mlflow",
-        MasterUserPassword=secrets.token_urlsafe(24), DBName="mlflow", MultiAZ=settings.multi_az,
-        StorageEncrypted=True, StorageType="gp3", BackupRetentionPeriod=7, PubliclyAccessible=False,
+        DBInstanceIdentifier=identifier,
+        DBInstanceClass=settings.rds_instance_class,
+        Engine="postgres",
+        AllocatedStorage=settings.rds_allocated_storage_gb,
+        MasterUsername="mlflow",
+        MasterUserPassword=secrets.token_urlsafe(24),
+        DBName="mlflow",
+        MultiAZ=settings.multi_az,
+        StorageEncrypted=True,
+        StorageType="gp3",
+        BackupRetentionPeriod=7,
+        PubliclyAccessible=False,
         Tags=_tag_list(_tags(settings, "mlflow")),
     )
     yield "rds instance", identifier, "created"
@@ -420,7 +456,9 @@ def seed_lambda(session: boto3.Session, settings: Settings) -> Iterable[tuple[st
     """The Lambda functions, as container images from their ECR repositories."""
     lambda_client = session.client("lambda")
     existing = {
-        fn["FunctionName"] for page in lambda_client.get_paginator("list_functions").paginate() for fn in page["Functions"]
+        fn["FunctionName"]
+        for page in lambda_client.get_paginator("list_functions").paginate()
+        for fn in page["Functions"]
     }
     uris = _repository_uris(session)
     role = _role_arn(session, settings, "lambda")
@@ -447,7 +485,9 @@ def seed_lambda(session: boto3.Session, settings: Settings) -> Iterable[tuple[st
 
 def _queue_names(settings: Settings) -> tuple[str, str]:
     env = settings.environment
-    return config.get_resource_name(config.BACKTEST_QUEUE, env), config.get_resource_name(f"{config.BACKTEST_QUEUE}-dlq", env)
+    return config.get_resource_name(config.BACKTEST_QUEUE, env), config.get_resource_name(
+        f"{config.BACKTEST_QUEUE}-dlq", env
+    )
 
 
 def seed_sqs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
@@ -465,10 +505,14 @@ def seed_sqs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, 
                 raise
         attributes = {"MessageRetentionPeriod": str(14 * 24 * 3600)}
         if name == queue:
-            dlq_arn = sqs.get_queue_attributes(QueueUrl=urls[dead_letter_queue], AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=urls[dead_letter_queue], AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
             attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
             attributes["VisibilityTimeout"] = "900"
-        urls[name] = sqs.create_queue(QueueName=name, Attributes=attributes, tags=_tags(settings, "backtest"))["QueueUrl"]
+        urls[name] = sqs.create_queue(QueueName=name, Attributes=attributes, tags=_tags(settings, "backtest"))[
+            "QueueUrl"
+        ]
         yield "sqs queue", name, "created"
 
 
@@ -577,7 +621,11 @@ def _state_machine_definition(session: boto3.Session, settings: Settings) -> str
             "Comment": "Backtest workflow: process results, then promote the model when it qualifies",
             "StartAt": "ProcessResults",
             "States": {
-                "ProcessResults": {"Type": "Task", "Resource": arn("backtest-results-processor"), "Next": "PromoteModel"},
+                "ProcessResults": {
+                    "Type": "Task",
+                    "Resource": arn("backtest-results-processor"),
+                    "Next": "PromoteModel",
+                },
                 "PromoteModel": {"Type": "Task", "Resource": arn("model-promoter"), "End": True},
             },
         }
@@ -588,7 +636,9 @@ def seed_step_functions(session: boto3.Session, settings: Settings) -> Iterable[
     """The backtest workflow state machine over the results-processor and model-promoter functions."""
     sfn = session.client("stepfunctions")
     name = config.get_resource_name(STATE_MACHINE, settings.environment)
-    existing = {m["name"] for page in sfn.get_paginator("list_state_machines").paginate() for m in page["stateMachines"]}
+    existing = {
+        m["name"] for page in sfn.get_paginator("list_state_machines").paginate() for m in page["stateMachines"]
+    }
     if name in existing:
         yield "state machine", name, "exists"
         return
@@ -630,7 +680,9 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
     groups = [g["logGroupName"] for g in _listed(logs, "describe_log_groups", "logGroups")]
     repositories = [r["repositoryName"] for r in _listed(ecr, "describe_repositories", "repositories")]
     reservations = _listed(
-        session.client("ec2"), "describe_instances", "Reservations",
+        session.client("ec2"),
+        "describe_instances",
+        "Reservations",
         Filters=[{"Name": "instance-state-name", "Values": ["running"]}],
     )
     counts = {
@@ -638,7 +690,9 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
         "ecs service": sum(len(_listed(ecs, "list_services", "serviceArns", cluster=c)) for c in clusters),
         "ecs task definition": len(_listed(ecs, "list_task_definitions", "taskDefinitionArns")),
         "launch template": len(_listed(session.client("ec2"), "describe_launch_templates", "LaunchTemplates")),
-        "auto scaling group": len(_listed(session.client("autoscaling"), "describe_auto_scaling_groups", "AutoScalingGroups")),
+        "auto scaling group": len(
+            _listed(session.client("autoscaling"), "describe_auto_scaling_groups", "AutoScalingGroups")
+        ),
         "ec2 instance": sum(len(r["Instances"]) for r in reservations),
         "log group": len(groups),
         "log stream": sum(len(_listed(logs, "describe_log_streams", "logStreams", logGroupName=g)) for g in groups),
@@ -670,7 +724,9 @@ def _pulumi_state_counts(session: boto3.Session) -> dict[str, int]:
 
 def _listed(client, operation: str, key: str, **kwargs) -> list:
     """All items of a list/describe call, across pages."""
-    pages = client.get_paginator(operation).paginate(**kwargs) if client.can_paginate(operation) else [
-        getattr(client, operation)(**kwargs)
-    ]
+    pages = (
+        client.get_paginator(operation).paginate(**kwargs)
+        if client.can_paginate(operation)
+        else [getattr(client, operation)(**kwargs)]
+    )
     return [item for page in pages for item in page.get(key, [])]

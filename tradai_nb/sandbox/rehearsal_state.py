@@ -6,7 +6,7 @@ import hashlib
 import importlib.metadata
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -41,17 +41,23 @@ def deployment_from_plan(stack_plan: StackPlan, settings: Settings, *, time: dat
     planned resource with its urn, id, inputs, outputs, parent, dependencies, provider and protect flag."""
     environment = settings.environment
     project = config.get_stack_project(stack_plan.name)
-    moment = backend.format_time(time or datetime.now(timezone.utc))
+    moment = backend.format_time(time or datetime.now(UTC))
     cli_version = f"v{importlib.metadata.version('pulumi')}"
     root_urn = f"urn:pulumi:{environment}::{project}::{backend.STACK_TYPE}::{project}-{environment}"
     provider_state = sealing.secrets_provider_state(environment, project)
     # Secret values (the Python SDK's {SECRET_SIG_KEY: SECRET_SIG, "value": ...}) are written as the CLI writes them,
     # sealed under the rehearsal passphrase so that a real CLI given sealing.LOCAL_PASSPHRASE decrypts them.
     seal = sealing._secret_sealer(sealing._opened_key(provider_state, sealing.LOCAL_PASSPHRASE))
-    resources: list[dict[str, Any]] = [{
-        "urn": root_urn, "custom": False, "type": backend.STACK_TYPE, "outputs": sealing._serialized(dict(stack_plan.exports), seal),
-        "created": moment, "modified": moment,
-    }]
+    resources: list[dict[str, Any]] = [
+        {
+            "urn": root_urn,
+            "custom": False,
+            "type": backend.STACK_TYPE,
+            "outputs": sealing._serialized(dict(stack_plan.exports), seal),
+            "created": moment,
+            "modified": moment,
+        }
+    ]
     frame = stack_plan.resources
     providers: dict[str, str] = {}
     for package in _provider_packages(frame["type"]):
@@ -62,20 +68,33 @@ def deployment_from_plan(stack_plan: StackPlan, settings: Settings, *, time: dat
         inputs = {"region": settings.aws_region} if package == "aws" else {}
         if version:
             inputs["version"] = version
-        resources.append({"urn": provider_urn, "custom": True, "id": provider_id, "type": f"pulumi:providers:{package}",
-                          "inputs": inputs, "outputs": dict(inputs), "created": moment, "modified": moment})
+        resources.append(
+            {
+                "urn": provider_urn,
+                "custom": True,
+                "id": provider_id,
+                "type": f"pulumi:providers:{package}",
+                "inputs": inputs,
+                "outputs": dict(inputs),
+                "created": moment,
+                "modified": moment,
+            }
+        )
         providers[package] = f"{provider_urn}::{provider_id}"
     known = {r["urn"] for r in resources} | set(frame["urn"])
     for row in frame.itertuples(index=False):
         resource: dict[str, Any] = {"urn": row.urn, "custom": bool(row.custom), "type": row.type}
         if row.custom:
             resource["id"] = row.id
-        resource.update({
-            "inputs": sealing._serialized(row.inputs, seal), "outputs": sealing._serialized(row.outputs, seal) if row.custom else {},
-            "parent": row.parent or root_urn,
-            # Stack references are not part of the plan's resources; a checkpoint may only name what it holds.
-            "dependencies": [d for d in row.dependencies if d in known],
-        })
+        resource.update(
+            {
+                "inputs": sealing._serialized(row.inputs, seal),
+                "outputs": sealing._serialized(row.outputs, seal) if row.custom else {},
+                "parent": row.parent or root_urn,
+                # Stack references are not part of the plan's resources; a checkpoint may only name what it holds.
+                "dependencies": [d for d in row.dependencies if d in known],
+            }
+        )
         if row.custom and row.type.split(":", 1)[0] in providers:
             resource["provider"] = providers[row.type.split(":", 1)[0]]
         resource.update({"protect": bool(row.protect), "created": moment, "modified": moment})
@@ -111,7 +130,7 @@ def seed_state(session: boto3.Session, settings: Settings) -> Iterable[tuple[str
     store = backend.state_store_for(settings, session)
     if store.layout_version() != backend.LAYOUT_VERSION:
         store.write_meta()
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     for stack_plan in _local_plan(settings).stacks:
         ref = backend.stack_ref(stack_plan.name, settings.environment)
         deployment = deployment_from_plan(stack_plan, settings, time=now)
@@ -123,9 +142,16 @@ def seed_state(session: boto3.Session, settings: Settings) -> Iterable[tuple[str
         else:
             action = "refreshed"
         store.write_checkpoint(ref, deployment)
-        store.add_history(ref, kind="update", result="succeeded", version=len(store.history(ref)) + 1, start=now,
-                          end=now, resource_changes={"create": len(deployment["resources"])},
-                          message="rehearsal state seeded from the offline plan")
+        store.add_history(
+            ref,
+            kind="update",
+            result="succeeded",
+            version=len(store.history(ref)) + 1,
+            start=now,
+            end=now,
+            resource_changes={"create": len(deployment["resources"])},
+            message="rehearsal state seeded from the offline plan",
+        )
         yield "pulumi checkpoint", ref.fully_qualified, action
     ref = backend.stack_ref(SEEDED_LOCK_STACK, settings.environment)
     existing = store.locks(ref)

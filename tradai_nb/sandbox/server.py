@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -57,7 +57,7 @@ class SandboxProcess:
 
     @property
     def uptime_s(self) -> float:
-        return (datetime.now(timezone.utc) - datetime.fromisoformat(self.started_at)).total_seconds()
+        return (datetime.now(UTC) - datetime.fromisoformat(self.started_at)).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,9 @@ def home_dir() -> Path:
     return tradai_home()
 
 
-def start(settings: Settings, *, home: Path | None = None, timeout_s: float = START_TIMEOUT_S) -> tuple[SandboxProcess, bool]:
+def start(
+    settings: Settings, *, home: Path | None = None, timeout_s: float = START_TIMEOUT_S
+) -> tuple[SandboxProcess, bool]:
     """Start the sandbox on settings.sandbox_port, or reuse the one already running there.
 
     Returns the process and whether it was reused. The server is detached: it outlives the caller.
@@ -252,7 +254,7 @@ def _spawn(port: int, home: Path) -> SandboxProcess:
     process = SandboxProcess(
         pid=child.pid,
         port=port,
-        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         log_path=str(log_path),
         process_start_ticks=_process_start_ticks(child.pid),
     )

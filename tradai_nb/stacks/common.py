@@ -29,7 +29,9 @@ class Upstream:
 
     def __init__(self, stack: str, settings: Settings) -> None:
         self.stack = stack
-        self.reference = pulumi.StackReference(f"{stack}-ref", stack_name=stack_reference_name(stack, settings.environment))
+        self.reference = pulumi.StackReference(
+            f"{stack}-ref", stack_name=stack_reference_name(stack, settings.environment)
+        )
 
     def require(self, key: str) -> pulumi.Output:
         consumer = pulumi.get_project().removeprefix(f"{config.PROJECT_NAME}-")

@@ -14,8 +14,14 @@ class PolicyBuilder:
     def __init__(self) -> None:
         self._statements: list[dict] = []
 
-    def allow(self, actions: Sequence[str], resources: Sequence[pulumi.Input[str]], sid: str | None = None,
-              condition: dict | None = None, principal: pulumi.Input[str] | dict | None = None) -> PolicyBuilder:
+    def allow(
+        self,
+        actions: Sequence[str],
+        resources: Sequence[pulumi.Input[str]],
+        sid: str | None = None,
+        condition: dict | None = None,
+        principal: pulumi.Input[str] | dict | None = None,
+    ) -> PolicyBuilder:
         """Allow `actions` on `resources` (ARNs, possibly Outputs). Resource "*" needs a narrow action list.
         `principal` is for resource policies (key, endpoint and bucket policies), e.g. {"Service": [...]}."""
         actions = list(actions)
@@ -34,13 +40,25 @@ class PolicyBuilder:
         self._statements.append(statement)
         return self
 
-    def allow_service(self, service_principal: str, actions: Sequence[str], resources: Sequence[pulumi.Input[str]],
-                      sid: str | None = None, condition: dict | None = None) -> PolicyBuilder:
+    def allow_service(
+        self,
+        service_principal: str,
+        actions: Sequence[str],
+        resources: Sequence[pulumi.Input[str]],
+        sid: str | None = None,
+        condition: dict | None = None,
+    ) -> PolicyBuilder:
         """Resource-policy statement: let an AWS service (e.g. cloudtrail.amazonaws.com) do `actions` on `resources`."""
         return self.allow(actions, resources, sid, condition, principal={"Service": service_principal})
 
-    def deny(self, actions: Sequence[str], resources: Sequence[pulumi.Input[str]], sid: str | None = None,
-             condition: dict | None = None, principal: str | dict = "*") -> PolicyBuilder:
+    def deny(
+        self,
+        actions: Sequence[str],
+        resources: Sequence[pulumi.Input[str]],
+        sid: str | None = None,
+        condition: dict | None = None,
+        principal: str | dict = "*",
+    ) -> PolicyBuilder:
         """Deny `actions` on `resources` to `principal` (everyone); a deny only takes access away, so wildcards are fine."""
         actions = list(actions)
         resources = list(resources)
@@ -63,7 +81,10 @@ class PolicyBuilder:
 
 def assume_role_policy(*services: str) -> str:
     """Trust policy letting the given AWS service principals assume a role."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": "sts:AssumeRole"}],
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": list(services)}, "Action": "sts:AssumeRole"}],
+        },
+        sort_keys=True,
+    )

@@ -33,7 +33,7 @@ class StackSpec:
 
     def program(self, settings: Settings) -> Program:
         """The stack's Pulumi program for these settings (imports the stack package on first use)."""
-        factory = getattr(importlib.import_module(self.module), "make_program")
+        factory = importlib.import_module(self.module).make_program
         return factory(settings)
 
 
@@ -76,19 +76,39 @@ class StackRegistry:
 
 
 stacks = StackRegistry()
-stacks.register(StackSpec(
-    "persistent", "tradai_nb.stacks.persistent", (), DestroyPolicy.NEVER,
-    "S3 buckets, DynamoDB tables, ECR repositories, Cognito, CodeArtifact, CloudTrail, Pulumi state bucket",
-))
-stacks.register(StackSpec(
-    "foundation", "tradai_nb.stacks.foundation", (), DestroyPolicy.EXPLICIT_ALLOW,
-    "VPC, subnets, NAT instance, security groups, NACLs, VPC endpoints, flow logs, RDS, SQS, SNS",
-))
-stacks.register(StackSpec(
-    "compute", "tradai_nb.stacks.compute", ("persistent", "foundation"), DestroyPolicy.FREELY,
-    "IAM roles, ALB, ECS cluster and services or the consolidated EC2 host, Lambda functions, Step Functions",
-))
-stacks.register(StackSpec(
-    "edge", "tradai_nb.stacks.edge", ("persistent", "foundation", "compute"), DestroyPolicy.FREELY,
-    "API Gateway HTTP API, WAF WebACL, CloudWatch alarms and dashboard",
-))
+stacks.register(
+    StackSpec(
+        "persistent",
+        "tradai_nb.stacks.persistent",
+        (),
+        DestroyPolicy.NEVER,
+        "S3 buckets, DynamoDB tables, ECR repositories, Cognito, CodeArtifact, CloudTrail, Pulumi state bucket",
+    )
+)
+stacks.register(
+    StackSpec(
+        "foundation",
+        "tradai_nb.stacks.foundation",
+        (),
+        DestroyPolicy.EXPLICIT_ALLOW,
+        "VPC, subnets, NAT instance, security groups, NACLs, VPC endpoints, flow logs, RDS, SQS, SNS",
+    )
+)
+stacks.register(
+    StackSpec(
+        "compute",
+        "tradai_nb.stacks.compute",
+        ("persistent", "foundation"),
+        DestroyPolicy.FREELY,
+        "IAM roles, ALB, ECS cluster and services or the consolidated EC2 host, Lambda functions, Step Functions",
+    )
+)
+stacks.register(
+    StackSpec(
+        "edge",
+        "tradai_nb.stacks.edge",
+        ("persistent", "foundation", "compute"),
+        DestroyPolicy.FREELY,
+        "API Gateway HTTP API, WAF WebACL, CloudWatch alarms and dashboard",
+    )
+)

@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -102,7 +102,7 @@ class S3ObjectStore:
         with aws_errors(f"listing {self.url_for(prefix)}"):
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
                 for item in page.get("Contents", []):
-                    found.append(StoredObject(item["Key"][len(self.prefix):], item["Size"], item["LastModified"]))
+                    found.append(StoredObject(item["Key"][len(self.prefix) :], item["Size"], item["LastModified"]))
         return sorted(found, key=lambda o: o.key)
 
     def exists(self, key: str) -> bool:
@@ -170,7 +170,7 @@ class FolderObjectStore:
             key = path.relative_to(self.root).as_posix()
             if path.is_file() and key.startswith(prefix) and not path.name.endswith(".tmp"):
                 stat = path.stat()
-                found.append(StoredObject(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc)))
+                found.append(StoredObject(key, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC)))
         return sorted(found, key=lambda o: o.key)
 
     def exists(self, key: str) -> bool:
@@ -286,7 +286,7 @@ class StateStore:
         """Every stack that has a checkpoint (.json or .json.gz; .bak and other files are not stacks)."""
         found = set()
         for obj in self.objects.list(f"{STACKS_DIR}/"):
-            parts = obj.key[len(STACKS_DIR) + 1:].split("/")
+            parts = obj.key[len(STACKS_DIR) + 1 :].split("/")
             if len(parts) != 2:
                 continue
             name = parts[1].removesuffix(".gz")
@@ -309,8 +309,11 @@ class StateStore:
                 f"{checkpoint_key(ref)} and .json.gz): it was never deployed there, or pulumi_backend_url is wrong"
             )
         checkpoint = parse_json(self.objects.read(key), self.objects.url_for(key))
-        if not isinstance(checkpoint, dict) or checkpoint.get("version") != CHECKPOINT_VERSION \
-                or not isinstance(checkpoint.get("checkpoint"), dict):
+        if (
+            not isinstance(checkpoint, dict)
+            or checkpoint.get("version") != CHECKPOINT_VERSION
+            or not isinstance(checkpoint.get("checkpoint"), dict)
+        ):
             raise StateError(
                 f"{self.objects.url_for(key)} is not a version {CHECKPOINT_VERSION} Pulumi checkpoint. "
                 + troubleshooting.entry("state-corrupt").advice(stack=ref.stack_name, env=ref.stack)
@@ -322,8 +325,10 @@ class StateStore:
         key = checkpoint_key(ref, compressed=compressed)
         if self.objects.exists(key):
             self.objects.write(f"{key}.bak", self.objects.read(key))
-        checkpoint = {"version": CHECKPOINT_VERSION,
-                      "checkpoint": {"stack": ref.fully_qualified, "config": {}, "latest": dict(deployment)}}
+        checkpoint = {
+            "version": CHECKPOINT_VERSION,
+            "checkpoint": {"stack": ref.fully_qualified, "config": {}, "latest": dict(deployment)},
+        }
         data = json.dumps(checkpoint, indent=4).encode()
         self.objects.write(key, gzip.compress(data, mtime=0) if compressed else data)
         return key
@@ -340,7 +345,7 @@ class StateStore:
         prefix = f"{lock_dir(ref)}/" if ref else f"{LOCKS_DIR}/{ORGANIZATION}/"
         found = []
         for obj in self.objects.list(prefix):
-            parts = obj.key[len(LOCKS_DIR) + 1:].split("/")
+            parts = obj.key[len(LOCKS_DIR) + 1 :].split("/")
             if len(parts) != 4 or parts[0] != ORGANIZATION or not parts[3].endswith(".json"):
                 continue
             found.append(self._lock(StackRef(parts[1], parts[2]), parts[3].removesuffix(".json"), obj.key))
@@ -354,14 +359,19 @@ class StateStore:
         content = content if isinstance(content, dict) else {}
         pid = content.get("pid")
         return StateLock(
-            ref=ref, lock_id=lock_id, key=key, url=self.objects.url_for(key),
+            ref=ref,
+            lock_id=lock_id,
+            key=key,
+            url=self.objects.url_for(key),
             pid=pid if isinstance(pid, int) else None,
-            username=str(content.get("username", "")), hostname=str(content.get("hostname", "")),
+            username=str(content.get("username", "")),
+            hostname=str(content.get("hostname", "")),
             timestamp=parse_time(content.get("timestamp")),
         )
 
-    def write_lock(self, ref: StackRef, lock_id: str, *, pid: int, username: str, hostname: str,
-                   timestamp: datetime) -> str:
+    def write_lock(
+        self, ref: StackRef, lock_id: str, *, pid: int, username: str, hostname: str, timestamp: datetime
+    ) -> str:
         key = lock_key(ref, lock_id)
         content = {"pid": pid, "username": username, "hostname": hostname, "timestamp": format_time(timestamp)}
         self.objects.write(key, json.dumps(content).encode())
@@ -375,21 +385,46 @@ class StateStore:
                 continue
             update = parse_json(self.objects.read(obj.key), self.objects.url_for(obj.key))
             update = update if isinstance(update, dict) else {}
-            entries.append(HistoryEntry(
-                ref=ref, key=obj.key, kind=str(update.get("kind", "")), result=str(update.get("result", "")),
-                version=update.get("version"), start_time=_unix_time(update.get("startTime")),
-                end_time=_unix_time(update.get("endTime")), message=str(update.get("message", "")),
-                resource_changes=dict(update.get("resourceChanges") or {}),
-            ))
+            entries.append(
+                HistoryEntry(
+                    ref=ref,
+                    key=obj.key,
+                    kind=str(update.get("kind", "")),
+                    result=str(update.get("result", "")),
+                    version=update.get("version"),
+                    start_time=_unix_time(update.get("startTime")),
+                    end_time=_unix_time(update.get("endTime")),
+                    message=str(update.get("message", "")),
+                    resource_changes=dict(update.get("resourceChanges") or {}),
+                )
+            )
         return entries
 
-    def add_history(self, ref: StackRef, *, kind: str, result: str, version: int, start: datetime, end: datetime,
-                    resource_changes: Mapping[str, int], message: str = "") -> str:
+    def add_history(
+        self,
+        ref: StackRef,
+        *,
+        kind: str,
+        result: str,
+        version: int,
+        start: datetime,
+        end: datetime,
+        resource_changes: Mapping[str, int],
+        message: str = "",
+    ) -> str:
         """Record an update as the CLI does: <stack>-<unix ns>.history.json plus a copy of the checkpoint."""
         prefix = f"{history_dir(ref)}/{ref.stack}-{int(start.timestamp() * 1_000_000_000)}"
-        update = {"kind": kind, "startTime": int(start.timestamp()), "message": message, "environment": {},
-                  "config": {}, "version": version, "result": result, "endTime": int(end.timestamp()),
-                  "resourceChanges": dict(resource_changes)}
+        update = {
+            "kind": kind,
+            "startTime": int(start.timestamp()),
+            "message": message,
+            "environment": {},
+            "config": {},
+            "version": version,
+            "result": result,
+            "endTime": int(end.timestamp()),
+            "resourceChanges": dict(resource_changes),
+        }
         self.objects.write(f"{prefix}.history.json", json.dumps(update).encode())
         source = self.existing_checkpoint_key(ref)
         if source is not None:
@@ -401,14 +436,16 @@ class StateStore:
         rows = []
         for ref in environment_stacks(self, environment):
             latest = self.read_deployment(ref)["deployment"]
-            rows.append({
-                "stack": ref.stack_name,
-                "project": ref.project,
-                "resources": len(latest.get("resources") or []),
-                "pending_operations": len(latest.get("pending_operations") or []),
-                "updated": str((latest.get("manifest") or {}).get("time", "")),
-                "checkpoint": self.existing_checkpoint_key(ref),
-            })
+            rows.append(
+                {
+                    "stack": ref.stack_name,
+                    "project": ref.project,
+                    "resources": len(latest.get("resources") or []),
+                    "pending_operations": len(latest.get("pending_operations") or []),
+                    "updated": str((latest.get("manifest") or {}).get("time", "")),
+                    "checkpoint": self.existing_checkpoint_key(ref),
+                }
+            )
         return pd.DataFrame(rows, columns=STACK_COLUMNS)
 
 
@@ -425,7 +462,8 @@ def select_stacks(stack: str) -> list[str]:
     if stack not in stacks.names():
         raise ParameterError(
             f"parameter 'stack': unknown stack {stack!r}; choose one of {', '.join(stacks.names())} "
-            "(or \"\" for all of them)", name="stack",
+            '(or "" for all of them)',
+            name="stack",
         )
     return [stack]
 
@@ -461,7 +499,7 @@ def parse_json(data: bytes, where: str) -> Any:
 
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC, as the CLI writes lock and manifest times."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -471,8 +509,8 @@ def parse_time(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _unix_time(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value, timezone.utc) if isinstance(value, (int, float)) and value > 0 else None
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, (int, float)) and value > 0 else None

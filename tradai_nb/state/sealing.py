@@ -94,8 +94,10 @@ def _open(ciphertext: str, key: bytes) -> str | None:
 
     parts = ciphertext.split(":")
     if len(parts) != 3:
-        raise StateError("a Pulumi ciphertext is v1:<base64 nonce>:<base64 ciphertext>; this one has "
-                         f"{len(parts)} ':'-separated parts")
+        raise StateError(
+            "a Pulumi ciphertext is v1:<base64 nonce>:<base64 ciphertext>; this one has "
+            f"{len(parts)} ':'-separated parts"
+        )
     if parts[0] != PASSPHRASE_STATE_VERSION:
         raise StateError(f"unknown Pulumi ciphertext version {parts[0]!r} (only {PASSPHRASE_STATE_VERSION!r} exists)")
     nonce, sealed = _b64decode(parts[1], "the ciphertext's nonce"), _b64decode(parts[2], "the ciphertext")
@@ -124,8 +126,10 @@ def _opened_key(state: Mapping[str, Any] | str, passphrase: str) -> bytes:
     salt, check = _salt_of(state)
     key = _derive_key(passphrase, salt)
     if _open(check, key) != PASSPHRASE_CHECK:
-        raise StateError("incorrect passphrase: it does not open the passphrase secrets provider of this state. "
-                         + troubleshooting.entry("passphrase-incorrect").advice())
+        raise StateError(
+            "incorrect passphrase: it does not open the passphrase secrets provider of this state. "
+            + troubleshooting.entry("passphrase-incorrect").advice()
+        )
     return key
 
 
@@ -186,16 +190,26 @@ def _go_json(value: Any) -> str:
         return v
 
     text = json.dumps(normalized(value), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escaped)
     return text
 
 
 def _is_sdk_secret(value: Any) -> bool:
     """A secret as the Python SDK hands it over: {SECRET_SIG_KEY: SECRET_SIG, "value": ...}."""
-    return isinstance(value, Mapping) and value.get(SECRET_SIG_KEY) == SECRET_SIG and "value" in value \
-        and "ciphertext" not in value and "plaintext" not in value
+    return (
+        isinstance(value, Mapping)
+        and value.get(SECRET_SIG_KEY) == SECRET_SIG
+        and "value" in value
+        and "ciphertext" not in value
+        and "plaintext" not in value
+    )
 
 
 def _serialized(value: Any, seal: Any) -> Any:

@@ -34,7 +34,13 @@ def make_program(settings: Settings) -> Callable[[], None]:
         state_machine_name = step_functions.state_machine_name(settings.environment)
         lambdas = lambda_funcs.lambda_functions(settings, upstream, arns, cluster, state_machine_name)
         workflow = step_functions.backtest_workflow(
-            settings, upstream, arns, cluster, backtest_task.task_definition, roles, lambdas.functions,
+            settings,
+            upstream,
+            arns,
+            cluster,
+            backtest_task.task_definition,
+            roles,
+            lambdas.functions,
         )
 
         target_groups = load_balancer.target_groups

@@ -44,14 +44,16 @@ def load_balancer(settings: Settings, upstream: UpstreamOutputs) -> LoadBalancer
         tags=config.get_tags(service="alb", environment=env),
     )
     target_groups = {service: _target_group(service, settings, upstream) for service in config.SERVICES}
-    no_route = [{
-        "type": "fixed-response",
-        "fixed_response": {
-            "content_type": "application/json",
-            "message_body": json.dumps({"message": "no route for this path"}),
-            "status_code": "404",
-        },
-    }]
+    no_route = [
+        {
+            "type": "fixed-response",
+            "fixed_response": {
+                "content_type": "application/json",
+                "message_body": json.dumps({"message": "no route for this path"}),
+                "status_code": "404",
+            },
+        }
+    ]
     listener_tags = config.get_tags(service="alb", environment=env)
     if settings.certificate_arn:
         listener = aws.lb.Listener(
@@ -69,10 +71,12 @@ def load_balancer(settings: Settings, upstream: UpstreamOutputs) -> LoadBalancer
             load_balancer_arn=alb.arn,
             port=80,
             protocol="HTTP",
-            default_actions=[{
-                "type": "redirect",
-                "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
-            }],
+            default_actions=[
+                {
+                    "type": "redirect",
+                    "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
+                }
+            ],
             tags=listener_tags,
         )
     else:

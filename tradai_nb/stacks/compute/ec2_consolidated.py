@@ -42,8 +42,9 @@ def namespace_name(environment: str) -> str:
     return f"{config.get_resource_name('services', environment)}.internal"
 
 
-def consolidated_host(settings: Settings, upstream: UpstreamOutputs, roles: ComputeRoles, arns: AccountArns,
-                      load_balancer: LoadBalancer) -> ConsolidatedHost:
+def consolidated_host(
+    settings: Settings, upstream: UpstreamOutputs, roles: ComputeRoles, arns: AccountArns, load_balancer: LoadBalancer
+) -> ConsolidatedHost:
     """Launch template, an ASG of one in the private subnets behind every target group, Cloud Map, the log group."""
     env = settings.environment
     name = config.get_consolidated_name(env)
@@ -69,8 +70,10 @@ def _host_log_group(settings: Settings) -> pulumi.CustomResource:
     )
 
 
-def _service_discovery(settings: Settings, upstream: UpstreamOutputs,
-                       ) -> tuple[pulumi.CustomResource, dict[str, pulumi.CustomResource]]:
+def _service_discovery(
+    settings: Settings,
+    upstream: UpstreamOutputs,
+) -> tuple[pulumi.CustomResource, dict[str, pulumi.CustomResource]]:
     """The private DNS namespace and one Cloud Map service per service."""
     import pulumi_aws as aws
 
@@ -98,9 +101,13 @@ def _service_discovery(settings: Settings, upstream: UpstreamOutputs,
     return namespace, discovery
 
 
-def _discovery_registration(settings: Settings, roles: ComputeRoles, arns: AccountArns,
-                            namespace: pulumi.CustomResource,
-                            discovery: dict[str, pulumi.CustomResource]) -> pulumi.CustomResource:
+def _discovery_registration(
+    settings: Settings,
+    roles: ComputeRoles,
+    arns: AccountArns,
+    namespace: pulumi.CustomResource,
+    discovery: dict[str, pulumi.CustomResource],
+) -> pulumi.CustomResource:
     """The instance role's policy to register the host in Cloud Map and write its service records."""
     import pulumi_aws as aws
 
@@ -110,15 +117,18 @@ def _discovery_registration(settings: Settings, roles: ComputeRoles, arns: Accou
         role=roles.instance.role.id,
         policy=PolicyBuilder()
         .allow(["servicediscovery:RegisterInstance"], [d.arn for d in discovery.values()], sid="RegisterHost")
-        .allow(["route53:ChangeResourceRecordSets", "route53:GetHostedZone"],
-               [pulumi.Output.concat("arn:", arns.partition, ":route53:::hostedzone/", namespace.hosted_zone)],
-               sid="ServiceRecords")
+        .allow(
+            ["route53:ChangeResourceRecordSets", "route53:GetHostedZone"],
+            [pulumi.Output.concat("arn:", arns.partition, ":route53:::hostedzone/", namespace.hosted_zone)],
+            sid="ServiceRecords",
+        )
         .to_json(),
     )
 
 
-def _user_data(settings: Settings, upstream: UpstreamOutputs,
-               discovery: dict[str, pulumi.CustomResource]) -> pulumi.Output[str]:
+def _user_data(
+    settings: Settings, upstream: UpstreamOutputs, discovery: dict[str, pulumi.CustomResource]
+) -> pulumi.Output[str]:
     """The host's boot script, base64-encoded, once images, environments, secret and Cloud Map ids are known."""
     return pulumi.Output.all(
         images=pulumi.Output.all(**{s: upstream.image(s) for s in config.SERVICES}),
@@ -128,9 +138,15 @@ def _user_data(settings: Settings, upstream: UpstreamOutputs,
     ).apply(lambda values: base64.b64encode(user_data_script(settings, **values).encode()).decode())
 
 
-def _launch_template(settings: Settings, upstream: UpstreamOutputs, roles: ComputeRoles, name: str,
-                     host_tags: dict[str, str], registration: pulumi.CustomResource,
-                     user_data: pulumi.Output[str]) -> pulumi.CustomResource:
+def _launch_template(
+    settings: Settings,
+    upstream: UpstreamOutputs,
+    roles: ComputeRoles,
+    name: str,
+    host_tags: dict[str, str],
+    registration: pulumi.CustomResource,
+    user_data: pulumi.Output[str],
+) -> pulumi.CustomResource:
     """The host's launch template: the latest arm64 Amazon Linux, the instance profile, IMDSv2, encrypted root."""
     import pulumi_aws as aws
 
@@ -145,11 +161,17 @@ def _launch_template(settings: Settings, upstream: UpstreamOutputs, roles: Compu
         user_data=user_data,
         # IMDSv2 only; two hops so containers on the docker bridge reach the instance role's credentials.
         metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 2},
-        block_device_mappings=[{
-            "device_name": "/dev/xvda",
-            "ebs": {"volume_size": ROOT_VOLUME_GB, "volume_type": "gp3", "encrypted": "true",
-                    "delete_on_termination": "true"},
-        }],
+        block_device_mappings=[
+            {
+                "device_name": "/dev/xvda",
+                "ebs": {
+                    "volume_size": ROOT_VOLUME_GB,
+                    "volume_type": "gp3",
+                    "encrypted": "true",
+                    "delete_on_termination": "true",
+                },
+            }
+        ],
         tag_specifications=[{"resource_type": "volume", "tags": host_tags}],
         update_default_version=True,
         tags=host_tags,
@@ -157,8 +179,14 @@ def _launch_template(settings: Settings, upstream: UpstreamOutputs, roles: Compu
     )
 
 
-def _host_group(upstream: UpstreamOutputs, name: str, host_tags: dict[str, str], launch_template: pulumi.CustomResource,
-                load_balancer: LoadBalancer, log_group: pulumi.CustomResource) -> pulumi.CustomResource:
+def _host_group(
+    upstream: UpstreamOutputs,
+    name: str,
+    host_tags: dict[str, str],
+    launch_template: pulumi.CustomResource,
+    load_balancer: LoadBalancer,
+    log_group: pulumi.CustomResource,
+) -> pulumi.CustomResource:
     """The ASG of one host in the private subnets, registered with every target group."""
     import pulumi_aws as aws
 
@@ -220,23 +248,33 @@ def start_script(settings: Settings, images: dict[str, str], secret_arn: str) ->
         "umask 077",
         f"aws secretsmanager get-secret-value --region {region} --secret-id {shlex.quote(secret_arn)} "
         f"--query SecretString --output text | jq -r '{credentials}' > {MLFLOW_ENV_FILE}",
-        *(f"aws ecr get-login-password --region {region} | docker login --username AWS --password-stdin "
-          f"{shlex.quote(registry)}" for registry in registries),
+        *(
+            f"aws ecr get-login-password --region {region} | docker login --username AWS --password-stdin "
+            f"{shlex.quote(registry)}"
+            for registry in registries
+        ),
         "docker compose pull",
         "docker compose up -d",
     ]
     return "\n".join(lines) + "\n"
 
 
-def user_data_script(settings: Settings, *, images: dict[str, str], environments: dict[str, dict[str, str]],
-                     secret_arn: str, discovery_ids: dict[str, str]) -> str:
+def user_data_script(
+    settings: Settings,
+    *,
+    images: dict[str, str],
+    environments: dict[str, dict[str, str]],
+    secret_arn: str,
+    discovery_ids: dict[str, str],
+) -> str:
     """The host's boot script: docker and compose, the files in /opt/tradai, start, then Cloud Map registration."""
     region = shlex.quote(settings.aws_region)
     directory = config.CONSOLIDATED_COMPOSE_DIR
-    ssm_agent = (f"https://s3.{settings.aws_region}.amazonaws.com/amazon-ssm-{settings.aws_region}"
-                 "/latest/linux_arm64/amazon-ssm-agent.rpm")
-    compose_url = (f"https://github.com/docker/compose/releases/download/{COMPOSE_VERSION}"
-                   "/docker-compose-linux-aarch64")
+    ssm_agent = (
+        f"https://s3.{settings.aws_region}.amazonaws.com/amazon-ssm-{settings.aws_region}"
+        "/latest/linux_arm64/amazon-ssm-agent.rpm"
+    )
+    compose_url = f"https://github.com/docker/compose/releases/download/{COMPOSE_VERSION}/docker-compose-linux-aarch64"
     lines = [
         "#!/bin/bash",
         f"# Consolidated TradAI host ({settings.environment}): docker compose runs the services from {directory}.",
@@ -261,9 +299,11 @@ def user_data_script(settings: Settings, *, images: dict[str, str], environments
         f"{directory}/start.sh",
         "token=$(curl -fsS -X PUT http://169.254.169.254/latest/api/token "
         "-H 'X-aws-ec2-metadata-token-ttl-seconds: 300')",
-        'address=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" '
-        "http://169.254.169.254/latest/meta-data/local-ipv4)",
-        *(f"aws servicediscovery register-instance --region {region} --service-id {shlex.quote(discovery_ids[s])} "
-          f'--instance-id {DISCOVERY_INSTANCE_ID} --attributes "AWS_INSTANCE_IPV4=$address"' for s in config.SERVICES),
+        'address=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/local-ipv4)',
+        *(
+            f"aws servicediscovery register-instance --region {region} --service-id {shlex.quote(discovery_ids[s])} "
+            f'--instance-id {DISCOVERY_INSTANCE_ID} --attributes "AWS_INSTANCE_IPV4=$address"'
+            for s in config.SERVICES
+        ),
     ]
     return "\n".join(lines) + "\n"

@@ -47,13 +47,15 @@ def container_environment(service: str, settings: Settings, upstream: UpstreamOu
         "ALERTS_TOPIC_ARN": upstream.alerts_topic_arn,
     }
     if service == MLFLOW_SERVICE:
-        environment.update({
-            "MLFLOW_DB_HOST": upstream.rds_address,
-            # Stack outputs carry numbers as floats.
-            "MLFLOW_DB_PORT": upstream.rds_port.apply(lambda port: str(int(port))),
-            "MLFLOW_DB_NAME": upstream.rds_db_name,
-            "MLFLOW_ARTIFACTS_BUCKET": upstream.entry("bucket_names", "mlflow"),
-        })
+        environment.update(
+            {
+                "MLFLOW_DB_HOST": upstream.rds_address,
+                # Stack outputs carry numbers as floats.
+                "MLFLOW_DB_PORT": upstream.rds_port.apply(lambda port: str(int(port))),
+                "MLFLOW_DB_NAME": upstream.rds_db_name,
+                "MLFLOW_ARTIFACTS_BUCKET": upstream.entry("bucket_names", "mlflow"),
+            }
+        )
     return pulumi.Output.all(**environment)
 
 
@@ -98,8 +100,9 @@ def task_definition(service: str, settings: Settings, upstream: UpstreamOutputs,
     return FargateTask(log_group, definition)
 
 
-def _container(service: str, settings: Settings, *, image: str, environment: dict, secret_arn: str,
-               log_group: str) -> dict:
+def _container(
+    service: str, settings: Settings, *, image: str, environment: dict, secret_arn: str, log_group: str
+) -> dict:
     container = {
         "name": service,
         "image": image,
@@ -111,7 +114,9 @@ def _container(service: str, settings: Settings, *, image: str, environment: dic
         "logConfiguration": {
             "logDriver": "awslogs",
             "options": {
-                "awslogs-group": log_group, "awslogs-region": settings.aws_region, "awslogs-stream-prefix": service,
+                "awslogs-group": log_group,
+                "awslogs-region": settings.aws_region,
+                "awslogs-stream-prefix": service,
             },
         },
     }
@@ -122,8 +127,9 @@ def _container(service: str, settings: Settings, *, image: str, environment: dic
     return container
 
 
-def fargate_services(settings: Settings, upstream: UpstreamOutputs, roles: ComputeRoles, cluster: Cluster,
-                     load_balancer: LoadBalancer) -> FargateServices:
+def fargate_services(
+    settings: Settings, upstream: UpstreamOutputs, roles: ComputeRoles, cluster: Cluster, load_balancer: LoadBalancer
+) -> FargateServices:
     """The four services in the private subnets, each attached to its target group, rolled back on failed deploys."""
     import pulumi_aws as aws
 
@@ -144,11 +150,13 @@ def fargate_services(settings: Settings, upstream: UpstreamOutputs, roles: Compu
                 "security_groups": [upstream.ecs_sg_id],
                 "assign_public_ip": False,
             },
-            load_balancers=[{
-                "target_group_arn": load_balancer.target_groups[service].arn,
-                "container_name": service,
-                "container_port": int(config.SERVICES[service]["port"]),
-            }],
+            load_balancers=[
+                {
+                    "target_group_arn": load_balancer.target_groups[service].arn,
+                    "container_name": service,
+                    "container_port": int(config.SERVICES[service]["port"]),
+                }
+            ],
             health_check_grace_period_seconds=HEALTH_CHECK_GRACE_S,
             deployment_circuit_breaker={"enable": True, "rollback": True},
             enable_execute_command=True,

@@ -15,15 +15,24 @@ from tradai_nb.stacks.policy import PolicyBuilder, assume_role_policy
 # The buckets services and functions work with; the logs bucket (audit records, CloudTrail) stays out of reach.
 SERVICE_BUCKETS = ("configs", "results", "arcticdb", "mlflow")
 TABLE_ACTIONS = (
-    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
-    "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
     "dynamodb:UpdateItem",
 )
 ECR_PULL_ACTIONS = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
 # ECS Exec opens SSM session channels from inside the task; these actions have no resource-level permissions.
 EXEC_CHANNEL_ACTIONS = (
-    "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
-    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
 )
 SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore"
 
@@ -45,7 +54,16 @@ class AccountArns:
 
     def arn(self, service: str, resource: str) -> pulumi.Output:
         return pulumi.Output.concat(
-            "arn:", self.partition, ":", service, ":", self.region, ":", self.account_id, ":", resource,
+            "arn:",
+            self.partition,
+            ":",
+            service,
+            ":",
+            self.region,
+            ":",
+            self.account_id,
+            ":",
+            resource,
         )
 
     def log_streams(self, log_group: str) -> pulumi.Output:
@@ -96,19 +114,24 @@ def add_data_access(policy: PolicyBuilder, upstream: UpstreamOutputs) -> PolicyB
     return (
         policy.allow(TABLE_ACTIONS, [*tables, *(pulumi.Output.concat(t, "/index/*") for t in tables)], sid="Tables")
         .allow(["s3:GetBucketLocation", "s3:ListBucket"], buckets, sid="ListBuckets")
-        .allow(["s3:DeleteObject", "s3:GetObject", "s3:PutObject"], [pulumi.Output.concat(b, "/*") for b in buckets],
-               sid="BucketObjects")
-        .allow(["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"], [upstream.backtest_queue_arn],
-               sid="SubmitBacktests")
+        .allow(
+            ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            [pulumi.Output.concat(b, "/*") for b in buckets],
+            sid="BucketObjects",
+        )
+        .allow(
+            ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"],
+            [upstream.backtest_queue_arn],
+            sid="SubmitBacktests",
+        )
         .allow(["sns:Publish"], [upstream.alerts_topic_arn], sid="PublishAlerts")
     )
 
 
 def add_image_pull(policy: PolicyBuilder, upstream: UpstreamOutputs, repositories: Sequence[str]) -> PolicyBuilder:
     """Pull from the named ECR repositories; the registry token is account-wide by design (narrow action)."""
-    return (
-        policy.allow(["ecr:GetAuthorizationToken"], ["*"], sid="RegistryToken")
-        .allow(ECR_PULL_ACTIONS, [upstream.entry("ecr_repository_arns", r) for r in repositories], sid="PullImages")
+    return policy.allow(["ecr:GetAuthorizationToken"], ["*"], sid="RegistryToken").allow(
+        ECR_PULL_ACTIONS, [upstream.entry("ecr_repository_arns", r) for r in repositories], sid="PullImages"
     )
 
 
@@ -119,20 +142,29 @@ def compute_roles(settings: Settings, upstream: UpstreamOutputs, arns: AccountAr
     env = settings.environment
     services = list(config.SERVICES)
 
-    execution_policy = add_image_pull(PolicyBuilder(), upstream, services).allow(
-        ["logs:CreateLogStream", "logs:PutLogEvents"],
-        [arns.log_streams(config.get_service_log_group(s, env)) for s in services],
-        sid="ServiceLogs",
-    ).allow(["secretsmanager:GetSecretValue"], [upstream.rds_secret_arn], sid="MlflowDatabaseSecret")
+    execution_policy = (
+        add_image_pull(PolicyBuilder(), upstream, services)
+        .allow(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [arns.log_streams(config.get_service_log_group(s, env)) for s in services],
+            sid="ServiceLogs",
+        )
+        .allow(["secretsmanager:GetSecretValue"], [upstream.rds_secret_arn], sid="MlflowDatabaseSecret")
+    )
     execution = service_role("ecs-execution", "ecs-tasks.amazonaws.com", execution_policy, settings, "ecs")
 
     task_policy = add_data_access(PolicyBuilder(), upstream).allow(EXEC_CHANNEL_ACTIONS, ["*"], sid="EcsExec")
     task = service_role("ecs-task", "ecs-tasks.amazonaws.com", task_policy, settings, "ecs")
 
-    instance_policy = add_data_access(add_image_pull(PolicyBuilder(), upstream, services), upstream).allow(
-        ["logs:CreateLogStream", "logs:PutLogEvents"], [arns.log_streams(config.CONSOLIDATED_LOG_GROUP)],
-        sid="ContainerLogs",
-    ).allow(["secretsmanager:GetSecretValue"], [upstream.rds_secret_arn], sid="MlflowDatabaseSecret")
+    instance_policy = (
+        add_data_access(add_image_pull(PolicyBuilder(), upstream, services), upstream)
+        .allow(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [arns.log_streams(config.CONSOLIDATED_LOG_GROUP)],
+            sid="ContainerLogs",
+        )
+        .allow(["secretsmanager:GetSecretValue"], [upstream.rds_secret_arn], sid="MlflowDatabaseSecret")
+    )
     instance = service_role("consolidated-instance", "ec2.amazonaws.com", instance_policy, settings, "consolidated")
     # Session Manager access (the runbooks' way in; no SSH keys) through AWS's maintained policy.
     aws.iam.RolePolicyAttachment(

@@ -61,8 +61,9 @@ def function_log_group(function: str, environment: str) -> str:
     return f"/aws/lambda/{config.get_function_name(function, environment)}"
 
 
-def lambda_functions(settings: Settings, upstream: UpstreamOutputs, arns: AccountArns, cluster: Cluster,
-                     state_machine_name: str) -> LambdaFunctions:
+def lambda_functions(
+    settings: Settings, upstream: UpstreamOutputs, arns: AccountArns, cluster: Cluster, state_machine_name: str
+) -> LambdaFunctions:
     """config.LAMBDA_FUNCTIONS as image functions, wired to their schedules, the backtest queue and the alerts topic."""
     triggers = {function: trigger_of(function, settings) for function in config.LAMBDA_FUNCTIONS}
     queues = {config.BACKTEST_QUEUE: upstream.backtest_queue_arn}
@@ -70,8 +71,13 @@ def lambda_functions(settings: Settings, upstream: UpstreamOutputs, arns: Accoun
     _check_trigger_sources(triggers, queues, topics)
 
     log_groups = {function: _log_group(function, settings) for function in config.LAMBDA_FUNCTIONS}
-    role = service_role("lambda", "lambda.amazonaws.com", _role_policy(settings, upstream, arns, cluster,
-                                                                       state_machine_name), settings, "lambda")
+    role = service_role(
+        "lambda",
+        "lambda.amazonaws.com",
+        _role_policy(settings, upstream, arns, cluster, state_machine_name),
+        settings,
+        "lambda",
+    )
     state_machine_arn = arns.arn("states", f"stateMachine:{state_machine_name}")
     functions = {
         function: _function(function, settings, upstream, cluster, role, log_groups[function], state_machine_arn)
@@ -87,8 +93,9 @@ def lambda_functions(settings: Settings, upstream: UpstreamOutputs, arns: Accoun
     return LambdaFunctions(functions, role)
 
 
-def _check_trigger_sources(triggers: dict[str, Trigger], queues: dict[str, pulumi.Output],
-                           topics: dict[str, pulumi.Output]) -> None:
+def _check_trigger_sources(
+    triggers: dict[str, Trigger], queues: dict[str, pulumi.Output], topics: dict[str, pulumi.Output]
+) -> None:
     """Fail on a queue or topic trigger naming a queue or topic this estate does not have."""
     for function, trigger in triggers.items():
         known = {"queue": queues, "topic": topics}.get(trigger.kind)
@@ -112,8 +119,15 @@ def _log_group(function: str, settings: Settings) -> pulumi.CustomResource:
     )
 
 
-def _function(function: str, settings: Settings, upstream: UpstreamOutputs, cluster: Cluster, role: ServiceRole,
-              log_group: pulumi.CustomResource, state_machine_arn: pulumi.Input[str]) -> pulumi.CustomResource:
+def _function(
+    function: str,
+    settings: Settings,
+    upstream: UpstreamOutputs,
+    cluster: Cluster,
+    role: ServiceRole,
+    log_group: pulumi.CustomResource,
+    state_machine_arn: pulumi.Input[str],
+) -> pulumi.CustomResource:
     """One image function with the shared role, its log group and the estate's ARNs in its environment."""
     import pulumi_aws as aws
 
@@ -128,21 +142,24 @@ def _function(function: str, settings: Settings, upstream: UpstreamOutputs, clus
         role=role.role.arn,
         memory_size=int(spec["memory"]),
         timeout=int(spec["timeout"]),
-        environment={"variables": {
-            "TRADAI_ENVIRONMENT": env,
-            "ALERTS_TOPIC_ARN": upstream.alerts_topic_arn,
-            "BACKTEST_QUEUE_URL": upstream.backtest_queue_url,
-            "BACKTEST_STATE_MACHINE_ARN": state_machine_arn,
-            "ECS_CLUSTER_NAME": cluster.cluster.name,
-        }},
+        environment={
+            "variables": {
+                "TRADAI_ENVIRONMENT": env,
+                "ALERTS_TOPIC_ARN": upstream.alerts_topic_arn,
+                "BACKTEST_QUEUE_URL": upstream.backtest_queue_url,
+                "BACKTEST_STATE_MACHINE_ARN": state_machine_arn,
+                "ECS_CLUSTER_NAME": cluster.cluster.name,
+            }
+        },
         logging_config={"log_format": "Text", "log_group": log_group.name},
         tags=config.get_tags(service=function, environment=env),
         opts=pulumi.ResourceOptions(depends_on=[role.policy, log_group]),
     )
 
 
-def _queue_trigger(function: str, queue_arn: pulumi.Input[str], target: pulumi.CustomResource, role: ServiceRole,
-                   settings: Settings) -> None:
+def _queue_trigger(
+    function: str, queue_arn: pulumi.Input[str], target: pulumi.CustomResource, role: ServiceRole, settings: Settings
+) -> None:
     """The event source mapping that feeds a queue to a function, one message at a time."""
     import pulumi_aws as aws
 
@@ -198,8 +215,9 @@ def _schedule(function: str, expression: str, target: pulumi.CustomResource, set
     )
 
 
-def _role_policy(settings: Settings, upstream: UpstreamOutputs, arns: AccountArns, cluster: Cluster,
-                 state_machine_name: str) -> PolicyBuilder:
+def _role_policy(
+    settings: Settings, upstream: UpstreamOutputs, arns: AccountArns, cluster: Cluster, state_machine_name: str
+) -> PolicyBuilder:
     """The functions' shared role policy: their logs, data, the backtest queue and workflow, cluster tasks, costs."""
     env = settings.environment
     policy = PolicyBuilder().allow(
@@ -209,16 +227,29 @@ def _role_policy(settings: Settings, upstream: UpstreamOutputs, arns: AccountArn
     )
     return (
         add_data_access(policy, upstream)
-        .allow(["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
-               [upstream.backtest_queue_arn], sid="ConsumeBacktests")
+        .allow(
+            ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+            [upstream.backtest_queue_arn],
+            sid="ConsumeBacktests",
+        )
         # The state machine's ARN follows from its name, so the role needs no reference back to it (it invokes us).
-        .allow(["states:StartExecution"], [arns.arn("states", f"stateMachine:{state_machine_name}")],
-               sid="StartBacktestWorkflow")
-        .allow(["ecs:DescribeTasks", "ecs:StopTask"], [pulumi.Output.concat(
-            arns.arn("ecs", "task/"), cluster.cluster.name, "/*")], sid="ReapClusterTasks")
+        .allow(
+            ["states:StartExecution"],
+            [arns.arn("states", f"stateMachine:{state_machine_name}")],
+            sid="StartBacktestWorkflow",
+        )
+        .allow(
+            ["ecs:DescribeTasks", "ecs:StopTask"],
+            [pulumi.Output.concat(arns.arn("ecs", "task/"), cluster.cluster.name, "/*")],
+            sid="ReapClusterTasks",
+        )
         # ListTasks has no resource-level permissions; the condition keeps it to this cluster.
-        .allow(["ecs:ListTasks"], ["*"], sid="ListClusterTasks",
-               condition={"ArnEquals": {"ecs:cluster": cluster.cluster.arn}})
+        .allow(
+            ["ecs:ListTasks"],
+            ["*"],
+            sid="ListClusterTasks",
+            condition={"ArnEquals": {"ecs:cluster": cluster.cluster.arn}},
+        )
         # Cost Explorer has no resource-level permissions; read-only.
         .allow(["ce:GetCostAndUsage"], ["*"], sid="ReadCosts")
     )

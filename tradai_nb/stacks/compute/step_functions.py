@@ -32,10 +32,14 @@ class Slot:
 
 
 _NOTIFY_FAILURE = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "NotifyFailure"}]
-_LAMBDA_RETRY = [{
-    "ErrorEquals": ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"],
-    "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2,
-}]
+_LAMBDA_RETRY = [
+    {
+        "ErrorEquals": ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 3,
+        "BackoffRate": 2,
+    }
+]
 FAILURE_SUBJECT = "TradAI backtest workflow failed ({environment})"
 
 # The workflow in Amazon States Language; any failure after validation is published to the alerts topic.
@@ -45,10 +49,12 @@ WORKFLOW_DEFINITION = {
     "States": {
         "ValidateRequest": {
             "Type": "Choice",
-            "Choices": [{
-                "And": [{"Variable": f"$.{field}", "IsPresent": True} for field in REQUIRED_INPUT],
-                "Next": "RunBacktest",
-            }],
+            "Choices": [
+                {
+                    "And": [{"Variable": f"$.{field}", "IsPresent": True} for field in REQUIRED_INPUT],
+                    "Next": "RunBacktest",
+                }
+            ],
             "Default": "InvalidRequest",
         },
         "InvalidRequest": {
@@ -63,18 +69,25 @@ WORKFLOW_DEFINITION = {
             "Parameters": {
                 "Cluster": Slot("cluster_arn"),
                 "TaskDefinition": Slot("task_definition_arn"),
-                "NetworkConfiguration": {"AwsvpcConfiguration": {
-                    "Subnets": Slot("subnets"), "SecurityGroups": [Slot("security_group")],
-                    "AssignPublicIp": "DISABLED",
-                }},
-                "Overrides": {"ContainerOverrides": [{
-                    "Name": BACKTEST_SERVICE,
-                    "Environment": [
-                        {"Name": "TRADAI_TASK", "Value": "backtest"},
-                        {"Name": "BACKTEST_ID", "Value.$": "$.backtest_id"},
-                        {"Name": "STRATEGY", "Value.$": "$.strategy"},
-                    ],
-                }]},
+                "NetworkConfiguration": {
+                    "AwsvpcConfiguration": {
+                        "Subnets": Slot("subnets"),
+                        "SecurityGroups": [Slot("security_group")],
+                        "AssignPublicIp": "DISABLED",
+                    }
+                },
+                "Overrides": {
+                    "ContainerOverrides": [
+                        {
+                            "Name": BACKTEST_SERVICE,
+                            "Environment": [
+                                {"Name": "TRADAI_TASK", "Value": "backtest"},
+                                {"Name": "BACKTEST_ID", "Value.$": "$.backtest_id"},
+                                {"Name": "STRATEGY", "Value.$": "$.strategy"},
+                            ],
+                        }
+                    ]
+                },
                 "PropagateTags": "TASK_DEFINITION",
             },
             "ResultPath": "$.task",
@@ -112,7 +125,9 @@ WORKFLOW_DEFINITION = {
             "Next": "BacktestFailed",
         },
         "BacktestFailed": {
-            "Type": "Fail", "Error": "BacktestFailed", "Cause": "see the alert published for this execution",
+            "Type": "Fail",
+            "Error": "BacktestFailed",
+            "Cause": "see the alert published for this execution",
         },
     },
 }
@@ -134,25 +149,45 @@ def fill_slots(template: Any, values: dict[str, Any]) -> Any:
     return template
 
 
-def definition(settings: Settings, *, cluster_arn: str, task_definition_arn: str, subnets: list[str],
-               security_group: str, results_function_arn: str, promoter_function_arn: str,
-               alerts_topic_arn: str) -> str:
+def definition(
+    settings: Settings,
+    *,
+    cluster_arn: str,
+    task_definition_arn: str,
+    subnets: list[str],
+    security_group: str,
+    results_function_arn: str,
+    promoter_function_arn: str,
+    alerts_topic_arn: str,
+) -> str:
     """WORKFLOW_DEFINITION as JSON, with this deployment's cluster, task, network, functions and topic."""
-    return json.dumps(fill_slots(WORKFLOW_DEFINITION, {
-        "cluster_arn": cluster_arn,
-        "task_definition_arn": task_definition_arn,
-        "subnets": subnets,
-        "security_group": security_group,
-        "results_function_arn": results_function_arn,
-        "promoter_function_arn": promoter_function_arn,
-        "alerts_topic_arn": alerts_topic_arn,
-        "failure_subject": FAILURE_SUBJECT.format(environment=settings.environment),
-    }), sort_keys=True)
+    return json.dumps(
+        fill_slots(
+            WORKFLOW_DEFINITION,
+            {
+                "cluster_arn": cluster_arn,
+                "task_definition_arn": task_definition_arn,
+                "subnets": subnets,
+                "security_group": security_group,
+                "results_function_arn": results_function_arn,
+                "promoter_function_arn": promoter_function_arn,
+                "alerts_topic_arn": alerts_topic_arn,
+                "failure_subject": FAILURE_SUBJECT.format(environment=settings.environment),
+            },
+        ),
+        sort_keys=True,
+    )
 
 
-def backtest_workflow(settings: Settings, upstream: UpstreamOutputs, arns: AccountArns, cluster: Cluster,
-                      backtest_task: pulumi.CustomResource, roles: ComputeRoles,
-                      functions: dict[str, pulumi.CustomResource]):
+def backtest_workflow(
+    settings: Settings,
+    upstream: UpstreamOutputs,
+    arns: AccountArns,
+    cluster: Cluster,
+    backtest_task: pulumi.CustomResource,
+    roles: ComputeRoles,
+    functions: dict[str, pulumi.CustomResource],
+):
     """The state machine, its role (only the task, functions and topic it uses) and its log group."""
     import pulumi_aws as aws
 
@@ -168,23 +203,49 @@ def backtest_workflow(settings: Settings, upstream: UpstreamOutputs, arns: Accou
     family = config.get_service_name(BACKTEST_SERVICE, env)
     policy = (
         PolicyBuilder()
-        .allow(["ecs:RunTask"], [arns.arn("ecs", f"task-definition/{family}:*")], sid="RunBacktestTask",
-               condition={"ArnEquals": {"ecs:cluster": cluster.cluster.arn}})
-        .allow(["ecs:DescribeTasks", "ecs:StopTask"],
-               [pulumi.Output.concat(arns.arn("ecs", "task/"), cluster.cluster.name, "/*")], sid="WatchBacktestTask")
-        .allow(["iam:PassRole"], [roles.task.role.arn, roles.execution.role.arn], sid="PassTaskRoles",
-               condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}})
-        .allow(["events:DescribeRule", "events:PutRule", "events:PutTargets"], [arns.arn("events", SYNC_RULE)],
-               sid="SyncTaskEvents")
-        .allow(["lambda:InvokeFunction"], [functions[RESULTS_FUNCTION].arn, functions[PROMOTER_FUNCTION].arn],
-               sid="InvokeWorkflowFunctions")
+        .allow(
+            ["ecs:RunTask"],
+            [arns.arn("ecs", f"task-definition/{family}:*")],
+            sid="RunBacktestTask",
+            condition={"ArnEquals": {"ecs:cluster": cluster.cluster.arn}},
+        )
+        .allow(
+            ["ecs:DescribeTasks", "ecs:StopTask"],
+            [pulumi.Output.concat(arns.arn("ecs", "task/"), cluster.cluster.name, "/*")],
+            sid="WatchBacktestTask",
+        )
+        .allow(
+            ["iam:PassRole"],
+            [roles.task.role.arn, roles.execution.role.arn],
+            sid="PassTaskRoles",
+            condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        )
+        .allow(
+            ["events:DescribeRule", "events:PutRule", "events:PutTargets"],
+            [arns.arn("events", SYNC_RULE)],
+            sid="SyncTaskEvents",
+        )
+        .allow(
+            ["lambda:InvokeFunction"],
+            [functions[RESULTS_FUNCTION].arn, functions[PROMOTER_FUNCTION].arn],
+            sid="InvokeWorkflowFunctions",
+        )
         .allow(["sns:Publish"], [upstream.alerts_topic_arn], sid="PublishFailures")
         # Step Functions' log delivery: these CloudWatch Logs actions have no resource-level permissions.
-        .allow([
-            "logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups",
-            "logs:DescribeResourcePolicies", "logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
-            "logs:UpdateLogDelivery",
-        ], ["*"], sid="LogDelivery")
+        .allow(
+            [
+                "logs:CreateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:DescribeLogGroups",
+                "logs:DescribeResourcePolicies",
+                "logs:GetLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:UpdateLogDelivery",
+            ],
+            ["*"],
+            sid="LogDelivery",
+        )
     )
     role = service_role("backtest-workflow", "states.amazonaws.com", policy, settings, "backtest-workflow")
     document = pulumi.Output.all(

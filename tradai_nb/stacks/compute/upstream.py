@@ -43,9 +43,12 @@ class UpstreamOutputs:
         """Reference persistent and foundation and require every export compute needs."""
         persistent = Upstream("persistent", settings)
         foundation = Upstream("foundation", settings)
-        return cls(**{
-            f.name: (persistent if f.name in _PERSISTENT_EXPORTS else foundation).require(f.name) for f in fields(cls)
-        })
+        return cls(
+            **{
+                f.name: (persistent if f.name in _PERSISTENT_EXPORTS else foundation).require(f.name)
+                for f in fields(cls)
+            }
+        )
 
     def entry(self, export: str, key: str) -> pulumi.Output:
         """One entry of a mapping export (e.g. table_arns["api_keys"]); a missing entry names both sides."""

@@ -21,20 +21,23 @@ INTEGRATION_TIMEOUT_MS = 30_000
 CORS_ALLOWED_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 CORS_ALLOWED_HEADERS = ["authorization", "content-type", "x-request-id"]
 CORS_MAX_AGE_S = 600
-ACCESS_LOG_FORMAT = json.dumps({
-    "requestId": "$context.requestId",
-    "sourceIp": "$context.identity.sourceIp",
-    "requestTime": "$context.requestTime",
-    "httpMethod": "$context.httpMethod",
-    "path": "$context.path",
-    "routeKey": "$context.routeKey",
-    "status": "$context.status",
-    "responseLength": "$context.responseLength",
-    "latencyMs": "$context.responseLatency",
-    "integrationLatencyMs": "$context.integrationLatency",
-    "integrationError": "$context.integrationErrorMessage",
-    "authorizerError": "$context.authorizer.error",
-}, sort_keys=True)
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "sourceIp": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "path": "$context.path",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "latencyMs": "$context.responseLatency",
+        "integrationLatencyMs": "$context.integrationLatency",
+        "integrationError": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error",
+    },
+    sort_keys=True,
+)
 
 
 def proxy_route_key(service: str) -> str:
@@ -67,8 +70,7 @@ def create_http_api(
     authorizer = _cognito_authorizer(env, api, user_pool_endpoint, m2m_client_id)
     # With a certificate the ALB listener is HTTPS and presents the API domain's certificate: verify that name.
     tls_config = (
-        {"server_name_to_verify": settings.api_domain}
-        if settings.certificate_arn and settings.api_domain else None
+        {"server_name_to_verify": settings.api_domain} if settings.certificate_arn and settings.api_domain else None
     )
     for service in config.SERVICES:
         _service_routes(service, api, vpc_link, authorizer, alb_listener_arn, tls_config)
@@ -92,13 +94,16 @@ def _api(settings: Settings, api_name: str, tags: dict[str, str]) -> aws.apigate
             "allow_methods": CORS_ALLOWED_METHODS,
             "allow_headers": CORS_ALLOWED_HEADERS,
             "max_age": CORS_MAX_AGE_S,
-        } if settings.cors_allowed_origins else None,
+        }
+        if settings.cors_allowed_origins
+        else None,
         tags=tags,
     )
 
 
-def _vpc_link(env: str, private_subnet_ids: pulumi.Input[list[str]], alb_sg_id: pulumi.Input[str],
-              tags: dict[str, str]) -> aws.apigatewayv2.VpcLink:
+def _vpc_link(
+    env: str, private_subnet_ids: pulumi.Input[list[str]], alb_sg_id: pulumi.Input[str], tags: dict[str, str]
+) -> aws.apigatewayv2.VpcLink:
     """The VPC link into the private subnets, through the ALB's security group."""
     import pulumi_aws as aws
 
@@ -111,8 +116,9 @@ def _vpc_link(env: str, private_subnet_ids: pulumi.Input[list[str]], alb_sg_id: 
     )
 
 
-def _cognito_authorizer(env: str, api: aws.apigatewayv2.Api, user_pool_endpoint: pulumi.Input[str],
-                        m2m_client_id: pulumi.Input[str]) -> aws.apigatewayv2.Authorizer:
+def _cognito_authorizer(
+    env: str, api: aws.apigatewayv2.Api, user_pool_endpoint: pulumi.Input[str], m2m_client_id: pulumi.Input[str]
+) -> aws.apigatewayv2.Authorizer:
     """The JWT authorizer that checks Cognito access tokens."""
     import pulumi_aws as aws
 
@@ -130,9 +136,14 @@ def _cognito_authorizer(env: str, api: aws.apigatewayv2.Api, user_pool_endpoint:
     )
 
 
-def _service_routes(service: str, api: aws.apigatewayv2.Api, vpc_link: aws.apigatewayv2.VpcLink,
-                    authorizer: aws.apigatewayv2.Authorizer, alb_listener_arn: pulumi.Input[str],
-                    tls_config: dict[str, str] | None) -> None:
+def _service_routes(
+    service: str,
+    api: aws.apigatewayv2.Api,
+    vpc_link: aws.apigatewayv2.VpcLink,
+    authorizer: aws.apigatewayv2.Authorizer,
+    alb_listener_arn: pulumi.Input[str],
+    tls_config: dict[str, str] | None,
+) -> None:
     """A service's integration with the ALB listener, its authorized proxy route and its open health route."""
     import pulumi_aws as aws
 
@@ -169,8 +180,9 @@ def _service_routes(service: str, api: aws.apigatewayv2.Api, vpc_link: aws.apiga
     )
 
 
-def _stage(settings: Settings, api: aws.apigatewayv2.Api, api_name: str,
-           tags: dict[str, str]) -> aws.apigatewayv2.Stage:
+def _stage(
+    settings: Settings, api: aws.apigatewayv2.Api, api_name: str, tags: dict[str, str]
+) -> aws.apigatewayv2.Stage:
     """The auto-deployed default stage and the log group of its access logs."""
     import pulumi_aws as aws
 
@@ -190,8 +202,9 @@ def _stage(settings: Settings, api: aws.apigatewayv2.Api, api_name: str,
     )
 
 
-def _custom_domain(settings: Settings, api: aws.apigatewayv2.Api, stage: aws.apigatewayv2.Stage,
-                   tags: dict[str, str]) -> None:
+def _custom_domain(
+    settings: Settings, api: aws.apigatewayv2.Api, stage: aws.apigatewayv2.Stage, tags: dict[str, str]
+) -> None:
     """The API's custom domain (regional, TLS 1.2) and its mapping to the stage."""
     import pulumi_aws as aws
 

@@ -78,17 +78,24 @@ def create_alarms(
     return Alarms([*critical, dlq], _composite_alarm(notify, critical))
 
 
-def _alb_alarms(notify: _Notify, settings: Settings,
-                alb_arn_suffix: pulumi.Input[str]) -> list[aws.cloudwatch.MetricAlarm]:
+def _alb_alarms(
+    notify: _Notify, settings: Settings, alb_arn_suffix: pulumi.Input[str]
+) -> list[aws.cloudwatch.MetricAlarm]:
     """The ALB's p99 latency and 5xx alarms."""
     alb = {"LoadBalancer": alb_arn_suffix}
     latency = notify.alarm(
         "alb-latency-p99",
         f"ALB target response time p99 above {settings.alarm_latency_threshold_ms} ms for 3 of 5 minutes",
-        namespace="AWS/ApplicationELB", metric_name="TargetResponseTime", dimensions=alb,
-        extended_statistic="p99", period=60, evaluation_periods=5, datapoints_to_alarm=3,
+        namespace="AWS/ApplicationELB",
+        metric_name="TargetResponseTime",
+        dimensions=alb,
+        extended_statistic="p99",
+        period=60,
+        evaluation_periods=5,
+        datapoints_to_alarm=3,
         # TargetResponseTime is reported in seconds.
-        comparison_operator="GreaterThanThreshold", threshold=settings.alarm_latency_threshold_ms / 1000,
+        comparison_operator="GreaterThanThreshold",
+        threshold=settings.alarm_latency_threshold_ms / 1000,
         treat_missing_data="notBreaching",
     )
     errors = notify.alarm(
@@ -97,29 +104,41 @@ def _alb_alarms(notify: _Notify, settings: Settings,
         metric_queries=[
             _metric_query("elb", "HTTPCode_ELB_5XX_Count", alb),
             _metric_query("target", "HTTPCode_Target_5XX_Count", alb),
-            {"id": "errors", "expression": "FILL(elb, 0) + FILL(target, 0)", "label": "5xx responses",
-             "return_data": True},
+            {
+                "id": "errors",
+                "expression": "FILL(elb, 0) + FILL(target, 0)",
+                "label": "5xx responses",
+                "return_data": True,
+            },
         ],
-        evaluation_periods=1, comparison_operator="GreaterThanOrEqualToThreshold",
-        threshold=ALB_5XX_PER_5_MIN_THRESHOLD, treat_missing_data="notBreaching",
+        evaluation_periods=1,
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        threshold=ALB_5XX_PER_5_MIN_THRESHOLD,
+        treat_missing_data="notBreaching",
     )
     return [latency, errors]
 
 
-def _unhealthy_host_alarms(notify: _Notify, alb_arn_suffix: pulumi.Input[str],
-                           target_group_arn_suffixes: pulumi.Input[dict[str, str]]) -> list[aws.cloudwatch.MetricAlarm]:
+def _unhealthy_host_alarms(
+    notify: _Notify, alb_arn_suffix: pulumi.Input[str], target_group_arn_suffixes: pulumi.Input[dict[str, str]]
+) -> list[aws.cloudwatch.MetricAlarm]:
     """One alarm per service on unhealthy targets in its target group."""
     return [
         notify.alarm(
             f"{service}-unhealthy-hosts",
             f"{service}: unhealthy targets behind the ALB for 3 minutes",
-            namespace="AWS/ApplicationELB", metric_name="UnHealthyHostCount",
+            namespace="AWS/ApplicationELB",
+            metric_name="UnHealthyHostCount",
             dimensions={
                 "LoadBalancer": alb_arn_suffix,
                 "TargetGroup": pulumi.Output.from_input(target_group_arn_suffixes).apply(_pick_suffix(service)),
             },
-            statistic="Maximum", period=60, evaluation_periods=3,
-            comparison_operator="GreaterThanThreshold", threshold=0, treat_missing_data="notBreaching",
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=3,
+            comparison_operator="GreaterThanThreshold",
+            threshold=0,
+            treat_missing_data="notBreaching",
         )
         for service in config.SERVICES
     ]
@@ -130,9 +149,14 @@ def _heartbeat_alarm(notify: _Notify) -> aws.cloudwatch.MetricAlarm:
     return notify.alarm(
         "heartbeat",
         f"no {HEARTBEAT_METRIC} for {HEARTBEAT_PERIOD_S * HEARTBEAT_MISSED_PERIODS // 60} minutes",
-        namespace=CUSTOM_NAMESPACE, metric_name=HEARTBEAT_METRIC, dimensions={"Environment": notify.environment},
-        statistic="SampleCount", period=HEARTBEAT_PERIOD_S, evaluation_periods=HEARTBEAT_MISSED_PERIODS,
-        comparison_operator="LessThanThreshold", threshold=1,
+        namespace=CUSTOM_NAMESPACE,
+        metric_name=HEARTBEAT_METRIC,
+        dimensions={"Environment": notify.environment},
+        statistic="SampleCount",
+        period=HEARTBEAT_PERIOD_S,
+        evaluation_periods=HEARTBEAT_MISSED_PERIODS,
+        comparison_operator="LessThanThreshold",
+        threshold=1,
         # Silence is exactly what this alarm is for.
         treat_missing_data="breaching",
     )
@@ -143,10 +167,14 @@ def _min_strategies_alarm(notify: _Notify, settings: Settings) -> aws.cloudwatch
     return notify.alarm(
         "min-strategies",
         f"fewer than {settings.alarm_min_strategies} active trading strategies for 15 minutes",
-        namespace=CUSTOM_NAMESPACE, metric_name=ACTIVE_STRATEGIES_METRIC,
+        namespace=CUSTOM_NAMESPACE,
+        metric_name=ACTIVE_STRATEGIES_METRIC,
         dimensions={"Environment": notify.environment},
-        statistic="Minimum", period=300, evaluation_periods=3,
-        comparison_operator="LessThanThreshold", threshold=settings.alarm_min_strategies,
+        statistic="Minimum",
+        period=300,
+        evaluation_periods=3,
+        comparison_operator="LessThanThreshold",
+        threshold=settings.alarm_min_strategies,
         # No metric means no strategy is reporting.
         treat_missing_data="breaching",
     )
@@ -157,10 +185,15 @@ def _backtest_dlq_alarm(notify: _Notify, backtest_dlq_arn: pulumi.Input[str]) ->
     return notify.alarm(
         "backtest-dlq-messages",
         "backtest jobs landed in the dead-letter queue",
-        namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
+        namespace="AWS/SQS",
+        metric_name="ApproximateNumberOfMessagesVisible",
         dimensions={"QueueName": pulumi.Output.from_input(backtest_dlq_arn).apply(queue_name)},
-        statistic="Maximum", period=300, evaluation_periods=1,
-        comparison_operator="GreaterThanThreshold", threshold=0, treat_missing_data="notBreaching",
+        statistic="Maximum",
+        period=300,
+        evaluation_periods=1,
+        comparison_operator="GreaterThanThreshold",
+        threshold=0,
+        treat_missing_data="notBreaching",
     )
 
 
@@ -193,8 +226,13 @@ def _metric_query(query_id: str, metric_name: str, dimensions: dict) -> dict:
     return {
         "id": query_id,
         "return_data": False,
-        "metric": {"namespace": "AWS/ApplicationELB", "metric_name": metric_name, "dimensions": dimensions,
-                   "stat": "Sum", "period": 300},
+        "metric": {
+            "namespace": "AWS/ApplicationELB",
+            "metric_name": metric_name,
+            "dimensions": dimensions,
+            "stat": "Sum",
+            "period": 300,
+        },
     }
 
 

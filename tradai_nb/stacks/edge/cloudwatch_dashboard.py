@@ -58,44 +58,96 @@ def dashboard_body(settings: Settings, sources: DashboardSources) -> str:
     latency_threshold_s = settings.alarm_latency_threshold_ms / 1000
     rows = [
         [
-            _metrics("ALB target response time (s)", region, [
-                ["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p50", "label": "p50"}],
-                ["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p99", "label": "p99"}],
-            ], period_s=60, horizontal=[{"label": "latency alarm", "value": latency_threshold_s}]),
-            _metrics("ALB requests", region, [
-                ["AWS/ApplicationELB", "RequestCount", *alb, {"stat": "Sum"}],
-            ], period_s=60),
-            _metrics("ALB 5xx responses", region, [
-                ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", *alb, {"stat": "Sum", "label": "ALB"}],
-                ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb, {"stat": "Sum", "label": "targets"}],
-            ], period_s=300),
+            _metrics(
+                "ALB target response time (s)",
+                region,
+                [
+                    ["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p50", "label": "p50"}],
+                    ["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p99", "label": "p99"}],
+                ],
+                period_s=60,
+                horizontal=[{"label": "latency alarm", "value": latency_threshold_s}],
+            ),
+            _metrics(
+                "ALB requests",
+                region,
+                [
+                    ["AWS/ApplicationELB", "RequestCount", *alb, {"stat": "Sum"}],
+                ],
+                period_s=60,
+            ),
+            _metrics(
+                "ALB 5xx responses",
+                region,
+                [
+                    ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", *alb, {"stat": "Sum", "label": "ALB"}],
+                    ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb, {"stat": "Sum", "label": "targets"}],
+                ],
+                period_s=300,
+            ),
         ],
         [
             _cpu_widget(region, sources),
-            _metrics("Lambda errors", region, [
-                ["AWS/Lambda", "Errors", "FunctionName", name, {"stat": "Sum", "label": function}]
-                for function, name in sorted(sources.lambda_function_names.items())
-            ], period_s=300),
+            _metrics(
+                "Lambda errors",
+                region,
+                [
+                    ["AWS/Lambda", "Errors", "FunctionName", name, {"stat": "Sum", "label": function}]
+                    for function, name in sorted(sources.lambda_function_names.items())
+                ],
+                period_s=300,
+            ),
         ],
         [
-            _metrics("Backtest queue depth", region, [
-                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name(arn),
-                 {"stat": "Maximum", "label": label}]
-                for label, arn in (("queue", sources.backtest_queue_arn), ("dead letters", sources.backtest_dlq_arn))
-            ], period_s=300),
-            _metrics("Active strategies", region, [
-                [CUSTOM_NAMESPACE, ACTIVE_STRATEGIES_METRIC, *custom, {"stat": "Minimum"}],
-            ], period_s=300, horizontal=(
-                [{"label": "minimum", "value": settings.alarm_min_strategies}] if settings.alarm_min_strategies else []
-            )),
-            _metrics("Heartbeats", region, [
-                [CUSTOM_NAMESPACE, HEARTBEAT_METRIC, *custom, {"stat": "SampleCount"}],
-            ], period_s=300),
+            _metrics(
+                "Backtest queue depth",
+                region,
+                [
+                    [
+                        "AWS/SQS",
+                        "ApproximateNumberOfMessagesVisible",
+                        "QueueName",
+                        queue_name(arn),
+                        {"stat": "Maximum", "label": label},
+                    ]
+                    for label, arn in (
+                        ("queue", sources.backtest_queue_arn),
+                        ("dead letters", sources.backtest_dlq_arn),
+                    )
+                ],
+                period_s=300,
+            ),
+            _metrics(
+                "Active strategies",
+                region,
+                [
+                    [CUSTOM_NAMESPACE, ACTIVE_STRATEGIES_METRIC, *custom, {"stat": "Minimum"}],
+                ],
+                period_s=300,
+                horizontal=(
+                    [{"label": "minimum", "value": settings.alarm_min_strategies}]
+                    if settings.alarm_min_strategies
+                    else []
+                ),
+            ),
+            _metrics(
+                "Heartbeats",
+                region,
+                [
+                    [CUSTOM_NAMESPACE, HEARTBEAT_METRIC, *custom, {"stat": "SampleCount"}],
+                ],
+                period_s=300,
+            ),
         ],
         [
-            {"type": "alarm", "properties": {
-                "title": "Alarms", "alarms": sources.alarm_arns, "sortBy": "stateUpdatedTimestamp",
-            }},
+            {
+                "type": "alarm",
+                "properties": {
+                    "title": "Alarms",
+                    "alarms": sources.alarm_arns,
+                    "sortBy": "stateUpdatedTimestamp",
+                },
+            },
         ],
     ]
     return json.dumps({"widgets": _layout(rows)}, sort_keys=True)
@@ -103,19 +155,49 @@ def dashboard_body(settings: Settings, sources: DashboardSources) -> str:
 
 def _cpu_widget(region: str, sources: DashboardSources) -> dict:
     if sources.service_names:
-        return _metrics("ECS service CPU (%)", region, [
-            ["AWS/ECS", "CPUUtilization", "ClusterName", sources.ecs_cluster_name, "ServiceName", name, {"label": service}]
-            for service, name in sorted(sources.service_names.items())
-        ], period_s=60)
-    return _metrics("Consolidated host CPU (%)", region, [
-        ["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", sources.consolidated_asg_name, {"label": "consolidated"}],
-    ], period_s=60)
+        return _metrics(
+            "ECS service CPU (%)",
+            region,
+            [
+                [
+                    "AWS/ECS",
+                    "CPUUtilization",
+                    "ClusterName",
+                    sources.ecs_cluster_name,
+                    "ServiceName",
+                    name,
+                    {"label": service},
+                ]
+                for service, name in sorted(sources.service_names.items())
+            ],
+            period_s=60,
+        )
+    return _metrics(
+        "Consolidated host CPU (%)",
+        region,
+        [
+            [
+                "AWS/EC2",
+                "CPUUtilization",
+                "AutoScalingGroupName",
+                sources.consolidated_asg_name,
+                {"label": "consolidated"},
+            ],
+        ],
+        period_s=60,
+    )
 
 
-def _metrics(title: str, region: str, metrics: list[list], *, period_s: int,
-             horizontal: list[dict] | None = None) -> dict:
+def _metrics(
+    title: str, region: str, metrics: list[list], *, period_s: int, horizontal: list[dict] | None = None
+) -> dict:
     properties: dict[str, Any] = {
-        "title": title, "region": region, "view": "timeSeries", "stacked": False, "period": period_s, "metrics": metrics,
+        "title": title,
+        "region": region,
+        "view": "timeSeries",
+        "stacked": False,
+        "period": period_s,
+        "metrics": metrics,
     }
     if horizontal:
         properties["annotations"] = {"horizontal": horizontal}
@@ -128,6 +210,7 @@ def _layout(rows: list[list[dict]]) -> list[dict]:
     for row_index, row in enumerate(rows):
         width = GRID_WIDTH // len(row)
         for column, widget in enumerate(row):
-            widgets.append({**widget, "x": column * width, "y": row_index * WIDGET_HEIGHT,
-                            "width": width, "height": WIDGET_HEIGHT})
+            widgets.append(
+                {**widget, "x": column * width, "y": row_index * WIDGET_HEIGHT, "width": width, "height": WIDGET_HEIGHT}
+            )
     return widgets

@@ -55,29 +55,45 @@ def create_web_acl(settings: Settings, *, alb_arn: pulumi.Input[str], vpc_cidr: 
         scope="REGIONAL",
         default_action={"allow": {}},
         rules=[
-            _rate_rule(acl_name, "rate-limit-per-ip", 0, {
-                "aggregate_key_type": "IP",
-                "scope_down_statement": {"not_statement": {"statement": from_vpc}},
-            }),
-            _rate_rule(acl_name, "rate-limit-per-api-client", 1, {
-                "aggregate_key_type": "CUSTOM_KEYS",
-                "custom_keys": [{"header": {
-                    "name": CLIENT_IP_HEADER.lower(),
-                    "text_transformations": [{"priority": 0, "type": "NONE"}],
-                }}],
-                "scope_down_statement": from_vpc,
-            }),
+            _rate_rule(
+                acl_name,
+                "rate-limit-per-ip",
+                0,
+                {
+                    "aggregate_key_type": "IP",
+                    "scope_down_statement": {"not_statement": {"statement": from_vpc}},
+                },
+            ),
+            _rate_rule(
+                acl_name,
+                "rate-limit-per-api-client",
+                1,
+                {
+                    "aggregate_key_type": "CUSTOM_KEYS",
+                    "custom_keys": [
+                        {
+                            "header": {
+                                "name": CLIENT_IP_HEADER.lower(),
+                                "text_transformations": [{"priority": 0, "type": "NONE"}],
+                            }
+                        }
+                    ],
+                    "scope_down_statement": from_vpc,
+                },
+            ),
             {
                 "name": "aws-common-rules",
                 "priority": 2,
                 "override_action": {"none": {}},
-                "statement": {"managed_rule_group_statement": {
-                    "vendor_name": "AWS",
-                    "name": COMMON_RULE_SET,
-                    "rule_action_overrides": [
-                        {"name": rule, "action_to_use": {"count": {}}} for rule in COMMON_RULES_COUNTED
-                    ],
-                }},
+                "statement": {
+                    "managed_rule_group_statement": {
+                        "vendor_name": "AWS",
+                        "name": COMMON_RULE_SET,
+                        "rule_action_overrides": [
+                            {"name": rule, "action_to_use": {"count": {}}} for rule in COMMON_RULES_COUNTED
+                        ],
+                    }
+                },
                 "visibility_config": _visibility(f"{acl_name}-common-rules"),
             },
         ],
@@ -97,11 +113,13 @@ def _rate_rule(acl_name: str, name: str, priority: int, aggregation: dict) -> di
         "name": name,
         "priority": priority,
         "action": {"block": {}},
-        "statement": {"rate_based_statement": {
-            "limit": RATE_LIMIT_PER_5_MIN,
-            "evaluation_window_sec": RATE_WINDOW_S,
-            **aggregation,
-        }},
+        "statement": {
+            "rate_based_statement": {
+                "limit": RATE_LIMIT_PER_5_MIN,
+                "evaluation_window_sec": RATE_WINDOW_S,
+                **aggregation,
+            }
+        },
         "visibility_config": _visibility(f"{acl_name}-{name}"),
     }
 

@@ -12,8 +12,14 @@ EPHEMERAL_PORTS = (1024, 65535)
 
 
 def _rule(rule_no: int, cidr: str, protocol: str = "-1", ports: tuple[int, int] = (0, 0)) -> dict:
-    return {"rule_no": rule_no, "action": "allow", "protocol": protocol, "cidr_block": cidr,
-            "from_port": ports[0], "to_port": ports[1]}
+    return {
+        "rule_no": rule_no,
+        "action": "allow",
+        "protocol": protocol,
+        "cidr_block": cidr,
+        "from_port": ports[0],
+        "to_port": ports[1],
+    }
 
 
 def tier_rules(vpc_cidr: str) -> dict[str, dict[str, list[dict]]]:
@@ -54,8 +60,9 @@ def create_network_acls(settings: Settings, network: Network) -> None:
             vpc_id=network.vpc.id,
             ingress=rules[tier]["ingress"],
             egress=rules[tier]["egress"],
-            tags=config.get_tags(service=NETWORK_SERVICE, environment=env,
-                                 Name=config.get_resource_name(f"{tier}-nacl", env), Tier=tier),
+            tags=config.get_tags(
+                service=NETWORK_SERVICE, environment=env, Name=config.get_resource_name(f"{tier}-nacl", env), Tier=tier
+            ),
         )
         for zone, subnet in zip(settings.availability_zones, network.subnets[tier]):
             ec2.NetworkAclAssociation(f"{tier}-nacl-{az_suffix(zone)}", network_acl_id=acl.id, subnet_id=subnet.id)

@@ -150,8 +150,13 @@ def _fixed_interface(network: Network, public_subnet: Any, nat_security_group: A
         description="Fixed NAT interface: the private tier's default route; attached by the NAT instance at boot",
         tags=tags,
     )
-    ec2.Eip("nat-address", domain="vpc", network_interface=interface.id, tags=tags,
-            opts=pulumi.ResourceOptions(depends_on=[network.internet_gateway]))
+    ec2.Eip(
+        "nat-address",
+        domain="vpc",
+        network_interface=interface.id,
+        tags=tags,
+        opts=pulumi.ResourceOptions(depends_on=[network.internet_gateway]),
+    )
     ec2.Route(
         "private-default-route",
         route_table_id=network.route_tables["private"].id,
@@ -185,8 +190,15 @@ def _instance_profile(settings: Settings, name: str, tags: dict[str, str], inter
     return iam.InstanceProfile("nat-profile", name=name, role=role.name, tags=tags)
 
 
-def _launch_template(settings: Settings, network: Network, name: str, tags: dict[str, str],
-                     nat_security_group: Any, profile: Any, interface: Any) -> Any:
+def _launch_template(
+    settings: Settings,
+    network: Network,
+    name: str,
+    tags: dict[str, str],
+    nat_security_group: Any,
+    profile: Any,
+    interface: Any,
+) -> Any:
     """The NAT's launch template: Amazon Linux for its architecture, IMDSv2, encrypted root, the boot script."""
     from pulumi_aws import ec2
 
@@ -208,17 +220,21 @@ def _launch_template(settings: Settings, network: Network, name: str, tags: dict
         image_id=ami.id,
         instance_type=settings.nat_instance_type,
         iam_instance_profile={"arn": profile.arn},
-        network_interfaces=[{
-            "device_index": 0,
-            "associate_public_ip_address": "true",
-            "security_groups": [nat_security_group.id],
-            "delete_on_termination": "true",
-        }],
+        network_interfaces=[
+            {
+                "device_index": 0,
+                "associate_public_ip_address": "true",
+                "security_groups": [nat_security_group.id],
+                "delete_on_termination": "true",
+            }
+        ],
         metadata_options={"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1},
-        block_device_mappings=[{
-            "device_name": "/dev/xvda",
-            "ebs": {"encrypted": "true", "volume_type": "gp3", "delete_on_termination": "true"},
-        }],
+        block_device_mappings=[
+            {
+                "device_name": "/dev/xvda",
+                "ebs": {"encrypted": "true", "volume_type": "gp3", "delete_on_termination": "true"},
+            }
+        ],
         user_data=interface.id.apply(lambda eni_id: user_data(eni_id, region, gateway)),
         update_default_version=True,
         tag_specifications=[

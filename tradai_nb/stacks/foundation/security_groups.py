@@ -66,8 +66,15 @@ def create_security_groups(settings: Settings, network: Network) -> SecurityGrou
         for key in GROUPS
     }
 
-    def ingress(name: str, group: str, description: str, port: int | None = None, *, cidr: str | None = None,
-                source_group: str | None = None) -> None:
+    def ingress(
+        name: str,
+        group: str,
+        description: str,
+        port: int | None = None,
+        *,
+        cidr: str | None = None,
+        source_group: str | None = None,
+    ) -> None:
         vpc_rules.SecurityGroupIngressRule(
             f"{slugs[group]}-in-{name}",
             security_group_id=groups[group].id,
@@ -78,8 +85,15 @@ def create_security_groups(settings: Settings, network: Network) -> SecurityGrou
             tags=tags(f"{slugs[group]}-in-{name}"),
         )
 
-    def egress(name: str, group: str, description: str, port: int | None = None, *, cidr: str | None = None,
-               target_group: str | None = None) -> None:
+    def egress(
+        name: str,
+        group: str,
+        description: str,
+        port: int | None = None,
+        *,
+        cidr: str | None = None,
+        target_group: str | None = None,
+    ) -> None:
         vpc_rules.SecurityGroupEgressRule(
             f"{slugs[group]}-out-{name}",
             security_group_id=groups[group].id,

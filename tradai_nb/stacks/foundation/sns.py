@@ -20,9 +20,21 @@ ALERTS_TOPIC = "alerts"
 # Services that publish to the topics themselves and so must be able to use the key.
 PUBLISHING_SERVICES = ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
 _KEY_ADMINISTRATION = [
-    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
-    "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
-    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+    "kms:Create*",
+    "kms:Describe*",
+    "kms:Enable*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Update*",
+    "kms:Revoke*",
+    "kms:Disable*",
+    "kms:Get*",
+    "kms:Delete*",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:ScheduleKeyDeletion",
+    "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
 ]
 _KEY_USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
 _PUBLISH_WITH_KEY = ["kms:GenerateDataKey*", "kms:Decrypt"]
@@ -34,11 +46,21 @@ def key_policy(account_id: pulumi.Input[str], region: str) -> pulumi.Output[str]
     through SNS only (as with the AWS managed key); CloudWatch and EventBridge may use it to publish."""
     return (
         PolicyBuilder()
-        .allow([*_KEY_ADMINISTRATION, *_KEY_USE], ["*"], sid="AccountAdministersTheKey",
-               principal={"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")})
-        .allow(_PUBLISH_WITH_KEY, ["*"], sid="AccountPrincipalsThroughSns", principal={"AWS": "*"},
-               condition={"StringEquals": {"kms:CallerAccount": account_id,
-                                           "kms:ViaService": f"sns.{region}.amazonaws.com"}})
+        .allow(
+            [*_KEY_ADMINISTRATION, *_KEY_USE],
+            ["*"],
+            sid="AccountAdministersTheKey",
+            principal={"AWS": pulumi.Output.concat("arn:aws:iam::", account_id, ":root")},
+        )
+        .allow(
+            _PUBLISH_WITH_KEY,
+            ["*"],
+            sid="AccountPrincipalsThroughSns",
+            principal={"AWS": "*"},
+            condition={
+                "StringEquals": {"kms:CallerAccount": account_id, "kms:ViaService": f"sns.{region}.amazonaws.com"}
+            },
+        )
         # No source condition here: AWS documents none for alarm actions, and the topic policy already limits
         # who may publish to the topics at all.
         .allow(_PUBLISH_WITH_KEY, ["*"], sid="PublishingServices", principal={"Service": PUBLISHING_SERVICES})
@@ -74,6 +96,7 @@ def create_topics(settings: Settings) -> dict[str, Any]:
         topics[topic] = sns.Topic(f"{topic}-topic", name=name, kms_master_key_id=key.arn, tags=tags(name))
     for email in settings.alert_emails:
         # Named by address, so adding or removing one address leaves the other subscriptions alone.
-        sns.TopicSubscription(f"{ALERTS_TOPIC}-email-{email}", topic=topics[ALERTS_TOPIC].arn, protocol="email",
-                              endpoint=email)
+        sns.TopicSubscription(
+            f"{ALERTS_TOPIC}-email-{email}", topic=topics[ALERTS_TOPIC].arn, protocol="email", endpoint=email
+        )
     return topics

@@ -46,8 +46,11 @@ def create_backtest_queues(settings: Settings) -> BacktestQueues:
 
     def queue_args(component: str) -> dict[str, Any]:
         name = config.get_resource_name(component, env)
-        return {"name": name, "sqs_managed_sse_enabled": True,
-                "tags": config.get_tags(service=QUEUE_SERVICE, environment=env, Name=name)}
+        return {
+            "name": name,
+            "sqs_managed_sse_enabled": True,
+            "tags": config.get_tags(service=QUEUE_SERVICE, environment=env, Name=name),
+        }
 
     dead_letter_queue = sqs.Queue(
         "backtest-dlq",

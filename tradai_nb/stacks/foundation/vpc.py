@@ -75,8 +75,9 @@ def create_network(settings: Settings) -> Network:
                 map_public_ip_on_launch=False,
                 tags={**tags(f"{tier}-{letter}"), "Tier": tier},
             )
-            ec2.RouteTableAssociation(f"{tier}-subnet-{letter}-routes", subnet_id=subnet.id,
-                                      route_table_id=route_tables[tier].id)
+            ec2.RouteTableAssociation(
+                f"{tier}-subnet-{letter}-routes", subnet_id=subnet.id, route_table_id=route_tables[tier].id
+            )
             subnets[tier].append(subnet)
 
     ec2.Route(

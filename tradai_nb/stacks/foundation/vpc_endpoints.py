@@ -15,10 +15,20 @@ GATEWAY_SERVICES = ("s3", "dynamodb")
 INTERFACE_SERVICES = ("ecr.api", "ecr.dkr", "sts", "ssm", "sqs")
 ROUTED_TIERS = ("private", "data")
 _ESTATE_OBJECT_ACTIONS = [
-    "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
-    "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
 ]
-_ESTATE_BUCKET_ACTIONS = ["s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads", "s3:GetBucketLocation"]
+_ESTATE_BUCKET_ACTIONS = [
+    "s3:ListBucket",
+    "s3:ListBucketVersions",
+    "s3:ListBucketMultipartUploads",
+    "s3:GetBucketLocation",
+]
 
 
 def service_name(region: str, service: str) -> str:
@@ -45,9 +55,15 @@ def s3_endpoint_policy(settings: Settings) -> pulumi.Output[str]:
     return (
         PolicyBuilder()
         .allow(_ESTATE_BUCKET_ACTIONS, [f"arn:aws:s3:::{b}" for b in buckets], sid="AllowEstateBuckets", principal="*")
-        .allow(_ESTATE_OBJECT_ACTIONS, [f"arn:aws:s3:::{b}/*" for b in buckets], sid="AllowEstateObjects", principal="*")
-        .allow(["s3:GetObject"], [f"arn:aws:s3:::prod-{region}-starport-layer-bucket/*"], sid="AllowEcrImageLayers",
-               principal="*")
+        .allow(
+            _ESTATE_OBJECT_ACTIONS, [f"arn:aws:s3:::{b}/*" for b in buckets], sid="AllowEstateObjects", principal="*"
+        )
+        .allow(
+            ["s3:GetObject"],
+            [f"arn:aws:s3:::prod-{region}-starport-layer-bucket/*"],
+            sid="AllowEcrImageLayers",
+            principal="*",
+        )
         .allow(["s3:GetObject"], system_package_buckets(region), sid="AllowSystemPackageBuckets", principal="*")
         .to_json()
     )
@@ -62,8 +78,9 @@ def create_vpc_endpoints(settings: Settings, network: Network, endpoint_security
 
     def tags(service: str) -> dict[str, str]:
         slug = service.replace(".", "-")
-        return config.get_tags(service=NETWORK_SERVICE, environment=env,
-                               Name=config.get_resource_name(f"{slug}-endpoint", env))
+        return config.get_tags(
+            service=NETWORK_SERVICE, environment=env, Name=config.get_resource_name(f"{slug}-endpoint", env)
+        )
 
     route_table_ids = [network.route_tables[tier].id for tier in ROUTED_TIERS]
     policies = {"s3": s3_endpoint_policy(settings)}

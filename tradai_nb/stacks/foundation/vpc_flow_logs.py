@@ -30,8 +30,9 @@ def create_flow_logs(settings: Settings, network: Network) -> Any:
         retention_in_days=settings.log_retention_days,
         tags=tags,
     )
-    role = iam.Role("flow-log-role", name=name, assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com"),
-                    tags=tags)
+    role = iam.Role(
+        "flow-log-role", name=name, assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com"), tags=tags
+    )
     write_policy = PolicyBuilder().allow(
         ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams", "logs:DescribeLogGroups"],
         [log_group.arn, pulumi.Output.concat(log_group.arn, ":*")],

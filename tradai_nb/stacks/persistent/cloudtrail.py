@@ -20,17 +20,28 @@ def create_trail(settings: Settings, logs_bucket):
     account_id = aws.get_caller_identity_output().account_id
     partition = aws.get_partition_output().partition
     # The trail's ARN is known before the trail exists, so the policy can name it without a dependency cycle.
-    trail_arn = pulumi.Output.concat("arn:", partition, ":cloudtrail:", settings.aws_region, ":", account_id,
-                                     ":trail/", trail_name)
+    trail_arn = pulumi.Output.concat(
+        "arn:", partition, ":cloudtrail:", settings.aws_region, ":", account_id, ":trail/", trail_name
+    )
     log_objects = pulumi.Output.concat(logs_bucket.arn, f"/{TRAIL_KEY_PREFIX}/AWSLogs/", account_id, "/*")
     # aws:SourceArn keeps other accounts' trails from writing here through the service principal.
     from_this_trail = {"aws:SourceArn": trail_arn}
     policy = (
         s3.tls_only_policy(logs_bucket)
-        .allow_service(CLOUDTRAIL_PRINCIPAL, ["s3:GetBucketAcl"], [logs_bucket.arn], sid="CloudTrailAclCheck",
-                       condition={"StringEquals": from_this_trail})
-        .allow_service(CLOUDTRAIL_PRINCIPAL, ["s3:PutObject"], [log_objects], sid="CloudTrailWrite",
-                       condition={"StringEquals": {**from_this_trail, "s3:x-amz-acl": "bucket-owner-full-control"}})
+        .allow_service(
+            CLOUDTRAIL_PRINCIPAL,
+            ["s3:GetBucketAcl"],
+            [logs_bucket.arn],
+            sid="CloudTrailAclCheck",
+            condition={"StringEquals": from_this_trail},
+        )
+        .allow_service(
+            CLOUDTRAIL_PRINCIPAL,
+            ["s3:PutObject"],
+            [log_objects],
+            sid="CloudTrailWrite",
+            condition={"StringEquals": {**from_this_trail, "s3:x-amz-acl": "bucket-owner-full-control"}},
+        )
     )
     bucket_policy = s3.create_bucket_policy(s3.AUDIT_LOG_BUCKET, logs_bucket, policy)
     return aws.cloudtrail.Trail(

@@ -53,8 +53,9 @@ def create_auth(settings: Settings) -> CognitoAuth:
         opts=persistent_options(settings),
     )
     # The client-credentials flow gets its tokens from the pool's OAuth endpoint, which only a domain provides.
-    aws.cognito.UserPoolDomain("user-pool-domain", domain=config.get_resource_name("auth", env),
-                               user_pool_id=user_pool.id)
+    aws.cognito.UserPoolDomain(
+        "user-pool-domain", domain=config.get_resource_name("auth", env), user_pool_id=user_pool.id
+    )
     resource_server = aws.cognito.ResourceServer(
         "api-resource-server",
         identifier=config.get_resource_name("api", env),
@@ -70,7 +71,8 @@ def create_auth(settings: Settings) -> CognitoAuth:
         allowed_oauth_flows=["client_credentials"],
         allowed_oauth_flows_user_pool_client=True,
         allowed_oauth_scopes=resource_server.identifier.apply(
-            lambda identifier: [f"{identifier}/{scope}" for scope in API_SCOPES]),
+            lambda identifier: [f"{identifier}/{scope}" for scope in API_SCOPES]
+        ),
         supported_identity_providers=["COGNITO"],
         access_token_validity=ACCESS_TOKEN_VALIDITY_MINUTES,
         token_validity_units={"access_token": "minutes"},

@@ -39,15 +39,20 @@ class TableSchema:
 
 TABLE_SCHEMAS: dict[str, TableSchema] = {
     # Backtest workflow executions; the reaper and dashboards look them up by status.
-    "workflow_state": TableSchema("workflow_id", indexes=(Index("status-index", "status", "updated_at"),),
-                                  ttl_attribute="expires_at"),
+    "workflow_state": TableSchema(
+        "workflow_id", indexes=(Index("status-index", "status", "updated_at"),), ttl_attribute="expires_at"
+    ),
     # Heartbeats per service component; stale ones expire.
     "health_state": TableSchema("service", "component", ttl_attribute="expires_at"),
     "trading_state": TableSchema("strategy_id"),
     # Jobs queued by the backtest queue: polled by status, listed per strategy.
-    "backtest_jobs": TableSchema("job_id", indexes=(Index("status-index", "status", "created_at"),
-                                                    Index("strategy-index", "strategy_id", "created_at"))),
-    "strategy_registry": TableSchema("strategy_id", "version", indexes=(Index("status-index", "status", "updated_at"),)),
+    "backtest_jobs": TableSchema(
+        "job_id",
+        indexes=(Index("status-index", "status", "created_at"), Index("strategy-index", "strategy_id", "created_at")),
+    ),
+    "strategy_registry": TableSchema(
+        "strategy_id", "version", indexes=(Index("status-index", "status", "updated_at"),)
+    ),
     # The model promoter finds the model currently in a stage (staging, production).
     "model_registry": TableSchema("model_name", "version", indexes=(Index("stage-index", "stage", "updated_at"),)),
     "order_history": TableSchema("order_id", indexes=(Index("strategy-index", "strategy_id", "created_at"),)),
@@ -74,8 +79,9 @@ def create_tables(settings: Settings):
             billing_mode="PAY_PER_REQUEST",
             hash_key=schema.hash_key,
             range_key=schema.range_key,
-            attributes=[{"name": name, "type": "N" if name in NUMBER_ATTRIBUTES else "S"}
-                        for name in schema.key_attributes()],
+            attributes=[
+                {"name": name, "type": "N" if name in NUMBER_ATTRIBUTES else "S"} for name in schema.key_attributes()
+            ],
             global_secondary_indexes=[_index_args(index) for index in schema.indexes] or None,
             ttl={"attribute_name": schema.ttl_attribute, "enabled": True} if schema.ttl_attribute else None,
             server_side_encryption={"enabled": True},

@@ -18,24 +18,35 @@ UNTAGGED_EXPIRY_DAYS = 7
 
 def lifecycle_policy() -> str:
     """Expire untagged images after a week, then keep only the newest images of any tag."""
-    return json.dumps({
-        "rules": [
-            {
-                "rulePriority": 1,
-                "description": f"expire untagged images after {UNTAGGED_EXPIRY_DAYS} days",
-                "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                              "countNumber": UNTAGGED_EXPIRY_DAYS},
-                "action": {"type": "expire"},
-            },
-            {
-                # ECR requires the rule over any tag status to come last.
-                "rulePriority": 2,
-                "description": f"keep the last {KEEP_LAST_IMAGES} images",
-                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": KEEP_LAST_IMAGES},
-                "action": {"type": "expire"},
-            },
-        ]
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"expire untagged images after {UNTAGGED_EXPIRY_DAYS} days",
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": UNTAGGED_EXPIRY_DAYS,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    # ECR requires the rule over any tag status to come last.
+                    "rulePriority": 2,
+                    "description": f"keep the last {KEEP_LAST_IMAGES} images",
+                    "selection": {
+                        "tagStatus": "any",
+                        "countType": "imageCountMoreThan",
+                        "countNumber": KEEP_LAST_IMAGES,
+                    },
+                    "action": {"type": "expire"},
+                },
+            ]
+        },
+        sort_keys=True,
+    )
 
 
 def create_repositories(settings: Settings):

@@ -39,15 +39,22 @@ def data_bucket_rules(settings: Settings) -> dict[str, BucketRules]:
     recovery_days = settings.log_retention_days
     return {
         "configs": BucketRules(versioned=True),
-        "results": BucketRules(versioned=True, expire_old_versions_after_days=recovery_days,
-                               infrequent_access_after_days=INFREQUENT_ACCESS_AFTER_DAYS),
+        "results": BucketRules(
+            versioned=True,
+            expire_old_versions_after_days=recovery_days,
+            infrequent_access_after_days=INFREQUENT_ACCESS_AFTER_DAYS,
+        ),
         "arcticdb": BucketRules(versioned=True, expire_old_versions_after_days=recovery_days),
         # Object Lock (it needs versioning) keeps uploaded audit records from being rewritten or deleted; each
         # upload sets its own governance-mode retention, so CloudTrail's files under their prefix are not locked.
         AUDIT_LOG_BUCKET: BucketRules(
-            versioned=True, object_lock=True, expire_old_versions_after_days=1,
-            expire_prefixes=((f"{config.TRAIL_KEY_PREFIX}/", settings.log_retention_days),
-                             (f"{config.AUDIT_KEY_PREFIX}/", settings.audit_retention_days)),
+            versioned=True,
+            object_lock=True,
+            expire_old_versions_after_days=1,
+            expire_prefixes=(
+                (f"{config.TRAIL_KEY_PREFIX}/", settings.log_retention_days),
+                (f"{config.AUDIT_KEY_PREFIX}/", settings.audit_retention_days),
+            ),
         ),
         "mlflow": BucketRules(versioned=True, expire_old_versions_after_days=recovery_days),
     }
@@ -58,8 +65,9 @@ def create_data_buckets(settings: Settings):
     rules = data_bucket_rules(settings)
     buckets = {}
     for key in config.S3_BUCKETS:
-        bucket = create_secure_bucket(key, config.get_bucket_name(key, settings.environment), rules[key], settings,
-                                      service="storage")
+        bucket = create_secure_bucket(
+            key, config.get_bucket_name(key, settings.environment), rules[key], settings, service="storage"
+        )
         if key != AUDIT_LOG_BUCKET:
             create_bucket_policy(key, bucket, tls_only_policy(bucket))
         buckets[key] = bucket
@@ -113,42 +121,52 @@ def create_secure_bucket(key: str, bucket_name: str, rules: BucketRules, setting
 def lifecycle_rules(rules: BucketRules) -> list[dict]:
     """The lifecycle rules of a bucket, each over the whole bucket."""
     whole_bucket: dict = {}
-    lifecycle = [{
-        "id": "abort-incomplete-uploads",
-        "status": "Enabled",
-        "filter": whole_bucket,
-        "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS},
-    }]
+    lifecycle = [
+        {
+            "id": "abort-incomplete-uploads",
+            "status": "Enabled",
+            "filter": whole_bucket,
+            "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS},
+        }
+    ]
     if rules.expire_after_days is not None:
-        lifecycle.append({
-            "id": "expire-objects",
-            "status": "Enabled",
-            "filter": whole_bucket,
-            "expiration": {"days": rules.expire_after_days},
-        })
+        lifecycle.append(
+            {
+                "id": "expire-objects",
+                "status": "Enabled",
+                "filter": whole_bucket,
+                "expiration": {"days": rules.expire_after_days},
+            }
+        )
     for prefix, days in rules.expire_prefixes:
-        lifecycle.append({
-            "id": f"expire-{prefix.strip('/')}",
-            "status": "Enabled",
-            "filter": {"prefix": prefix},
-            "expiration": {"days": days},
-        })
+        lifecycle.append(
+            {
+                "id": f"expire-{prefix.strip('/')}",
+                "status": "Enabled",
+                "filter": {"prefix": prefix},
+                "expiration": {"days": days},
+            }
+        )
     if rules.expire_old_versions_after_days is not None:
-        lifecycle.append({
-            "id": "expire-old-versions",
-            "status": "Enabled",
-            "filter": whole_bucket,
-            "noncurrent_version_expiration": {"noncurrent_days": rules.expire_old_versions_after_days},
-            # Once its versions are gone, a delete marker only slows listings down.
-            "expiration": {"expired_object_delete_marker": True},
-        })
+        lifecycle.append(
+            {
+                "id": "expire-old-versions",
+                "status": "Enabled",
+                "filter": whole_bucket,
+                "noncurrent_version_expiration": {"noncurrent_days": rules.expire_old_versions_after_days},
+                # Once its versions are gone, a delete marker only slows listings down.
+                "expiration": {"expired_object_delete_marker": True},
+            }
+        )
     if rules.infrequent_access_after_days is not None:
-        lifecycle.append({
-            "id": "to-infrequent-access",
-            "status": "Enabled",
-            "filter": whole_bucket,
-            "transitions": [{"days": rules.infrequent_access_after_days, "storage_class": "STANDARD_IA"}],
-        })
+        lifecycle.append(
+            {
+                "id": "to-infrequent-access",
+                "status": "Enabled",
+                "filter": whole_bucket,
+                "transitions": [{"days": rules.infrequent_access_after_days, "storage_class": "STANDARD_IA"}],
+            }
+        )
     return lifecycle
 
 

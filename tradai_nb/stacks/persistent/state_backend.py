@@ -35,7 +35,8 @@ def check_backend_url(settings: Settings) -> None:
 def create_state_bucket(settings: Settings):
     """The state bucket: versioned (a bad checkpoint can be rolled back), encrypted, private, TLS-only."""
     rules = s3.BucketRules(versioned=True, expire_old_versions_after_days=STATE_VERSION_RECOVERY_DAYS)
-    bucket = s3.create_secure_bucket(config.STATE_BUCKET_KEY, state_bucket_name(settings), rules, settings,
-                                     service="pulumi")
+    bucket = s3.create_secure_bucket(
+        config.STATE_BUCKET_KEY, state_bucket_name(settings), rules, settings, service="pulumi"
+    )
     s3.create_bucket_policy(config.STATE_BUCKET_KEY, bucket, s3.tls_only_policy(bucket))
     return bucket
