@@ -179,29 +179,17 @@ def definition(
     )
 
 
-def backtest_workflow(
+def workflow_policy(
     settings: Settings,
     upstream: UpstreamOutputs,
     arns: AccountArns,
     cluster: Cluster,
-    backtest_task: pulumi.CustomResource,
     roles: ComputeRoles,
     functions: dict[str, pulumi.CustomResource],
-):
-    """The state machine, its role (only the task, functions and topic it uses) and its log group."""
-    import pulumi_aws as aws
-
-    env = settings.environment
-    name = state_machine_name(env)
-    log_group = aws.cloudwatch.LogGroup(
-        "backtest-workflow",
-        # Under /aws/vendedlogs/ so CloudWatch's resource policy for Step Functions logging stays small.
-        name=f"/aws/vendedlogs/states/{name}",
-        retention_in_days=settings.log_retention_days,
-        tags=config.get_tags(service="backtest-workflow", environment=env),
-    )
-    family = config.get_service_name(BACKTEST_SERVICE, env)
-    policy = (
+) -> PolicyBuilder:
+    """The workflow role's policy: run and watch the backtest task, invoke its two functions, publish failures."""
+    family = config.get_service_name(BACKTEST_SERVICE, settings.environment)
+    return (
         PolicyBuilder()
         .allow(
             ["ecs:RunTask"],
@@ -247,6 +235,30 @@ def backtest_workflow(
             sid="LogDelivery",
         )
     )
+
+
+def backtest_workflow(
+    settings: Settings,
+    upstream: UpstreamOutputs,
+    arns: AccountArns,
+    cluster: Cluster,
+    backtest_task: pulumi.CustomResource,
+    roles: ComputeRoles,
+    functions: dict[str, pulumi.CustomResource],
+):
+    """The state machine, its role (only the task, functions and topic it uses) and its log group."""
+    import pulumi_aws as aws
+
+    env = settings.environment
+    name = state_machine_name(env)
+    log_group = aws.cloudwatch.LogGroup(
+        "backtest-workflow",
+        # Under /aws/vendedlogs/ so CloudWatch's resource policy for Step Functions logging stays small.
+        name=f"/aws/vendedlogs/states/{name}",
+        retention_in_days=settings.log_retention_days,
+        tags=config.get_tags(service="backtest-workflow", environment=env),
+    )
+    policy = workflow_policy(settings, upstream, arns, cluster, roles, functions)
     role = service_role("backtest-workflow", "states.amazonaws.com", policy, settings, "backtest-workflow")
     document = pulumi.Output.all(
         cluster_arn=cluster.cluster.arn,

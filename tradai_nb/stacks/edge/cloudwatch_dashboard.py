@@ -53,39 +53,8 @@ def create_dashboard(settings: Settings, **sources: pulumi.Input[Any]) -> aws.cl
 def dashboard_body(settings: Settings, sources: DashboardSources) -> str:
     """The dashboard JSON: ALB, compute CPU, Lambda errors, queues, strategies and heartbeat, alarm states."""
     region = settings.aws_region
-    alb = ["LoadBalancer", sources.alb_arn_suffix]
-    custom = ["Environment", settings.environment]
-    latency_threshold_s = settings.alarm_latency_threshold_ms / 1000
     rows = [
-        [
-            _metrics(
-                "ALB target response time (s)",
-                region,
-                [
-                    ["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p50", "label": "p50"}],
-                    ["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p99", "label": "p99"}],
-                ],
-                period_s=60,
-                horizontal=[{"label": "latency alarm", "value": latency_threshold_s}],
-            ),
-            _metrics(
-                "ALB requests",
-                region,
-                [
-                    ["AWS/ApplicationELB", "RequestCount", *alb, {"stat": "Sum"}],
-                ],
-                period_s=60,
-            ),
-            _metrics(
-                "ALB 5xx responses",
-                region,
-                [
-                    ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", *alb, {"stat": "Sum", "label": "ALB"}],
-                    ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb, {"stat": "Sum", "label": "targets"}],
-                ],
-                period_s=300,
-            ),
-        ],
+        _alb_row(settings, sources),
         [
             _cpu_widget(region, sources),
             _metrics(
@@ -98,47 +67,7 @@ def dashboard_body(settings: Settings, sources: DashboardSources) -> str:
                 period_s=300,
             ),
         ],
-        [
-            _metrics(
-                "Backtest queue depth",
-                region,
-                [
-                    [
-                        "AWS/SQS",
-                        "ApproximateNumberOfMessagesVisible",
-                        "QueueName",
-                        queue_name(arn),
-                        {"stat": "Maximum", "label": label},
-                    ]
-                    for label, arn in (
-                        ("queue", sources.backtest_queue_arn),
-                        ("dead letters", sources.backtest_dlq_arn),
-                    )
-                ],
-                period_s=300,
-            ),
-            _metrics(
-                "Active strategies",
-                region,
-                [
-                    [CUSTOM_NAMESPACE, ACTIVE_STRATEGIES_METRIC, *custom, {"stat": "Minimum"}],
-                ],
-                period_s=300,
-                horizontal=(
-                    [{"label": "minimum", "value": settings.alarm_min_strategies}]
-                    if settings.alarm_min_strategies
-                    else []
-                ),
-            ),
-            _metrics(
-                "Heartbeats",
-                region,
-                [
-                    [CUSTOM_NAMESPACE, HEARTBEAT_METRIC, *custom, {"stat": "SampleCount"}],
-                ],
-                period_s=300,
-            ),
-        ],
+        _workload_row(settings, sources),
         [
             {
                 "type": "alarm",
@@ -151,6 +80,87 @@ def dashboard_body(settings: Settings, sources: DashboardSources) -> str:
         ],
     ]
     return json.dumps({"widgets": _layout(rows)}, sort_keys=True)
+
+
+def _alb_row(settings: Settings, sources: DashboardSources) -> list[dict]:
+    """The load balancer: response time against the latency alarm, requests, 5xx responses."""
+    region = settings.aws_region
+    alb = ["LoadBalancer", sources.alb_arn_suffix]
+    latency_threshold_s = settings.alarm_latency_threshold_ms / 1000
+    return [
+        _metrics(
+            "ALB target response time (s)",
+            region,
+            [
+                ["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p50", "label": "p50"}],
+                ["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p99", "label": "p99"}],
+            ],
+            period_s=60,
+            horizontal=[{"label": "latency alarm", "value": latency_threshold_s}],
+        ),
+        _metrics(
+            "ALB requests",
+            region,
+            [
+                ["AWS/ApplicationELB", "RequestCount", *alb, {"stat": "Sum"}],
+            ],
+            period_s=60,
+        ),
+        _metrics(
+            "ALB 5xx responses",
+            region,
+            [
+                ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", *alb, {"stat": "Sum", "label": "ALB"}],
+                ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb, {"stat": "Sum", "label": "targets"}],
+            ],
+            period_s=300,
+        ),
+    ]
+
+
+def _workload_row(settings: Settings, sources: DashboardSources) -> list[dict]:
+    """The work: backtest queue and dead letters, active strategies, heartbeats."""
+    region = settings.aws_region
+    custom = ["Environment", settings.environment]
+    return [
+        _metrics(
+            "Backtest queue depth",
+            region,
+            [
+                [
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    "QueueName",
+                    queue_name(arn),
+                    {"stat": "Maximum", "label": label},
+                ]
+                for label, arn in (
+                    ("queue", sources.backtest_queue_arn),
+                    ("dead letters", sources.backtest_dlq_arn),
+                )
+            ],
+            period_s=300,
+        ),
+        _metrics(
+            "Active strategies",
+            region,
+            [
+                [CUSTOM_NAMESPACE, ACTIVE_STRATEGIES_METRIC, *custom, {"stat": "Minimum"}],
+            ],
+            period_s=300,
+            horizontal=(
+                [{"label": "minimum", "value": settings.alarm_min_strategies}] if settings.alarm_min_strategies else []
+            ),
+        ),
+        _metrics(
+            "Heartbeats",
+            region,
+            [
+                [CUSTOM_NAMESPACE, HEARTBEAT_METRIC, *custom, {"stat": "SampleCount"}],
+            ],
+            period_s=300,
+        ),
+    ]
 
 
 def _cpu_widget(region: str, sources: DashboardSources) -> dict:
