@@ -12,6 +12,7 @@ import pandas as pd
 
 from tradai_nb import progress
 from tradai_nb.engine import automation
+from tradai_nb.engine.digest import input_digests
 from tradai_nb.engine.plan import Plan, plan
 from tradai_nb.errors import OperationError
 from tradai_nb.guards import ACTIONS, check_stack_request
@@ -37,6 +38,11 @@ class ActionResult:
     plan: Plan | None = None
     deployment: dict[str, Any] | None = None
     images: pd.DataFrame | None = None
+
+    def input_digests(self) -> pd.DataFrame:
+        """For action `plan`: each planned resource with a digest of its inputs (a changed property changes its
+        row); empty for the other actions."""
+        return input_digests(self.plan)
 
 
 def run_stack_action(

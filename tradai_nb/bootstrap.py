@@ -9,6 +9,8 @@ import pandas as pd
 
 from tradai_nb import progress
 from tradai_nb.actions import ActionResult, run_stack_action
+from tradai_nb.engine.digest import input_digests
+from tradai_nb.engine.plan import Plan
 from tradai_nb.errors import ParameterError, TradaiError
 from tradai_nb.review.policy import require_policy
 from tradai_nb.settings import Settings
@@ -35,6 +37,12 @@ class BootstrapResult:
         counts = self.steps[["stack", "resources"]].copy()
         counts["resources"] = pd.to_numeric(counts["resources"]).fillna(0).astype(int)
         return counts
+
+    def input_digests(self) -> pd.DataFrame:
+        """For action `plan`: every planned resource of the stacks that ran, with a digest of its inputs; empty for
+        the other actions."""
+        planned = [stack for done in self.results.values() if done.plan is not None for stack in done.plan.stacks]
+        return input_digests(Plan(self.environment, planned) if planned else None)
 
     def raise_if_failed(self) -> None:
         """Raise the error that stopped the bootstrap, so a headless run records it as failed (or refused)."""
