@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from tradai_nb import config
-from tradai_nb.errors import OperationError, ParameterError
+from tradai_nb.errors import CheckFailedError, OperationError, ParameterError
 from tradai_nb.ops import access
 from tradai_nb.settings import load_settings
 
@@ -228,3 +228,54 @@ def test_check_parameters__docker_logs_needs_one_service(sandbox):
 ], ids=["dns-name", "https-with-slash", "host-and-port", "none"])
 def test_base_url__accepts_an_alb_name_with_or_without_scheme(alb_dns_name, expected):
     assert access.base_url(alb_dns_name) == expected
+
+
+def test_run_action__endpoints_runs_nothing_on_the_host(sandbox, ssm_requests):
+    shown = access.run_action(sandbox.session, sandbox.settings, action="endpoints")
+
+    assert shown == "action 'endpoints': nothing was run on the host"
+    assert ssm_requests == []
+
+
+@pytest.mark.parametrize("parameters, expected", [
+    ({"action": "docker-ps"}, "docker ps --all --format 'table {{.Names}}\\t{{.Image}}\\t{{.Status}}'"),
+    ({"action": "docker-logs", "service": "mlflow", "tail_lines": 7}, "docker logs mlflow --tail 7 2>&1"),
+    ({"action": "restart", "service": "backend"}, "cd /opt/tradai && docker-compose restart backend"),
+    ({"action": "restart"}, "cd /opt/tradai && docker-compose restart"),
+], ids=["docker-ps", "docker-logs", "restart-one", "restart-all"])
+def test_run_action__a_host_action_sends_its_one_command_with_the_parameters(sandbox, ssm_requests, parameters,
+                                                                              expected):
+    shown = access.run_action(sandbox.session, sandbox.settings, timeout_s=10, **parameters)
+
+    assert [r["Parameters"]["commands"] for r in ssm_requests] == [[expected]]
+    assert isinstance(shown, access.CommandResult)
+    assert (shown.commands, shown.instance_id, shown.status) == ((expected,), _host_instance_id(sandbox), "Success")
+
+
+def test_run_action__health_checks_each_service_behind_the_given_alb(sandbox, health_server, ssm_requests):
+    shown = access.run_action(sandbox.session, sandbox.settings, action="health", alb_dns_name=health_server)
+
+    assert list(shown.columns) == access.HEALTH_COLUMNS
+    assert shown.set_index("service").loc["backend", "status"] == 200
+    assert ssm_requests == []
+    with pytest.raises(CheckFailedError, match="strategy-service: HTTP 503"):
+        access.check_result("health", shown)
+
+
+@pytest.mark.parametrize("action", ["reboot", "Restart", "", None], ids=repr)
+def test_run_action__an_unknown_action_is_refused_naming_the_choices_before_any_aws_call(action, untouchable_session):
+    with pytest.raises(ParameterError, match="parameter 'action': .* is not one of endpoints, docker-ps, docker-logs, "
+                                             "restart, health") as caught:
+        access.run_action(untouchable_session, load_settings("local"), action=action)
+
+    assert caught.value.name == "action"
+    untouchable_session.client.assert_not_called()
+
+
+def test_shell_commands__each_command_line_under_its_purpose(sandbox):
+    text = access.shell_commands(sandbox.session, sandbox.settings)
+
+    blocks = text.split("\n\n")
+    table = access.access_commands(sandbox.session, sandbox.settings)
+    assert blocks == [f"# {purpose}\n{command}" for purpose, command in table.itertuples(index=False)]
+    assert f"# shell on the host\naws ssm start-session --target {_host_instance_id(sandbox)} " in text

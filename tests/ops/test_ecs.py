@@ -10,6 +10,7 @@ import pytest
 from tradai_nb import config
 from tradai_nb.errors import OperationError, ParameterError
 from tradai_nb.ops import ecs
+from tradai_nb.settings import load_settings
 
 pytestmark = pytest.mark.sandbox
 
@@ -275,3 +276,55 @@ def test_check_parameters__unknown_action_names_the_choices(sandbox):
     with pytest.raises(ParameterError, match="'restart-everything' is not one of status, force-redeploy") as caught:
         ecs.check_parameters(sandbox.settings, action="restart-everything", service="all", confirm="", timeout_s=60)
     assert caught.value.name == "action"
+
+
+def test_run_action__status_changes_nothing_and_says_so(sandbox):
+    before = {s: _service(sandbox, s)["deployments"][0]["id"] for s in config.SERVICES}
+
+    shown = ecs.run_action(sandbox.session, sandbox.settings, action="status")
+
+    assert shown == "action 'status': nothing was changed"
+    assert {s: _service(sandbox, s)["deployments"][0]["id"] for s in config.SERVICES} == before
+
+
+def test_run_action__force_redeploy_shows_the_redeployment_of_the_named_service(sandbox):
+    before = {s: _service(sandbox, s)["deployments"][0]["id"] for s in config.SERVICES}
+
+    shown = ecs.run_action(sandbox.session, sandbox.settings, action="force-redeploy", service="data-collection",
+                           timeout_s=60, on_progress=None)
+
+    assert list(shown.columns) == ecs.REDEPLOY_COLUMNS
+    assert list(shown["service"]) == [config.get_service_name("data-collection", "local")]
+    assert shown.loc[0, "previous_deployment"] == before["data-collection"] != shown.loc[0, "new_deployment"]
+    untouched = [s for s in config.SERVICES if s != "data-collection"]
+    assert {s: _service(sandbox, s)["deployments"][0]["id"] for s in untouched} == {s: before[s] for s in untouched}
+
+
+@pytest.mark.parametrize("action", ["restart-everything", "Status", "", None], ids=repr)
+def test_run_action__an_unknown_action_is_refused_naming_the_choices_before_any_aws_call(action, untouchable_session):
+    with pytest.raises(ParameterError, match="parameter 'action': .* is not one of status, force-redeploy, "
+                                             "instance-refresh") as caught:
+        ecs.run_action(untouchable_session, load_settings("local"), action=action)
+
+    assert caught.value.name == "action"
+    untouchable_session.client.assert_not_called()
+
+
+def test_run_action__instance_refresh_is_refused_where_there_is_no_consolidated_host(untouchable_session):
+    with pytest.raises(ParameterError, match="ECS Fargate"):
+        ecs.run_action(untouchable_session, load_settings("prod"), action="instance-refresh", confirm="prod")
+    untouchable_session.client.assert_not_called()
+
+
+def test_host_status__the_consolidated_group_where_there_is_a_host(sandbox):
+    shown = ecs.host_status(sandbox.session, sandbox.settings)
+
+    assert list(shown.columns) == ecs.ASG_COLUMNS
+    assert list(shown["group"]) == [config.get_consolidated_name("local")]
+
+
+def test_host_status__prod_says_it_has_no_host_without_asking_aws(untouchable_session):
+    shown = ecs.host_status(untouchable_session, load_settings("prod"))
+
+    assert shown == ecs.no_host_message(load_settings("prod")) and "Fargate" in shown
+    untouchable_session.client.assert_not_called()

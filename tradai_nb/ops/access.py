@@ -442,3 +442,9 @@ def _cli_options(settings: Settings) -> str:
     if settings.endpoint_url:
         options.append(f"--endpoint-url {settings.endpoint_url}")
     return " ".join(options)
+
+
+def shell_commands(session, settings: Settings) -> Message:
+    """The access command lines as text to paste into a terminal: each under a `# purpose` comment line."""
+    commands = access_commands(session, settings)
+    return Message("\n\n".join(f"# {row.purpose}\n{row.command}" for row in commands.itertuples(index=False)))

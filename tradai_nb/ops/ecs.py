@@ -673,3 +673,9 @@ def _deployment_summary(deployment: dict[str, Any]) -> str:
         f"{deployment.get('runningCount', 0)}/{deployment.get('desiredCount', 0)}",
     ]
     return " ".join(part for part in parts if part)
+
+
+def host_status(session, settings: Settings) -> pd.DataFrame | Message:
+    """The consolidated host's Auto Scaling group (dev, staging, local), or a line saying the environment has none
+    (prod runs its services on ECS Fargate) — asked of AWS only where there is a host."""
+    return asg_status(session, settings) if settings.consolidated else no_host_message(settings)
