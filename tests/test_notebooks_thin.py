@@ -1,6 +1,7 @@
-"""Every notebook under notebooks/ (found by glob, so a new one is covered) stays thin: markdown saying what and when
-first, one `parameters` cell of literal defaults as the first code cell, one cell of imports, then short calls into
-tradai_nb — no function, class or lambda in a notebook."""
+"""Every notebook under notebooks/ (found by glob, so a new one is covered) stays thin: markdown saying what it is for,
+when to use it, what it changes and how to verify first, one `parameters` cell of literal defaults as the first code
+cell, one cell of imports, then short calls into tradai_nb — no function, class or lambda in a notebook. Stack
+notebooks show a digest of each resource's inputs, so nbval sees a changed property."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from tradai_nb.settings import PROJECT_ROOT
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").rglob("*.ipynb"))
+STACK_NOTEBOOKS = [p for p in NOTEBOOKS if p.parent.name == "stacks"]
 MAX_CELL_LINES = 15
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
@@ -48,9 +50,30 @@ def test_notebook__is_thin(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[_id(p) for p in NOTEBOOKS])
-def test_notebook__says_what_it_is_for_when_to_use_it_and_how_to_verify(path):
-    about = nbformat.read(path, as_version=4).cells[0].source.lower()
+def test_notebook__says_what_it_is_for_when_to_use_it_what_it_changes_and_how_to_verify(path):
+    about = nbformat.read(path, as_version=4).cells[0].source
+    when = "When to use it" if _id(path).startswith("runbooks/") else "When to run it"
 
+    # Each part is its own bold-led paragraph, so a reader finds it and a mention in passing does not count.
+    paragraphs = [p.strip() for p in about.split("\n\n")]
+    for part in (when, "What it changes", "How to verify"):
+        found = [p for p in paragraphs if p.startswith(f"**{part}")]
+        assert len(found) == 1, f"one paragraph starting **{part}"
+        assert len(found[0].split()) >= 6, f"{part}: say what, not just the heading"
     if _id(path).startswith("runbooks/"):
-        for part in ("what it is for", "when to use it", "what it changes", "how to verify"):
-            assert part in about, part
+        assert "what it is for" in about.lower()
+
+
+@pytest.mark.parametrize("path", STACK_NOTEBOOKS, ids=[_id(p) for p in STACK_NOTEBOOKS])
+def test_stack_notebook__shows_every_row_of_the_digest_of_each_resource_s_inputs(path):
+    notebook = nbformat.read(path, as_version=4)
+    shown = [c for c in notebook.cells
+             if c.cell_type == "code" and c.source.strip() == "show_all_rows(result.input_digests())"]
+
+    assert len(shown) == 1, "one cell showing result.input_digests() whole, so nbval compares each resource's inputs"
+    outputs = [o for o in shown[0].get("outputs", []) if "text/plain" in o.get("data", {})]
+    assert len(outputs) == 1, "its stored output is the digest table"
+    header, *rows = outputs[0]["data"]["text/plain"].splitlines()
+    assert header.split() == ["stack", "type", "name", "inputs_digest"]
+    # Every row, numbered from 0 without a gap: no `..` row where pandas would cut a long table.
+    assert rows and [int(row.split()[0]) for row in rows] == list(range(len(rows)))

@@ -34,6 +34,16 @@ def show_whole_values() -> None:
         pd.set_option(option, value)
 
 
+def show_all_rows(frame: Any) -> None:
+    """Display every row of a table, which DISPLAY_OPTIONS' row limit would cut in the middle: for tables whose
+    stored output must be whole, such as a plan's digest of each resource's inputs (nbval compares every row)."""
+    import pandas as pd
+    from IPython.display import display
+
+    with pd.option_context("display.max_rows", None, "display.min_rows", None):
+        display(frame)
+
+
 def show_errors_as_messages() -> None:
     """In a Jupyter kernel (or IPython), show TradaiError without the traceback; other errors keep theirs."""
     if "IPython" not in sys.modules:
