@@ -89,8 +89,8 @@ def session_for(settings: Settings) -> EnvironmentSession:
         )
     except ProfileNotFound:
         raise CredentialsMissingError(
-            f"AWS profile {settings.aws_profile!r} (aws_profile in params/{settings.environment}.yaml) is not configured "
-            "on this machine: run `aws configure --profile "
+            f"AWS profile {settings.aws_profile!r} (aws_profile in params/{settings.environment}.yaml) is not "
+            "configured on this machine: run `aws configure --profile "
             f"{settings.aws_profile}` or `aws sso login --profile {settings.aws_profile}`, or name another profile in "
             f"params/{settings.environment}.yaml (for one notebook run: -p aws_profile=<name>)"
         ) from None

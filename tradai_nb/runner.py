@@ -377,7 +377,7 @@ def execute(
                 progress_bar=progress_bar,
                 config=config,
             )
-    except (Exception, KeyboardInterrupt) as exc:
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - whatever stops the run is returned to be recorded
         error = exc
     written = _IN_MEMORY.pop(target)
     return (json.loads(written) if written else None), error

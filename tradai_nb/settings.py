@@ -402,8 +402,8 @@ def _read_params_text(path: Path) -> str:
         problem = {
             "missing": "params file not found"
             if Path(path).parent.is_dir()
-            else f"{Path(path).parent} is not a folder; the params folder ({PARAMS_DIR_ENV_VAR}, else params/) holds the "
-            "<environment>.yaml files",
+            else f"{Path(path).parent} is not a folder; the params folder ({PARAMS_DIR_ENV_VAR}, else params/) holds "
+            "the <environment>.yaml files",
             "folder": "is a folder, not a params file; expected a <environment>.yaml file",
             "not-regular": f"{exc.problem}; expected a <environment>.yaml file",
             "too-large": f"{exc.problem}; a params file is at most {_PARAMS_LIMIT} of key: value lines",

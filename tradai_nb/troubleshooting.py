@@ -22,9 +22,9 @@ PLACEHOLDERS = ("stack", "env", "action", "profile", "service")
 
 @dataclass(frozen=True)
 class Entry:
-    """One known error: `patterns` (regexes, case-insensitive, ^ at each line) recognise it in error text; `fix` and `runbook` may
-    hold <stack>, <env>, <action>, <profile>, <service>; `sample` is the error as the tools print it. A `fallback`
-    entry is offered only when no other entry matches."""
+    """One known error: `patterns` (regexes, case-insensitive, ^ at each line) recognise it in error text; `fix` and
+    `runbook` may hold <stack>, <env>, <action>, <profile>, <service>; `sample` is the error as the tools print it. A
+    `fallback` entry is offered only when no other entry matches."""
 
     id: str
     title: str

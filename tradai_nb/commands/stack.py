@@ -271,7 +271,7 @@ def _act(args: argparse.Namespace, settings) -> int:
                 "stack": args.stack,
                 "action": args.action,
                 "summary": result.summary.to_dict("records"),
-                "outputs": dict(zip(result.outputs["key"], result.outputs["value"])),
+                "outputs": dict(zip(result.outputs["key"], result.outputs["value"], strict=True)),
             }
         )
         return 0

@@ -696,12 +696,12 @@ def _init_stacks(settings: Settings, names: Sequence[str], *, on_output: OnOutpu
     rows = []
     for stack in names:
         target = stack_target(settings, stack)
-        arguments = dict(
-            stack_name=target.name,
-            project_name=target.project,
-            program=stacks.get(stack).program(settings),
-            opts=_workspace_options(settings, target, command),
-        )
+        arguments = {
+            "stack_name": target.name,
+            "project_name": target.project,
+            "program": stacks.get(stack).program(settings),
+            "opts": _workspace_options(settings, target, command),
+        }
         with _translated_errors(settings, target, "init"):
             try:
                 auto.select_stack(**arguments)

@@ -145,9 +145,13 @@ def _settle_failed_run(loop: asyncio.AbstractEventLoop, tasks_before: set[asynci
         task.cancel()
     loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
     for future in gc.get_objects():
-        if isinstance(future, asyncio.Future) and future.get_loop() is loop:
-            if future.done() and not future.cancelled():
-                future.exception()
+        if (
+            isinstance(future, asyncio.Future)
+            and future.get_loop() is loop
+            and future.done()
+            and not future.cancelled()
+        ):
+            future.exception()
 
 
 async def _resolve(outputs: dict[str, Any]) -> dict[str, Any]:

@@ -505,7 +505,8 @@ def follow_instance_refresh(
         if row["status"] in REFRESH_ENDED:
             if row["status"] not in REFRESH_SUCCEEDED:
                 raise OperationError(
-                    f"instance refresh {refresh_id} of {name} ended {row['status']}: {row['status_reason'] or 'no reason given'}; "
+                    f"instance refresh {refresh_id} of {name} ended {row['status']}: "
+                    f"{row['status_reason'] or 'no reason given'}; "
                     "check the group's activity history (`aws autoscaling describe-scaling-activities "
                     f"--auto-scaling-group-name {name}`)"
                 )

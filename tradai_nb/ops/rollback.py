@@ -413,7 +413,7 @@ def _plan_trees(trees: Sequence[Path], environment: str, names: Sequence[str]) -
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
-            for tree, out in zip(trees, outputs)
+            for tree, out in zip(trees, outputs, strict=True)
         ]
         try:
             errors = [process.communicate(timeout=PLAN_TIMEOUT_S)[1] for process in running]
@@ -424,7 +424,7 @@ def _plan_trees(trees: Sequence[Path], environment: str, names: Sequence[str]) -
                 if process.poll() is None:
                     process.kill()
                     process.wait()
-        for tree, process, stderr in zip(trees, running, errors):
+        for tree, process, stderr in zip(trees, running, errors, strict=True):
             if process.returncode != 0:
                 tail = " / ".join(stderr.decode(errors="replace").strip().splitlines()[-4:])
                 raise OperationError(f"the offline plan of the programs in {tree} failed ({tail}); nothing was changed")

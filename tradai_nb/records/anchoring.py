@@ -233,7 +233,7 @@ def _read_all(s3, bucket: str, keys: list[str]) -> dict[str, bytes]:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
     with ThreadPoolExecutor(max_workers=_PARALLEL_READS) as pool:
-        return dict(zip(keys, pool.map(read, keys)))
+        return dict(zip(keys, pool.map(read, keys), strict=True))
 
 
 def _client(settings: Settings):

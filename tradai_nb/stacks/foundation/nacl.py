@@ -64,5 +64,5 @@ def create_network_acls(settings: Settings, network: Network) -> None:
                 service=NETWORK_SERVICE, environment=env, Name=config.get_resource_name(f"{tier}-nacl", env), Tier=tier
             ),
         )
-        for zone, subnet in zip(settings.availability_zones, network.subnets[tier]):
+        for zone, subnet in zip(settings.availability_zones, network.subnets[tier], strict=True):
             ec2.NetworkAclAssociation(f"{tier}-nacl-{az_suffix(zone)}", network_acl_id=acl.id, subnet_id=subnet.id)
