@@ -44,10 +44,10 @@ class EnvironmentSession(boto3.Session):
         self.environment = environment
         self.endpoint_url = endpoint_url
 
-    def client(self, service_name: str, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def client(self, service_name: str, *args: Any, **kwargs: Any):
         return super().client(service_name, *args, **self._checked(kwargs))
 
-    def resource(self, service_name: str, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def resource(self, service_name: str, *args: Any, **kwargs: Any):
         return super().resource(service_name, *args, **self._checked(kwargs))
 
     def _checked(self, kwargs: dict[str, Any]) -> dict[str, Any]:

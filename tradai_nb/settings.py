@@ -372,7 +372,7 @@ def read_params(path: Path) -> dict[str, Any]:
         data = loader.get_single_data()
     except _ParamsRefused as exc:
         where = f"{path}:{exc.mark.line + 1}:{exc.mark.column + 1}" if exc.mark else str(path)
-        key = exc.key or loader.top_level_key_at(exc.mark)
+        key = exc.key or (loader.top_level_key_at(exc.mark) if loader is not None else None)
         raise SettingsError(f"{where}: {f'key {key!r}: ' if key else ''}{exc}", path=str(path), key=key) from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML ({exc})", path=str(path)) from None

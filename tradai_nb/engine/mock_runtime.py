@@ -13,7 +13,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import Stack, run_pulumi_func
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def run(program: Callable[[], None], answers, *, project: str, stack: str) -> tu
     tasks_before = asyncio.all_tasks(loop)
     try:
         loop.run_until_complete(run_pulumi_func(program))
-        outputs = loop.run_until_complete(_resolve(dict(root.outputs))) if root is not None else {}
+        outputs = loop.run_until_complete(_resolve(dict(root.outputs))) if isinstance(root, Stack) else {}
     except BaseException:
         _settle_failed_run(loop, tasks_before)
         raise
