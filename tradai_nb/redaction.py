@@ -89,7 +89,9 @@ def environment_secrets_by_variable(environ: Mapping[str, str] | None = None) ->
     """The secret values present in the environment, by the variable they came from; the passphrase file's content
     is listed under PASSPHRASE_FILE_VARIABLE both as read and stripped."""
     environ = os.environ if environ is None else environ
-    found = {name: (environ[name],) for name in SECRET_ENVIRONMENT_VARIABLES if environ.get(name)}
+    found: dict[str, tuple[str, ...]] = {
+        name: (environ[name],) for name in SECRET_ENVIRONMENT_VARIABLES if environ.get(name)
+    }
     passphrase_file = environ.get(PASSPHRASE_FILE_VARIABLE)
     if passphrase_file:
         try:

@@ -565,8 +565,14 @@ def _require_consolidated(settings: Settings, what: str) -> None:
 
 
 def _check_percentages(min_healthy: object, max_healthy: object) -> None:
-    valid = all(isinstance(v, int) and not isinstance(v, bool) for v in (min_healthy, max_healthy))
-    if not valid or not (0 <= min_healthy <= 100 <= max_healthy <= 200) or max_healthy - min_healthy > 100:
+    if (
+        not isinstance(min_healthy, int)
+        or not isinstance(max_healthy, int)
+        or isinstance(min_healthy, bool)
+        or isinstance(max_healthy, bool)
+        or not (0 <= min_healthy <= 100 <= max_healthy <= 200)
+        or max_healthy - min_healthy > 100
+    ):
         raise ParameterError(
             "parameters 'min_healthy_percentage' / 'max_healthy_percentage': expected whole percentages with "
             f"0 <= min <= 100 <= max <= 200 and max - min <= 100 (got {min_healthy!r} and {max_healthy!r})",

@@ -212,7 +212,7 @@ class _Reader:
 def _stream_groups(logs, log_group: str, start_ms: int) -> list[list[str] | None]:
     """The group's streams with events in the window, split for parallel reading; [None] means one group-wide query
     (one stream or none, or more streams than are worth listing)."""
-    streams = []
+    streams: list[str] = []
     pages = logs.get_paginator("describe_log_streams").paginate(
         logGroupName=log_group, orderBy="LastEventTime", descending=True
     )

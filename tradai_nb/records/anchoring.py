@@ -145,6 +145,8 @@ def _compare(result: Verification, store: AuditStore, records: list[dict[str, An
     environment = settings.environment
     bucket = config.get_bucket_name(config.LOGS_BUCKET_KEY, environment)
     chain = result.chain
+    if chain is None:  # verify() compares only a chain that has its id
+        raise RuntimeError(f"{store.root}: the audit chain has no id to compare its uploaded copies by")
     try:
         s3 = _client(settings)
         uploaded_records = _listed(s3, bucket, f"{UPLOAD_PREFIX}/{chain}/records/")
