@@ -279,6 +279,8 @@ def _launch_template(r, ctx: _Context) -> Mapping[str, Any]:
 
 def _instance_parts(template: Mapping[str, Any], instances: float, ctx: _Context) -> list[Component]:
     instance_type = template.get("instanceType")
+    if not isinstance(instance_type, str):
+        raise _Unpriced(f"its launch template sets no instance type (instanceType {instance_type!r})")
     hourly = ctx.prices.price("ec2", "instance_hour", instance_type)
     parts = [
         (
@@ -393,7 +395,7 @@ def _backtest_task(definition: Mapping[str, Any], ctx: _Context) -> tuple[Any, f
             if strategies is None:
                 cluster = ctx.by_arn.get(parameters.get("Cluster"))
                 cluster_name = cluster.inputs.get("name") if cluster is not None else None
-                defaults = next(
+                defaults: Mapping[str, Any] = next(
                     (
                         c.inputs
                         for c in ctx.of_type("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
@@ -719,7 +721,8 @@ def estimate(plan, settings: Settings, prices: PriceData | None = None) -> CostE
     resources = plan.resources
     resources = resources[resources["custom"].astype(bool) & ~resources["type"].str.startswith("pulumi:")]
     ctx = _Context(resources, prices, settings.cost_assumptions, settings.environment)
-    lines, unpriced, free = [], [], []
+    lines: list[tuple[Any, ...]] = []
+    unpriced, free = [], []
     for r in resources.itertuples(index=False):
         if r.type in prices.free:
             free.append((r.stack, r.type, prices.free[r.type]))

@@ -176,7 +176,8 @@ def diff_environments(
         plan(each, names, on_progress=_each_line_naming(each.environment, on_progress))
         for each in (settings, load_settings(against))
     ]
-    return diff_plans(*plans, [stack] if stack else None)
+    plan_a, plan_b = plans
+    return diff_plans(plan_a, plan_b, [stack] if stack else None)
 
 
 def diff_plans(plan_a: Plan, plan_b: Plan, stack_names: Sequence[str] | None = None) -> EnvDiff:
