@@ -11,8 +11,7 @@ forge that key: the header is only trusted on requests coming from inside the VP
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Required, TypedDict
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -21,6 +20,9 @@ from tradai_nb.settings import Settings
 from tradai_nb.stacks.edge.api_gateway import CLIENT_IP_HEADER
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Required, TypedDict
+
     import pulumi_aws as aws
 
     class _RateAggregation(TypedDict, total=False):
