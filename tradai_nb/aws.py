@@ -44,10 +44,10 @@ class EnvironmentSession(boto3.Session):
         self.environment = environment
         self.endpoint_url = endpoint_url
 
-    def client(self, service_name: str, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def client(self, service_name: str, *args: Any, **kwargs: Any):
         return super().client(service_name, *args, **self._checked(kwargs))
 
-    def resource(self, service_name: str, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def resource(self, service_name: str, *args: Any, **kwargs: Any):
         return super().resource(service_name, *args, **self._checked(kwargs))
 
     def _checked(self, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -89,8 +89,8 @@ def session_for(settings: Settings) -> EnvironmentSession:
         )
     except ProfileNotFound:
         raise CredentialsMissingError(
-            f"AWS profile {settings.aws_profile!r} (aws_profile in params/{settings.environment}.yaml) is not configured "
-            "on this machine: run `aws configure --profile "
+            f"AWS profile {settings.aws_profile!r} (aws_profile in params/{settings.environment}.yaml) is not "
+            "configured on this machine: run `aws configure --profile "
             f"{settings.aws_profile}` or `aws sso login --profile {settings.aws_profile}`, or name another profile in "
             f"params/{settings.environment}.yaml (for one notebook run: -p aws_profile=<name>)"
         ) from None

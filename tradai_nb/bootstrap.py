@@ -73,7 +73,7 @@ def bootstrap(
     check_bootstrap_action(action)
     on_progress = progress.reporter(f"bootstrap {action}", on_progress)
     result = BootstrapResult(settings.environment, action, pd.DataFrame(columns=STEP_COLUMNS))
-    steps = []
+    steps: list[dict] = []
     failed_stack = None
     # Before the first stack deploys, the whole estate passes the policy check: a violation in edge must not leave
     # persistent and foundation deployed and edge refused. The refusal is the first stack's gate's, so it is recorded.

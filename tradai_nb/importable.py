@@ -138,7 +138,10 @@ class ImportRequest:
         project = config.get_stack_project(self.stack)
         qualified = self.type.token
         if self.parent:
-            qualified = f"{_URN.match(self.parent)['type']}${qualified}"
+            parent = _URN.match(self.parent)
+            if parent is None:
+                raise ParameterError(f"parent {self.parent!r} is not a URN", name="parent")
+            qualified = f"{parent['type']}${qualified}"
         return f"urn:pulumi:{self.environment}::{project}::{qualified}::{self.name}"
 
     def module_path(self) -> str:
@@ -168,41 +171,47 @@ def import_request(
             f"parameter 'stack' (--stack): unknown stack {stack!r}; choose one of {', '.join(stacks.names())}",
             name="stack",
         )
-    for label, value in (
-        ("resource_type", resource_type),
-        ("name", name),
-        ("resource_id", resource_id),
-        ("parent", parent),
-    ):
-        if not isinstance(value, str):
-            raise ParameterError(f"parameter {label!r}: expected text, got {value!r}", name=label)
-    token = TYPE_ALIASES.get(resource_type, resource_type)
+    type_text, name_text, id_text, parent_text = (
+        _text(label, value)
+        for label, value in (
+            ("resource_type", resource_type),
+            ("name", name),
+            ("resource_id", resource_id),
+            ("parent", parent),
+        )
+    )
+    token = TYPE_ALIASES.get(type_text, type_text)
     if token not in IMPORT_TYPES:
         raise ParameterError(
-            f"parameter 'resource_type' (--type): {resource_type!r} is not a type tradai-nb imports; "
+            f"parameter 'resource_type' (--type): {type_text!r} is not a type tradai-nb imports; "
             f"supported types: {supported_types()} (the guide's short forms such as aws:s3:Bucket "
             "are accepted too). Other types: declare them in the stack program with "
             "pulumi.ResourceOptions(import_=<id>) and run `tradai-nb stack up`",
             name="resource_type",
         )
     kind = IMPORT_TYPES[token]
-    if not _NAME.match(name):
+    if not _NAME.match(name_text):
         raise ParameterError(
-            f"parameter 'name' (--name): {name!r} cannot name a resource; a Pulumi logical name "
+            f"parameter 'name' (--name): {name_text!r} cannot name a resource; a Pulumi logical name "
             "starts with a letter and holds only letters, digits, '.', '_' and '-' (no spaces), at "
             "most 100 characters, e.g. configs-bucket",
             name="name",
         )
-    resource_id = _normal_id(kind, resource_id.strip())
-    if not kind.matches(resource_id):
+    normal_id = _normal_id(kind, id_text.strip())
+    if not kind.matches(normal_id):
         raise ParameterError(
-            f"parameter 'resource_id' (--id): {resource_id!r} is not an import id of {token}; "
-            f"expected {kind.id_meaning}",
+            f"parameter 'resource_id' (--id): {normal_id!r} is not an import id of {token}; expected {kind.id_meaning}",
             name="resource_id",
         )
-    if parent:
-        _check_parent(parent, environment, stack)
-    return ImportRequest(environment, stack, kind, name, resource_id, parent)
+    if parent_text:
+        _check_parent(parent_text, environment, stack)
+    return ImportRequest(environment, stack, kind, name_text, normal_id, parent_text)
+
+
+def _text(label: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ParameterError(f"parameter {label!r}: expected text, got {value!r}", name=label)
+    return value
 
 
 def _normal_id(kind: ImportType, resource_id: str) -> str:

@@ -8,6 +8,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -19,7 +20,8 @@ REDACTED = "[redacted]"
 
 # The rule for parameter names that hold secrets (the README quotes it). A name is split into words at every
 # character that is not a letter or a digit (`_`, `-`, `.`, spaces), at camelCase boundaries (`apiKey` is
-# api + key, `APIKey` is API + key) and around digits (`password2`), compared case-insensitively. The name is secret when one of its words is a
+# api + key, `APIKey` is API + key) and around digits (`password2`), compared case-insensitively. The name is secret
+# when one of its words is a
 # SECRET_WORDS word or two adjacent words are a SECRET_PAIRS pair, unless its last word is a REFERENCE_WORDS word:
 # such a name points at or counts a secret without holding it (`secret_arn`, `token_count`, `access_key_id`,
 # `PULUMI_CONFIG_PASSPHRASE_FILE`). A bare `key` is not secret (runbooks take output names, S3 keys, key pair names
@@ -80,14 +82,16 @@ def is_secret_name(name: str) -> bool:
     words = _name_words(name)
     if not words or words[-1] in REFERENCE_WORDS:
         return False
-    return any(word in SECRET_WORDS for word in words) or any(pair in SECRET_PAIRS for pair in zip(words, words[1:]))
+    return any(word in SECRET_WORDS for word in words) or any(pair in SECRET_PAIRS for pair in pairwise(words))
 
 
 def environment_secrets_by_variable(environ: Mapping[str, str] | None = None) -> dict[str, tuple[str, ...]]:
     """The secret values present in the environment, by the variable they came from; the passphrase file's content
     is listed under PASSPHRASE_FILE_VARIABLE both as read and stripped."""
     environ = os.environ if environ is None else environ
-    found = {name: (environ[name],) for name in SECRET_ENVIRONMENT_VARIABLES if environ.get(name)}
+    found: dict[str, tuple[str, ...]] = {
+        name: (environ[name],) for name in SECRET_ENVIRONMENT_VARIABLES if environ.get(name)
+    }
     passphrase_file = environ.get(PASSPHRASE_FILE_VARIABLE)
     if passphrase_file:
         try:

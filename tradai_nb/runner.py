@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlparse
 
 import papermill
@@ -377,7 +377,7 @@ def execute(
                 progress_bar=progress_bar,
                 config=config,
             )
-    except (Exception, KeyboardInterrupt) as exc:
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - whatever stops the run is returned to be recorded
         error = exc
     written = _IN_MEMORY.pop(target)
     return (json.loads(written) if written else None), error
@@ -388,6 +388,14 @@ def outcome(error: BaseException | None) -> str:
     if error is None:
         return "succeeded"
     return "refused" if describe(error)["ename"] in REFUSALS else "failed"
+
+
+@overload
+def describe(error: BaseException) -> dict[str, Any]: ...
+
+
+@overload
+def describe(error: None) -> None: ...
 
 
 def describe(error: BaseException | None) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from tradai_nb.errors import ParameterError, TradaiError
 from tradai_nb.stacks.registry import stacks
@@ -110,7 +111,7 @@ def register(source: str, stack: str, name: str, *, path: Path) -> str:
     variable = f"{name}_log_group"
     body_indent = _indent(lines[program.body[0].lineno - 1])
     call_at = _call_line(program, lines)
-    last = program.body[-1].end_lineno
+    last = _end_line(program.body[-1])
     # Edits from the bottom up, so the line numbers of the ones above stay right.
     edits = [
         (last, last, [f'{body_indent}pulumi.export("{export_name(name)}", {variable}.name)\n']),
@@ -364,21 +365,22 @@ def _import_edit(
     found = own_imports(program.body) or own_imports(tree.body)
     if not found:
         imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
-        at = imports[-1].end_lineno if imports else 0
+        at = _end_line(imports[-1]) if imports else 0
         return at, at, [f"from {package} import {name}\n"]
     node = found[0]
     indent = _indent(lines[node.lineno - 1])
-    original = lines[node.lineno - 1 : node.end_lineno]
+    end = _end_line(node)
+    original = lines[node.lineno - 1 : end]
     if any("#" in line for line in original):  # keep its comments: a line of its own after it
-        return node.end_lineno, node.end_lineno, [f"{indent}from {package} import {name}\n"]
+        return end, end, [f"{indent}from {package} import {name}\n"]
     names = [f"{a.name} as {a.asname}" if a.asname else a.name for a in node.names]
     position = next((i for i, existing in enumerate(names) if existing > name), len(names))
     names.insert(position, name)
     one_line = f"{indent}from {package} import {', '.join(names)}\n"
     if len(one_line) - 1 <= LINE_LENGTH:
-        return node.lineno - 1, node.end_lineno, [one_line]
+        return node.lineno - 1, end, [one_line]
     wrapped = [f"{indent}from {package} import (\n", *(f"{indent}    {n},\n" for n in names), f"{indent})\n"]
-    return node.lineno - 1, node.end_lineno, wrapped
+    return node.lineno - 1, end, wrapped
 
 
 def _call_line(program: ast.FunctionDef, lines: list[str]) -> int:
@@ -386,14 +388,22 @@ def _call_line(program: ast.FunctionDef, lines: list[str]) -> int:
     first export; else just before the first export; with no export, at the end of the program."""
     first = next((i for i, statement in enumerate(program.body) if _exports(statement)), None)
     if first is None:
-        return program.body[-1].end_lineno
+        return _end_line(program.body[-1])
     for statement in reversed(program.body[:first]):
-        if statement.end_lineno < len(lines) and not lines[statement.end_lineno].strip():
-            return statement.end_lineno
+        end = _end_line(statement)
+        if end < len(lines) and not lines[end].strip():
+            return end
     return program.body[first].lineno - 1
 
 
-def _is_export(node: ast.AST) -> bool:
+def _end_line(statement: ast.stmt) -> int:
+    """The statement's last line (1-based); ast.parse sets it on every statement it returns."""
+    if statement.end_lineno is None:
+        raise RuntimeError(f"a parsed {type(statement).__name__} statement has no end line")
+    return statement.end_lineno
+
+
+def _is_export(node: ast.AST) -> TypeGuard[ast.Call]:
     return (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)

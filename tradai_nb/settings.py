@@ -372,7 +372,7 @@ def read_params(path: Path) -> dict[str, Any]:
         data = loader.get_single_data()
     except _ParamsRefused as exc:
         where = f"{path}:{exc.mark.line + 1}:{exc.mark.column + 1}" if exc.mark else str(path)
-        key = exc.key or loader.top_level_key_at(exc.mark)
+        key = exc.key or (loader.top_level_key_at(exc.mark) if loader is not None else None)
         raise SettingsError(f"{where}: {f'key {key!r}: ' if key else ''}{exc}", path=str(path), key=key) from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML ({exc})", path=str(path)) from None
@@ -402,8 +402,8 @@ def _read_params_text(path: Path) -> str:
         problem = {
             "missing": "params file not found"
             if Path(path).parent.is_dir()
-            else f"{Path(path).parent} is not a folder; the params folder ({PARAMS_DIR_ENV_VAR}, else params/) holds the "
-            "<environment>.yaml files",
+            else f"{Path(path).parent} is not a folder; the params folder ({PARAMS_DIR_ENV_VAR}, else params/) holds "
+            "the <environment>.yaml files",
             "folder": "is a folder, not a params file; expected a <environment>.yaml file",
             "not-regular": f"{exc.problem}; expected a <environment>.yaml file",
             "too-large": f"{exc.problem}; a params file is at most {_PARAMS_LIMIT} of key: value lines",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from tradai_nb.errors import ParameterError
 
@@ -22,9 +22,9 @@ PLACEHOLDERS = ("stack", "env", "action", "profile", "service")
 
 @dataclass(frozen=True)
 class Entry:
-    """One known error: `patterns` (regexes, case-insensitive, ^ at each line) recognise it in error text; `fix` and `runbook` may
-    hold <stack>, <env>, <action>, <profile>, <service>; `sample` is the error as the tools print it. A `fallback`
-    entry is offered only when no other entry matches."""
+    """One known error: `patterns` (regexes, case-insensitive, ^ at each line) recognise it in error text; `fix` and
+    `runbook` may hold <stack>, <env>, <action>, <profile>, <service>; `sample` is the error as the tools print it. A
+    `fallback` entry is offered only when no other entry matches."""
 
     id: str
     title: str
@@ -475,12 +475,20 @@ def find(text: str) -> list[Match]:
     from tradai_nb.redaction import scrub_credentials
 
     scrubbed = scrub_credentials(text)
-    found = [_match(e, scrubbed) for e in ENTRIES if not e.fallback]
-    found = [m for m in found if m is not None]
+    candidates = [_match(e, scrubbed) for e in ENTRIES if not e.fallback]
+    found = [m for m in candidates if m is not None]
     if not found:
         found = [m for m in (_match(e, scrubbed) for e in ENTRIES if e.fallback) if m is not None]
     order = {e.id: i for i, e in enumerate(ENTRIES)}
     return sorted(found, key=lambda m: (-m.score, order[m.entry.id]))
+
+
+@overload
+def best(text: str, default: str) -> Entry: ...
+
+
+@overload
+def best(text: str, default: None = None) -> Entry | None: ...
 
 
 def best(text: str, default: str | None = None) -> Entry | None:

@@ -271,7 +271,7 @@ def _act(args: argparse.Namespace, settings) -> int:
                 "stack": args.stack,
                 "action": args.action,
                 "summary": result.summary.to_dict("records"),
-                "outputs": dict(zip(result.outputs["key"], result.outputs["value"])),
+                "outputs": dict(zip(result.outputs["key"], result.outputs["value"], strict=True)),
             }
         )
         return 0
@@ -320,7 +320,10 @@ def _deployment(session, settings, stack: str) -> dict[str, Any]:
     if automation.reads_through_automation_api(settings):
         from tradai_nb.engine import automation
 
-        return automation.export(settings, stack, on_output=_engine_line).deployment
+        exported = automation.export(settings, stack, on_output=_engine_line).deployment
+        if exported is None:
+            raise RuntimeError(f"the export of {stack} returned no deployment")
+        return exported
     state = backend.state_store_for(settings, session)
     ref = backend.stack_ref(stack, settings.environment)
     if state.existing_checkpoint_key(ref) is None:

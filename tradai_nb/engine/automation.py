@@ -282,7 +282,10 @@ def stack_config(settings: Settings, stack: str) -> dict[str, auto.ConfigValue]:
 
 
 def _sandbox_provider_config(settings: Settings, stack: str) -> dict[str, str]:
-    endpoints = {f"aws:endpoints[0].{service}": settings.endpoint_url for service in AWS_SERVICES[stack]}
+    endpoint_url = settings.endpoint_url
+    if endpoint_url is None:
+        raise RuntimeError(f"the {settings.environment} environment has no sandbox endpoint to point the provider at")
+    endpoints = {f"aws:endpoints[0].{service}": endpoint_url for service in AWS_SERVICES[stack]}
     return {
         **endpoints,
         "aws:accessKey": aws.SANDBOX_ACCESS_KEY,
@@ -696,12 +699,12 @@ def _init_stacks(settings: Settings, names: Sequence[str], *, on_output: OnOutpu
     rows = []
     for stack in names:
         target = stack_target(settings, stack)
-        arguments = dict(
-            stack_name=target.name,
-            project_name=target.project,
-            program=stacks.get(stack).program(settings),
-            opts=_workspace_options(settings, target, command),
-        )
+        arguments: dict[str, Any] = {
+            "stack_name": target.name,
+            "project_name": target.project,
+            "program": stacks.get(stack).program(settings),
+            "opts": _workspace_options(settings, target, command),
+        }
         with _translated_errors(settings, target, "init"):
             try:
                 auto.select_stack(**arguments)

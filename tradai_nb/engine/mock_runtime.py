@@ -13,7 +13,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import Stack, run_pulumi_func
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def run(program: Callable[[], None], answers, *, project: str, stack: str) -> tu
     tasks_before = asyncio.all_tasks(loop)
     try:
         loop.run_until_complete(run_pulumi_func(program))
-        outputs = loop.run_until_complete(_resolve(dict(root.outputs))) if root is not None else {}
+        outputs = loop.run_until_complete(_resolve(dict(root.outputs))) if isinstance(root, Stack) else {}
     except BaseException:
         _settle_failed_run(loop, tasks_before)
         raise
@@ -145,9 +145,13 @@ def _settle_failed_run(loop: asyncio.AbstractEventLoop, tasks_before: set[asynci
         task.cancel()
     loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
     for future in gc.get_objects():
-        if isinstance(future, asyncio.Future) and future.get_loop() is loop:
-            if future.done() and not future.cancelled():
-                future.exception()
+        if (
+            isinstance(future, asyncio.Future)
+            and future.get_loop() is loop
+            and future.done()
+            and not future.cancelled()
+        ):
+            future.exception()
 
 
 async def _resolve(outputs: dict[str, Any]) -> dict[str, Any]:

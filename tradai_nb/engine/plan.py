@@ -197,7 +197,8 @@ def _computed_attributes(typ: str, physical: str, resource_id: str, region: str)
     if typ == "aws:lambda/function:Function":
         return {
             "arn": f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{physical}",
-            "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{physical}/invocations",
+            "invokeArn": f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
+            f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{physical}/invocations",
         }
     if typ == "aws:kms/key:Key":
         return {"arn": f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{resource_id}", "keyId": resource_id}

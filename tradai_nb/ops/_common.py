@@ -91,10 +91,10 @@ def check_seconds(name: str, value: object, *, allow_zero: bool = False, maximum
         problem = ": zero leaves no time at all"
     elif value > maximum:
         problem = f": more than {_describe_seconds(maximum)}"
-    if problem is not None:
+    if problem is not None or not isinstance(value, (int, float)):
         raise ParameterError(
             f"parameter {name!r}: expected a number of seconds, {lowest} and at most {maximum:g} "
-            f"({_describe_seconds(maximum)}); got {_shown(value)}{problem}",
+            f"({_describe_seconds(maximum)}); got {_shown(value)}{problem or ''}",
             name=name,
         )
     return float(value)

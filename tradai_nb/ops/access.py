@@ -1,4 +1,4 @@
-"""Service access: the consolidated host over SSM, ECS exec command lines, the endpoints behind the ALB and their health."""
+"""Service access: the consolidated host over SSM, ECS exec command lines, endpoints behind the ALB and their health."""
 
 from __future__ import annotations
 
@@ -380,7 +380,7 @@ def base_url(alb_dns_name: object) -> str:
 def _is_host_url(url: str) -> bool:
     parsed = urlparse(url)
     try:
-        parsed.port
+        _ = parsed.port  # reading it raises ValueError on a port that is not a number from 0 to 65535
     except ValueError:
         return False
     return (
@@ -420,7 +420,8 @@ def _wait_for_invocation(ssm, command_id: str, instance_id: str, timeout_s: floa
             status = invocation["Status"] if invocation else "not registered yet"
             raise OperationError(
                 f"command {command_id} on {instance_id} is still {status} after {timeout_s:.0f} s; check that the "
-                "SSM agent on the host is online (Systems Manager > Fleet Manager) and run again with a longer timeout_s"
+                "SSM agent on the host is online (Systems Manager > Fleet Manager) and run again with a longer "
+                "timeout_s"
             )
         deadline.sleep(poll_s)
 

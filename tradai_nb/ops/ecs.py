@@ -505,7 +505,8 @@ def follow_instance_refresh(
         if row["status"] in REFRESH_ENDED:
             if row["status"] not in REFRESH_SUCCEEDED:
                 raise OperationError(
-                    f"instance refresh {refresh_id} of {name} ended {row['status']}: {row['status_reason'] or 'no reason given'}; "
+                    f"instance refresh {refresh_id} of {name} ended {row['status']}: "
+                    f"{row['status_reason'] or 'no reason given'}; "
                     "check the group's activity history (`aws autoscaling describe-scaling-activities "
                     f"--auto-scaling-group-name {name}`)"
                 )
@@ -564,8 +565,14 @@ def _require_consolidated(settings: Settings, what: str) -> None:
 
 
 def _check_percentages(min_healthy: object, max_healthy: object) -> None:
-    valid = all(isinstance(v, int) and not isinstance(v, bool) for v in (min_healthy, max_healthy))
-    if not valid or not (0 <= min_healthy <= 100 <= max_healthy <= 200) or max_healthy - min_healthy > 100:
+    if (
+        not isinstance(min_healthy, int)
+        or not isinstance(max_healthy, int)
+        or isinstance(min_healthy, bool)
+        or isinstance(max_healthy, bool)
+        or not (0 <= min_healthy <= 100 <= max_healthy <= 200)
+        or max_healthy - min_healthy > 100
+    ):
         raise ParameterError(
             "parameters 'min_healthy_percentage' / 'max_healthy_percentage': expected whole percentages with "
             f"0 <= min <= 100 <= max <= 200 and max - min <= 100 (got {min_healthy!r} and {max_healthy!r})",

@@ -179,7 +179,7 @@ def _service_images(session, settings: Settings) -> list[dict[str, Any]]:
         return ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]["containerDefinitions"]
 
     with aws_errors(f"describing the task definitions of the services in ECS cluster {cluster}"):
-        by_definition = dict(zip(task_definitions, parallel_map(containers, task_definitions)))
+        by_definition = dict(zip(task_definitions, parallel_map(containers, task_definitions), strict=True))
     return [
         {"kind": "ecs", "name": s["serviceName"], "container": c["name"], "image": c["image"]}
         for s in services
@@ -204,7 +204,7 @@ def _present_in_ecr(session, images: list[EcrImage]) -> dict[EcrImage, bool]:
         return {i["imageTag"] for i in ids if "imageTag" in i}, {i["imageDigest"] for i in ids if "imageDigest" in i}
 
     with aws_errors("listing the images in ECR"):
-        contents = dict(zip(repositories, parallel_map(held, repositories)))
+        contents = dict(zip(repositories, parallel_map(held, repositories), strict=True))
     present = {}
     for image in images:
         tags, digests = contents[(image.registry, image.region, image.repository)]

@@ -72,7 +72,7 @@ def clear_stale_locks(
         # Read after the confirm rule has passed: nothing is asked of AWS before the guard.
         targets.extend(lock for lock in state.locks(ref) if not lock_id or lock.lock_id == lock_id)
         threshold = timedelta(minutes=older_than_minutes)
-        recent = [lock for lock in targets if lock.age(now) is None or lock.age(now) < threshold]
+        recent = [lock for lock in targets if (age := lock.age(now)) is None or age < threshold]
         if recent:
             described = "; ".join(
                 f"{lock.lock_id} by {lock.username}@{lock.hostname}, {_age_text(lock.age(now)) or 'age unknown'}"

@@ -126,8 +126,9 @@ def tail_logs(
     on_events: Callable[[pd.DataFrame], None] | None = None,
 ) -> LogTail:
     """Every event of log_group since the duration (matching filter_pattern, CloudWatch's syntax), across all pages;
-    a window of more than one page is read stream by stream in parallel. With follow_s, keep polling every poll_s for new events until
-    follow_s has passed, handing each batch that arrives meanwhile to on_events (the result holds them all)."""
+    a window of more than one page is read stream by stream in parallel. With follow_s, keep polling every poll_s for
+    new events until follow_s has passed, handing each batch that arrives meanwhile to on_events (the result holds them
+    all)."""
     window = parse_since(since)
     follow_s, poll_s = _check_follow(follow_s, poll_s)
     if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1):
@@ -211,7 +212,7 @@ class _Reader:
 def _stream_groups(logs, log_group: str, start_ms: int) -> list[list[str] | None]:
     """The group's streams with events in the window, split for parallel reading; [None] means one group-wide query
     (one stream or none, or more streams than are worth listing)."""
-    streams = []
+    streams: list[str] = []
     pages = logs.get_paginator("describe_log_streams").paginate(
         logGroupName=log_group, orderBy="LastEventTime", descending=True
     )

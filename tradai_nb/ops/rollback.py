@@ -309,15 +309,14 @@ def diff_deployments(stack: str, current: Mapping[str, Any] | None, target: Mapp
     rows = []
     for urn in sorted(before.keys() | after.keys()):
         old, new = before.get(urn), after.get(urn)
-        resource = new or old
-        if old is None:
-            rows.append(("added", stack, resource.get("type", ""), _name(urn), f"id {new.get('id', '')}".strip()))
-        elif new is None:
-            rows.append(("removed", stack, resource.get("type", ""), _name(urn), f"id {old.get('id', '')}".strip()))
-        else:
+        if old is None and new is not None:
+            rows.append(("added", stack, new.get("type", ""), _name(urn), f"id {new.get('id', '')}".strip()))
+        elif new is None and old is not None:
+            rows.append(("removed", stack, old.get("type", ""), _name(urn), f"id {old.get('id', '')}".strip()))
+        elif old is not None and new is not None:
             fields = [f for f in _COMPARED_FIELDS if old.get(f) != new.get(f)]
             if fields:
-                rows.append(("changed", stack, resource.get("type", ""), _name(urn), ", ".join(fields)))
+                rows.append(("changed", stack, new.get("type", ""), _name(urn), ", ".join(fields)))
     return _sorted_changes(rows)
 
 
@@ -328,15 +327,14 @@ def diff_plans(current: Iterable[Mapping[str, Any]], revision: Iterable[Mapping[
     rows = []
     for urn in sorted(before.keys() | after.keys()):
         old, new = before.get(urn), after.get(urn)
-        resource = new or old
-        if old is None:
-            rows.append(("create", resource["stack"], resource["type"], resource["name"], ""))
-        elif new is None:
-            rows.append(("delete", resource["stack"], resource["type"], resource["name"], ""))
-        elif old.get("inputs") != new.get("inputs"):
+        if old is None and new is not None:
+            rows.append(("create", new["stack"], new["type"], new["name"], ""))
+        elif new is None and old is not None:
+            rows.append(("delete", old["stack"], old["type"], old["name"], ""))
+        elif old is not None and new is not None and old.get("inputs") != new.get("inputs"):
             old_inputs, new_inputs = old.get("inputs") or {}, new.get("inputs") or {}
             keys = sorted(k for k in old_inputs.keys() | new_inputs.keys() if old_inputs.get(k) != new_inputs.get(k))
-            rows.append(("update", resource["stack"], resource["type"], resource["name"], ", ".join(keys)))
+            rows.append(("update", new["stack"], new["type"], new["name"], ", ".join(keys)))
     return _sorted_changes(rows)
 
 
@@ -413,7 +411,7 @@ def _plan_trees(trees: Sequence[Path], environment: str, names: Sequence[str]) -
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
-            for tree, out in zip(trees, outputs)
+            for tree, out in zip(trees, outputs, strict=True)
         ]
         try:
             errors = [process.communicate(timeout=PLAN_TIMEOUT_S)[1] for process in running]
@@ -424,7 +422,7 @@ def _plan_trees(trees: Sequence[Path], environment: str, names: Sequence[str]) -
                 if process.poll() is None:
                     process.kill()
                     process.wait()
-        for tree, process, stderr in zip(trees, running, errors):
+        for tree, process, stderr in zip(trees, running, errors, strict=True):
             if process.returncode != 0:
                 tail = " / ".join(stderr.decode(errors="replace").strip().splitlines()[-4:])
                 raise OperationError(f"the offline plan of the programs in {tree} failed ({tail}); nothing was changed")
@@ -447,6 +445,8 @@ def _deploy_from_tree(tree: Path, settings: Settings, stack: str, on_output: OnO
     with subprocess.Popen(
         command, cwd=tree, env=_tree_env(tree, settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as process:
+        if process.stdout is None:
+            raise RuntimeError("the deploy process was started without its output pipe")
         for line in process.stdout:
             on_output(line.rstrip("\n"))
         try:

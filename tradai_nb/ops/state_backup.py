@@ -124,7 +124,7 @@ def _backup_state(
             }
         )
         on_output(f"backed up {ref.fully_qualified}: {entries[-1]['resources']} resources")
-    manifest = {
+    manifest: dict[str, Any] = {
         "format": MANIFEST_FORMAT,
         "backup_id": backup_id,
         "environment": settings.environment,
@@ -155,7 +155,7 @@ def list_backups(session: boto3.Session, settings: Settings) -> pd.DataFrame:
         parts = obj.key.split("/")
         if len(parts) == 3:
             by_id.setdefault(parts[1], []).append(obj)
-    rows = []
+    rows: list[tuple[str, str, str, int | None, int, str, str]] = []
     for backup_id in sorted(by_id, reverse=True):
         objects = {o.key.rsplit("/", 1)[1]: o for o in by_id[backup_id]}
         manifest = _manifest_or_none(target, settings.environment, backup_id) if MANIFEST_NAME in objects else None

@@ -1,1 +1,1 @@
-"""What every run and change leaves behind: the audit records, the change gate that writes them ahead, their anchoring."""
+"""What every run and change leaves behind: audit records, the change gate that writes them ahead, their anchoring."""

@@ -145,6 +145,8 @@ def _compare(result: Verification, store: AuditStore, records: list[dict[str, An
     environment = settings.environment
     bucket = config.get_bucket_name(config.LOGS_BUCKET_KEY, environment)
     chain = result.chain
+    if chain is None:  # verify() compares only a chain that has its id
+        raise RuntimeError(f"{store.root}: the audit chain has no id to compare its uploaded copies by")
     try:
         s3 = _client(settings)
         uploaded_records = _listed(s3, bucket, f"{UPLOAD_PREFIX}/{chain}/records/")
@@ -233,7 +235,7 @@ def _read_all(s3, bucket: str, keys: list[str]) -> dict[str, bytes]:
         return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
 
     with ThreadPoolExecutor(max_workers=_PARALLEL_READS) as pool:
-        return dict(zip(keys, pool.map(read, keys)))
+        return dict(zip(keys, pool.map(read, keys), strict=True))
 
 
 def _client(settings: Settings):

@@ -1,4 +1,4 @@
-"""Monthly cost estimate of a plan from a price table: per resource, stack and type, the guide's savings, differences."""
+"""A plan's monthly cost estimate from a price table: per resource, stack and type, the guide's savings, differences."""
 
 from __future__ import annotations
 
@@ -175,7 +175,7 @@ class CostComparison:
     def per_type(self) -> pd.DataFrame:
         keys = ["stack", "type"]
         return self._side_by_side(
-            self.estimate.per_type()[keys + ["monthly_usd"]], self.against.per_type()[keys + ["monthly_usd"]], keys
+            self.estimate.per_type()[[*keys, "monthly_usd"]], self.against.per_type()[[*keys, "monthly_usd"]], keys
         )
 
     @property
@@ -279,6 +279,8 @@ def _launch_template(r, ctx: _Context) -> Mapping[str, Any]:
 
 def _instance_parts(template: Mapping[str, Any], instances: float, ctx: _Context) -> list[Component]:
     instance_type = template.get("instanceType")
+    if not isinstance(instance_type, str):
+        raise _Unpriced(f"its launch template sets no instance type (instanceType {instance_type!r})")
     hourly = ctx.prices.price("ec2", "instance_hour", instance_type)
     parts = [
         (
@@ -393,7 +395,7 @@ def _backtest_task(definition: Mapping[str, Any], ctx: _Context) -> tuple[Any, f
             if strategies is None:
                 cluster = ctx.by_arn.get(parameters.get("Cluster"))
                 cluster_name = cluster.inputs.get("name") if cluster is not None else None
-                defaults = next(
+                defaults: Mapping[str, Any] = next(
                     (
                         c.inputs
                         for c in ctx.of_type("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
@@ -628,7 +630,8 @@ def _lambda_function(r, ctx: _Context) -> list[Component]:
         (
             "compute",
             calls * seconds * memory_gb * per_gb_s,
-            f"{_qty(calls)} calls × {_qty(seconds)} s × {_qty(memory_gb)} GB (assumptions) × {_usd(per_gb_s)}/GB-s {arch}",
+            f"{_qty(calls)} calls × {_qty(seconds)} s × {_qty(memory_gb)} GB (assumptions) × "
+            f"{_usd(per_gb_s)}/GB-s {arch}",
         ),
         ("requests", calls / 1e6 * per_million, f"{_qty(calls)} calls × {_usd(per_million)}/M"),
     ]
@@ -718,7 +721,8 @@ def estimate(plan, settings: Settings, prices: PriceData | None = None) -> CostE
     resources = plan.resources
     resources = resources[resources["custom"].astype(bool) & ~resources["type"].str.startswith("pulumi:")]
     ctx = _Context(resources, prices, settings.cost_assumptions, settings.environment)
-    lines, unpriced, free = [], [], []
+    lines: list[tuple[Any, ...]] = []
+    unpriced, free = [], []
     for r in resources.itertuples(index=False):
         if r.type in prices.free:
             free.append((r.stack, r.type, prices.free[r.type]))
@@ -883,7 +887,8 @@ def _single_az_saving(ctx: _Context):
     single, multi = _rds_parts(db, ctx, False), _rds_parts(db, ctx, True)
     saving = multi - single
     klass = db.inputs.get("instanceClass")
-    basis = f"{klass} with {_qty(float(db.inputs.get('allocatedStorage') or 0))} GB: Multi-AZ ${multi:,.2f} vs single-AZ ${single:,.2f}"
+    storage = _qty(float(db.inputs.get("allocatedStorage") or 0))
+    basis = f"{klass} with {storage} GB: Multi-AZ ${multi:,.2f} vs single-AZ ${single:,.2f}"
     return ("no" if db.inputs.get("multiAz") else "yes"), saving, 100 * saving / multi if multi else None, basis
 
 
@@ -984,7 +989,7 @@ def cost_chart(estimate: CostEstimate, top_types: int = 8):
     for column in columns:
         values = table[column].tolist()
         axes.barh(table.index, values, left=left, label=column)
-        left = [a + b for a, b in zip(left, values)]
+        left = [a + b for a, b in zip(left, values, strict=True)]
     for y, total in enumerate(left):
         axes.text(total, y, f"  ${total:,.0f}", va="center")
     axes.set_xlabel(f"USD per month ({estimate.prices.region} list prices of {estimate.prices.as_of})")

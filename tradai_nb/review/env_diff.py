@@ -44,10 +44,10 @@ NOT_SET = "(not set)"
 # How short a piece of a planned ID may be and still stand for its resource (the plan cuts IDs to 6 characters at
 # the least, in secret names); shorter hex runs are left as they are.
 _MIN_ID_PIECE = 6
-_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])([a-z]+-)?([0-9a-fA-F]{%d,})(?![0-9a-fA-F])" % _MIN_ID_PIECE)
+_HEX_RUN = re.compile(rf"(?<![0-9A-Za-z])([a-z]+-)?([0-9a-fA-F]{{{_MIN_ID_PIECE},}})(?![0-9a-fA-F])")
 # Properties the AWS API takes base64-encoded: compared (and shown) as the text they encode.
 _BASE64_PROPERTIES = ("userData",)
-_ENVIRONMENT_WORD = re.compile(r"(?<![0-9A-Za-z])(%s)(?![0-9A-Za-z])" % "|".join(config.ENVIRONMENTS))
+_ENVIRONMENT_WORD = re.compile(rf"(?<![0-9A-Za-z])({'|'.join(config.ENVIRONMENTS)})(?![0-9A-Za-z])")
 
 
 @dataclass
@@ -176,7 +176,8 @@ def diff_environments(
         plan(each, names, on_progress=_each_line_naming(each.environment, on_progress))
         for each in (settings, load_settings(against))
     ]
-    return diff_plans(*plans, [stack] if stack else None)
+    plan_a, plan_b = plans
+    return diff_plans(plan_a, plan_b, [stack] if stack else None)
 
 
 def diff_plans(plan_a: Plan, plan_b: Plan, stack_names: Sequence[str] | None = None) -> EnvDiff:
@@ -223,14 +224,16 @@ def same_value(value_a: Any, env_a: str, value_b: Any, env_b: str) -> bool:
     if value_a == value_b and type(value_a) is type(value_b):
         return True
     if isinstance(value_a, list) and isinstance(value_b, list):
-        return len(value_a) == len(value_b) and all(same_value(a, env_a, b, env_b) for a, b in zip(value_a, value_b))
+        return len(value_a) == len(value_b) and all(
+            same_value(a, env_a, b, env_b) for a, b in zip(value_a, value_b, strict=True)
+        )
     if not (isinstance(value_a, str) and isinstance(value_b, str)):
         return False
     pieces_a, pieces_b = _ENVIRONMENT_WORD.split(value_a), _ENVIRONMENT_WORD.split(value_b)
     if len(pieces_a) != len(pieces_b):
         return False
     # split() alternates text and the environment names it split at: even indexes are text, odd ones names.
-    for index, (piece_a, piece_b) in enumerate(zip(pieces_a, pieces_b)):
+    for index, (piece_a, piece_b) in enumerate(zip(pieces_a, pieces_b, strict=True)):
         if piece_a == piece_b:
             continue
         if index % 2 == 0 or (piece_a, piece_b) != (env_a, env_b):
@@ -240,7 +243,7 @@ def same_value(value_a: Any, env_a: str, value_b: Any, env_b: str) -> bool:
 
 def normalised_name(name: str, environment: str) -> str:
     """A logical name or URN with the environment's name (as a whole word) replaced by `{env}`."""
-    return re.sub(r"(?<![0-9A-Za-z])%s(?![0-9A-Za-z])" % re.escape(environment), ENV_PLACEHOLDER, name)
+    return re.sub(rf"(?<![0-9A-Za-z]){re.escape(environment)}(?![0-9A-Za-z])", ENV_PLACEHOLDER, name)
 
 
 def flatten(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:

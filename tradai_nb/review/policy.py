@@ -283,7 +283,7 @@ def _check_buckets(resources: Sequence[Resource], kind: str) -> Iterator[tuple[R
     for bucket in (r for r in resources if r.type in BUCKET_TYPES):
         physical = bucket.inputs.get("bucket") or bucket.id
 
-        def has(types: tuple[str, ...]) -> list[Resource]:
+        def has(types: tuple[str, ...], bucket: Resource = bucket, physical: Any = physical) -> list[Resource]:
             return _related(resources, bucket, types, "bucket", physical)
 
         if kind == "encryption":
@@ -465,7 +465,7 @@ def _check_provider_config(resources: Sequence[Resource], environment: str) -> I
 @cache
 def is_taggable(type_token: str) -> bool:
     """Whether a pulumi-aws resource type takes `tags` (read from the pinned SDK's Args class)."""
-    package, module, kind = (type_token.split(":") + ["", ""])[:3]
+    package, module, kind = [*type_token.split(":"), "", ""][:3]
     if package != "aws" or not kind:
         return False
     python_module = module.split("/")[0]

@@ -59,7 +59,8 @@ class PolicyBuilder:
         condition: dict | None = None,
         principal: str | dict = "*",
     ) -> PolicyBuilder:
-        """Deny `actions` on `resources` to `principal` (everyone); a deny only takes access away, so wildcards are fine."""
+        """Deny `actions` on `resources` to `principal` (everyone); a deny only takes access away, so wildcards are
+        fine."""
         actions = list(actions)
         resources = list(resources)
         if not actions or not resources:

@@ -1,1 +1,1 @@
-"""Pulumi state on its backend, read and written as the CLI does: nothing here imports above config, settings and aws."""
+"""Pulumi state on its backend, read and written as the CLI does; nothing here imports above config, settings, aws."""

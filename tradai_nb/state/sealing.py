@@ -248,9 +248,10 @@ def decrypt_secret(ciphertext: str | Mapping[str, Any], state: Mapping[str, Any]
     ({SECRET_SIG_KEY: SECRET_SIG, "ciphertext": ...}) or its ciphertext string. Secrets nested in it come back as
     plain values. Raises StateError for a wrong passphrase or a malformed ciphertext."""
     if isinstance(ciphertext, Mapping):
-        if ciphertext.get(SECRET_SIG_KEY) != SECRET_SIG or not isinstance(ciphertext.get("ciphertext"), str):
+        inner = ciphertext.get("ciphertext")
+        if ciphertext.get(SECRET_SIG_KEY) != SECRET_SIG or not isinstance(inner, str):
             raise StateError('not a Pulumi secret value: expected {SECRET_SIG_KEY: SECRET_SIG, "ciphertext": ...}')
-        ciphertext = ciphertext["ciphertext"]
+        ciphertext = inner
     plaintext = _open(ciphertext, _opened_key(state, passphrase))
     if plaintext is None:
         raise StateError("the secret does not decrypt under this secrets provider: it was sealed under another one")

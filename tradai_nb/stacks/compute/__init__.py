@@ -25,7 +25,7 @@ def make_program(settings: Settings) -> Callable[[], None]:
             # No Fargate services here, but the backtest workflow still runs its task on the cluster.
             backtest_task = ecs_services.task_definition(step_functions.BACKTEST_SERVICE, settings, upstream, roles)
             service_names: dict = {}
-            consolidated_asg_name = host.group.name
+            consolidated_asg_name: pulumi.Input[str] = host.group.name
         else:
             fargate = ecs_services.fargate_services(settings, upstream, roles, cluster, load_balancer)
             backtest_task = fargate.tasks[step_functions.BACKTEST_SERVICE]

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-
-import pulumi
+from typing import TYPE_CHECKING
 
 from tradai_nb import config
 from tradai_nb.settings import Settings
 from tradai_nb.stacks.compute.upstream import UpstreamOutputs
 
+if TYPE_CHECKING:
+    import pulumi_aws as aws
+
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Listener rule priority of the first service; the next ones follow in config.SERVICES order.
 FIRST_RULE_PRIORITY = 10
-HEALTH_CHECK = {"interval": 30, "timeout": 5, "healthy_threshold": 2, "unhealthy_threshold": 3, "matcher": "200"}
+HEALTH_CHECK: aws.lb.TargetGroupHealthCheckArgsDict = {
+    "interval": 30,
+    "timeout": 5,
+    "healthy_threshold": 2,
+    "unhealthy_threshold": 3,
+    "matcher": "200",
+}
 DEREGISTRATION_DELAY_S = 30
 
 
@@ -22,10 +30,10 @@ DEREGISTRATION_DELAY_S = 30
 class LoadBalancer:
     """The ALB, the listener the routes hang on (HTTPS when there is a certificate), and the per-service pieces."""
 
-    alb: pulumi.CustomResource
-    listener: pulumi.CustomResource
-    target_groups: dict[str, pulumi.CustomResource]
-    rules: dict[str, pulumi.CustomResource]
+    alb: aws.lb.LoadBalancer
+    listener: aws.lb.Listener
+    target_groups: dict[str, aws.lb.TargetGroup]
+    rules: dict[str, aws.lb.ListenerRule]
 
 
 def load_balancer(settings: Settings, upstream: UpstreamOutputs) -> LoadBalancer:
@@ -44,7 +52,7 @@ def load_balancer(settings: Settings, upstream: UpstreamOutputs) -> LoadBalancer
         tags=config.get_tags(service="alb", environment=env),
     )
     target_groups = {service: _target_group(service, settings, upstream) for service in config.SERVICES}
-    no_route = [
+    no_route: list[aws.lb.ListenerDefaultActionArgsDict] = [
         {
             "type": "fixed-response",
             "fixed_response": {
@@ -102,7 +110,7 @@ def load_balancer(settings: Settings, upstream: UpstreamOutputs) -> LoadBalancer
     return LoadBalancer(alb, listener, target_groups, rules)
 
 
-def _target_group(service: str, settings: Settings, upstream: UpstreamOutputs):
+def _target_group(service: str, settings: Settings, upstream: UpstreamOutputs) -> aws.lb.TargetGroup:
     import pulumi_aws as aws
 
     env = settings.environment

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import shlex
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import yaml
@@ -16,6 +17,9 @@ from tradai_nb.stacks.compute.ecs_services import DATABASE_SECRET_KEYS, MLFLOW_S
 from tradai_nb.stacks.compute.iam import AccountArns, ComputeRoles
 from tradai_nb.stacks.compute.upstream import UpstreamOutputs
 from tradai_nb.stacks.policy import PolicyBuilder
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
 
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 COMPOSE_VERSION = "v2.29.7"
@@ -30,11 +34,11 @@ DISCOVERY_INSTANCE_ID = "consolidated-host"
 
 @dataclass(frozen=True)
 class ConsolidatedHost:
-    launch_template: pulumi.CustomResource
-    group: pulumi.CustomResource
-    namespace: pulumi.CustomResource
-    discovery: dict[str, pulumi.CustomResource]
-    log_group: pulumi.CustomResource
+    launch_template: aws.ec2.LaunchTemplate
+    group: aws.autoscaling.Group
+    namespace: aws.servicediscovery.PrivateDnsNamespace
+    discovery: dict[str, aws.servicediscovery.Service]
+    log_group: aws.cloudwatch.LogGroup
 
 
 def namespace_name(environment: str) -> str:
@@ -58,7 +62,7 @@ def consolidated_host(
     return ConsolidatedHost(launch_template, group, namespace, discovery, log_group)
 
 
-def _host_log_group(settings: Settings) -> pulumi.CustomResource:
+def _host_log_group(settings: Settings) -> aws.cloudwatch.LogGroup:
     """The log group the services on the host log to."""
     import pulumi_aws as aws
 
@@ -73,7 +77,7 @@ def _host_log_group(settings: Settings) -> pulumi.CustomResource:
 def _service_discovery(
     settings: Settings,
     upstream: UpstreamOutputs,
-) -> tuple[pulumi.CustomResource, dict[str, pulumi.CustomResource]]:
+) -> tuple[aws.servicediscovery.PrivateDnsNamespace, dict[str, aws.servicediscovery.Service]]:
     """The private DNS namespace and one Cloud Map service per service."""
     import pulumi_aws as aws
 
@@ -105,9 +109,9 @@ def _discovery_registration(
     settings: Settings,
     roles: ComputeRoles,
     arns: AccountArns,
-    namespace: pulumi.CustomResource,
-    discovery: dict[str, pulumi.CustomResource],
-) -> pulumi.CustomResource:
+    namespace: aws.servicediscovery.PrivateDnsNamespace,
+    discovery: dict[str, aws.servicediscovery.Service],
+) -> aws.iam.RolePolicy:
     """The instance role's policy to register the host in Cloud Map and write its service records."""
     import pulumi_aws as aws
 
@@ -127,7 +131,7 @@ def _discovery_registration(
 
 
 def _user_data(
-    settings: Settings, upstream: UpstreamOutputs, discovery: dict[str, pulumi.CustomResource]
+    settings: Settings, upstream: UpstreamOutputs, discovery: dict[str, aws.servicediscovery.Service]
 ) -> pulumi.Output[str]:
     """The host's boot script, base64-encoded, once images, environments, secret and Cloud Map ids are known."""
     return pulumi.Output.all(
@@ -144,9 +148,9 @@ def _launch_template(
     roles: ComputeRoles,
     name: str,
     host_tags: dict[str, str],
-    registration: pulumi.CustomResource,
+    registration: aws.iam.RolePolicy,
     user_data: pulumi.Output[str],
-) -> pulumi.CustomResource:
+) -> aws.ec2.LaunchTemplate:
     """The host's launch template: the latest arm64 Amazon Linux, the instance profile, IMDSv2, encrypted root."""
     import pulumi_aws as aws
 
@@ -183,10 +187,10 @@ def _host_group(
     upstream: UpstreamOutputs,
     name: str,
     host_tags: dict[str, str],
-    launch_template: pulumi.CustomResource,
+    launch_template: aws.ec2.LaunchTemplate,
     load_balancer: LoadBalancer,
-    log_group: pulumi.CustomResource,
-) -> pulumi.CustomResource:
+    log_group: aws.cloudwatch.LogGroup,
+) -> aws.autoscaling.Group:
     """The ASG of one host in the private subnets, registered with every target group."""
     import pulumi_aws as aws
 

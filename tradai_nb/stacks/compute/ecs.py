@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pulumi
+from typing import TYPE_CHECKING
 
 from tradai_nb import config
 from tradai_nb.settings import Settings
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
 
 CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
@@ -16,8 +18,8 @@ CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 class Cluster:
     """The cluster, and its capacity-provider association (services and tasks must wait for it)."""
 
-    cluster: pulumi.CustomResource
-    capacity_providers: pulumi.CustomResource
+    cluster: aws.ecs.Cluster
+    capacity_providers: aws.ecs.ClusterCapacityProviders
 
 
 def default_capacity_provider(settings: Settings) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -13,6 +14,9 @@ from tradai_nb.stacks.compute.alb import LoadBalancer
 from tradai_nb.stacks.compute.ecs import Cluster
 from tradai_nb.stacks.compute.iam import ComputeRoles
 from tradai_nb.stacks.compute.upstream import UpstreamOutputs
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
 
 MLFLOW_SERVICE = "mlflow"
 # MLflow's database credentials: container variable -> key of the RDS secret's JSON (read at task start, never stored).
@@ -26,14 +30,14 @@ HEALTH_CHECK_GRACE_S = 60
 class FargateTask:
     """A service's task definition and the log group its containers write to."""
 
-    log_group: pulumi.CustomResource
-    task_definition: pulumi.CustomResource
+    log_group: aws.cloudwatch.LogGroup
+    task_definition: aws.ecs.TaskDefinition
 
 
 @dataclass(frozen=True)
 class FargateServices:
     tasks: dict[str, FargateTask]
-    services: dict[str, pulumi.CustomResource]
+    services: dict[str, aws.ecs.Service]
 
 
 def container_environment(service: str, settings: Settings, upstream: UpstreamOutputs) -> pulumi.Output:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -11,6 +12,9 @@ from tradai_nb import config
 from tradai_nb.settings import Settings
 from tradai_nb.stacks.compute.upstream import UpstreamOutputs
 from tradai_nb.stacks.policy import PolicyBuilder, assume_role_policy
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
 
 # The buckets services and functions work with; the logs bucket (audit records, CloudTrail) stays out of reach.
 SERVICE_BUCKETS = ("configs", "results", "arcticdb", "mlflow")
@@ -78,8 +82,8 @@ class AccountArns:
 class ServiceRole:
     """A role with its one inline policy (dependents wait for the policy, not just the role)."""
 
-    role: pulumi.CustomResource
-    policy: pulumi.CustomResource
+    role: aws.iam.Role
+    policy: aws.iam.RolePolicy
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ class ComputeRoles:
     execution: ServiceRole
     task: ServiceRole
     instance: ServiceRole
-    instance_profile: pulumi.CustomResource
+    instance_profile: aws.iam.InstanceProfile
 
 
 def service_role(key: str, principal: str, policy: PolicyBuilder, settings: Settings, service: str) -> ServiceRole:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -13,6 +14,9 @@ from tradai_nb.stacks.compute.ecs import Cluster
 from tradai_nb.stacks.compute.iam import AccountArns, ServiceRole, add_data_access, service_role
 from tradai_nb.stacks.compute.upstream import UpstreamOutputs
 from tradai_nb.stacks.policy import PolicyBuilder
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
 
 # Built for arm64 like the service images (Graviton is also the cheaper Lambda architecture).
 ARCHITECTURE = "arm64"
@@ -30,7 +34,7 @@ class Trigger:
 
 @dataclass(frozen=True)
 class LambdaFunctions:
-    functions: dict[str, pulumi.CustomResource]
+    functions: dict[str, aws.lambda_.Function]
     role: ServiceRole
 
 
@@ -106,7 +110,7 @@ def _check_trigger_sources(
             )
 
 
-def _log_group(function: str, settings: Settings) -> pulumi.CustomResource:
+def _log_group(function: str, settings: Settings) -> aws.cloudwatch.LogGroup:
     """A function's log group, at the name Lambda writes to."""
     import pulumi_aws as aws
 
@@ -125,9 +129,9 @@ def _function(
     upstream: UpstreamOutputs,
     cluster: Cluster,
     role: ServiceRole,
-    log_group: pulumi.CustomResource,
+    log_group: aws.cloudwatch.LogGroup,
     state_machine_arn: pulumi.Input[str],
-) -> pulumi.CustomResource:
+) -> aws.lambda_.Function:
     """One image function with the shared role, its log group and the estate's ARNs in its environment."""
     import pulumi_aws as aws
 
@@ -158,7 +162,7 @@ def _function(
 
 
 def _queue_trigger(
-    function: str, queue_arn: pulumi.Input[str], target: pulumi.CustomResource, role: ServiceRole, settings: Settings
+    function: str, queue_arn: pulumi.Input[str], target: aws.lambda_.Function, role: ServiceRole, settings: Settings
 ) -> None:
     """The event source mapping that feeds a queue to a function, one message at a time."""
     import pulumi_aws as aws
@@ -174,7 +178,7 @@ def _queue_trigger(
     )
 
 
-def _topic_trigger(function: str, topic_arn: pulumi.Input[str], target: pulumi.CustomResource) -> None:
+def _topic_trigger(function: str, topic_arn: pulumi.Input[str], target: aws.lambda_.Function) -> None:
     """The topic's permission to invoke a function and the function's subscription to the topic."""
     import pulumi_aws as aws
 
@@ -194,7 +198,7 @@ def _topic_trigger(function: str, topic_arn: pulumi.Input[str], target: pulumi.C
     )
 
 
-def _schedule(function: str, expression: str, target: pulumi.CustomResource, settings: Settings) -> None:
+def _schedule(function: str, expression: str, target: aws.lambda_.Function, settings: Settings) -> None:
     """The schedule rule that invokes a function, its target and its permission to invoke."""
     import pulumi_aws as aws
 

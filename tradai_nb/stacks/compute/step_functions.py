@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
@@ -14,6 +14,9 @@ from tradai_nb.stacks.compute.ecs import Cluster
 from tradai_nb.stacks.compute.iam import AccountArns, ComputeRoles, service_role
 from tradai_nb.stacks.compute.upstream import UpstreamOutputs
 from tradai_nb.stacks.policy import PolicyBuilder
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
 
 # The guide's strategy-service runs strategies and backtests: its task definition runs each backtest.
 BACKTEST_SERVICE = "strategy-service"
@@ -185,7 +188,7 @@ def workflow_policy(
     arns: AccountArns,
     cluster: Cluster,
     roles: ComputeRoles,
-    functions: dict[str, pulumi.CustomResource],
+    functions: dict[str, aws.lambda_.Function],
 ) -> PolicyBuilder:
     """The workflow role's policy: run and watch the backtest task, invoke its two functions, publish failures."""
     family = config.get_service_name(BACKTEST_SERVICE, settings.environment)
@@ -242,10 +245,10 @@ def backtest_workflow(
     upstream: UpstreamOutputs,
     arns: AccountArns,
     cluster: Cluster,
-    backtest_task: pulumi.CustomResource,
+    backtest_task: aws.ecs.TaskDefinition,
     roles: ComputeRoles,
-    functions: dict[str, pulumi.CustomResource],
-):
+    functions: dict[str, aws.lambda_.Function],
+) -> aws.sfn.StateMachine:
     """The state machine, its role (only the task, functions and topic it uses) and its log group."""
     import pulumi_aws as aws
 

@@ -69,14 +69,14 @@ def create_http_api(
     vpc_link = _vpc_link(env, private_subnet_ids, alb_sg_id, tags)
     authorizer = _cognito_authorizer(env, api, user_pool_endpoint, m2m_client_id)
     # With a certificate the ALB listener is HTTPS and presents the API domain's certificate: verify that name.
-    tls_config = (
+    tls_config: aws.apigatewayv2.IntegrationTlsConfigArgsDict | None = (
         {"server_name_to_verify": settings.api_domain} if settings.certificate_arn and settings.api_domain else None
     )
     for service in config.SERVICES:
         _service_routes(service, api, vpc_link, authorizer, alb_listener_arn, tls_config)
     stage = _stage(settings, api, api_name, tags)
     if settings.api_domain and settings.certificate_arn:
-        _custom_domain(settings, api, stage, tags)
+        _custom_domain(settings.api_domain, settings.certificate_arn, api, stage, tags)
     return api
 
 
@@ -142,7 +142,7 @@ def _service_routes(
     vpc_link: aws.apigatewayv2.VpcLink,
     authorizer: aws.apigatewayv2.Authorizer,
     alb_listener_arn: pulumi.Input[str],
-    tls_config: dict[str, str] | None,
+    tls_config: aws.apigatewayv2.IntegrationTlsConfigArgsDict | None,
 ) -> None:
     """A service's integration with the ALB listener, its authorized proxy route and its open health route."""
     import pulumi_aws as aws
@@ -203,16 +203,20 @@ def _stage(
 
 
 def _custom_domain(
-    settings: Settings, api: aws.apigatewayv2.Api, stage: aws.apigatewayv2.Stage, tags: dict[str, str]
+    api_domain: str,
+    certificate_arn: str,
+    api: aws.apigatewayv2.Api,
+    stage: aws.apigatewayv2.Stage,
+    tags: dict[str, str],
 ) -> None:
     """The API's custom domain (regional, TLS 1.2) and its mapping to the stage."""
     import pulumi_aws as aws
 
     domain = aws.apigatewayv2.DomainName(
         "api-domain",
-        domain_name=settings.api_domain,
+        domain_name=api_domain,
         domain_name_configuration={
-            "certificate_arn": settings.certificate_arn,
+            "certificate_arn": certificate_arn,
             "endpoint_type": "REGIONAL",
             "security_policy": "TLS_1_2",
         },

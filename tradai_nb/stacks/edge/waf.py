@@ -20,7 +20,18 @@ from tradai_nb.settings import Settings
 from tradai_nb.stacks.edge.api_gateway import CLIENT_IP_HEADER
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Required, TypedDict
+
     import pulumi_aws as aws
+
+    class _RateAggregation(TypedDict, total=False):
+        """What a rate rule counts requests by, and which requests it counts."""
+
+        aggregate_key_type: Required[str]
+        custom_keys: Sequence[aws.wafv2.WebAclRuleStatementRateBasedStatementCustomKeyArgsDict]
+        scope_down_statement: aws.wafv2.WebAclRuleStatementRateBasedStatementScopeDownStatementArgsDict
+
 
 RATE_LIMIT_PER_5_MIN = 2000
 RATE_WINDOW_S = 300
@@ -46,8 +57,6 @@ def create_web_acl(settings: Settings, *, alb_arn: pulumi.Input[str], vpc_cidr: 
         addresses=pulumi.Output.from_input(vpc_cidr).apply(lambda cidr: [cidr]),
         tags=tags,
     )
-    from_vpc = {"ip_set_reference_statement": {"arn": vpc_addresses.arn}}
-
     web_acl = aws.wafv2.WebAcl(
         "waf-web-acl",
         name=acl_name,
@@ -61,7 +70,9 @@ def create_web_acl(settings: Settings, *, alb_arn: pulumi.Input[str], vpc_cidr: 
                 0,
                 {
                     "aggregate_key_type": "IP",
-                    "scope_down_statement": {"not_statement": {"statement": from_vpc}},
+                    "scope_down_statement": {
+                        "not_statement": {"statement": {"ip_set_reference_statement": {"arn": vpc_addresses.arn}}}
+                    },
                 },
             ),
             _rate_rule(
@@ -78,7 +89,7 @@ def create_web_acl(settings: Settings, *, alb_arn: pulumi.Input[str], vpc_cidr: 
                             }
                         }
                     ],
-                    "scope_down_statement": from_vpc,
+                    "scope_down_statement": {"ip_set_reference_statement": {"arn": vpc_addresses.arn}},
                 },
             ),
             {
@@ -108,7 +119,7 @@ def create_web_acl(settings: Settings, *, alb_arn: pulumi.Input[str], vpc_cidr: 
     return web_acl
 
 
-def _rate_rule(acl_name: str, name: str, priority: int, aggregation: dict) -> dict:
+def _rate_rule(acl_name: str, name: str, priority: int, aggregation: _RateAggregation) -> aws.wafv2.WebAclRuleArgsDict:
     return {
         "name": name,
         "priority": priority,
@@ -124,5 +135,5 @@ def _rate_rule(acl_name: str, name: str, priority: int, aggregation: dict) -> di
     }
 
 
-def _visibility(metric_name: str) -> dict:
+def _visibility(metric_name: str) -> aws.wafv2.WebAclVisibilityConfigArgsDict:
     return {"cloudwatch_metrics_enabled": True, "metric_name": metric_name, "sampled_requests_enabled": True}

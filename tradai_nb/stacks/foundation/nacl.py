@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tradai_nb import config
 from tradai_nb.settings import Settings
 from tradai_nb.stacks.foundation.vpc import NETWORK_SERVICE, TIERS, Network, az_suffix
+
+if TYPE_CHECKING:
+    from pulumi_aws import ec2
 
 ANYWHERE = "0.0.0.0/0"
 # NACLs are stateless: replies to connections opened from inside come back to these ports.
 EPHEMERAL_PORTS = (1024, 65535)
 
 
-def _rule(rule_no: int, cidr: str, protocol: str = "-1", ports: tuple[int, int] = (0, 0)) -> dict:
+def _rule(
+    rule_no: int, cidr: str, protocol: str = "-1", ports: tuple[int, int] = (0, 0)
+) -> ec2.NetworkAclIngressArgsDict:
     return {
         "rule_no": rule_no,
         "action": "allow",
@@ -22,8 +29,9 @@ def _rule(rule_no: int, cidr: str, protocol: str = "-1", ports: tuple[int, int] 
     }
 
 
-def tier_rules(vpc_cidr: str) -> dict[str, dict[str, list[dict]]]:
-    """Allow rules per tier and direction; anything not allowed hits the implicit deny."""
+def tier_rules(vpc_cidr: str) -> dict[str, dict[str, list[ec2.NetworkAclIngressArgsDict]]]:
+    """Allow rules per tier and direction; anything not allowed hits the implicit deny. Ingress and egress rules
+    have the same shape in pulumi-aws (NetworkAclIngressArgsDict and NetworkAclEgressArgsDict)."""
     return {
         # The load balancer's listeners, the NAT's forwarded traffic from inside, and replies from the internet.
         "public": {
@@ -64,5 +72,5 @@ def create_network_acls(settings: Settings, network: Network) -> None:
                 service=NETWORK_SERVICE, environment=env, Name=config.get_resource_name(f"{tier}-nacl", env), Tier=tier
             ),
         )
-        for zone, subnet in zip(settings.availability_zones, network.subnets[tier]):
+        for zone, subnet in zip(settings.availability_zones, network.subnets[tier], strict=True):
             ec2.NetworkAclAssociation(f"{tier}-nacl-{az_suffix(zone)}", network_acl_id=acl.id, subnet_id=subnet.id)

@@ -1,4 +1,4 @@
-"""PostgreSQL for MLflow in the data subnets: private, encrypted, multi-AZ only where settings say, password held by RDS."""
+"""PostgreSQL for MLflow in the data subnets: private, encrypted, multi-AZ where settings say, password held by RDS."""
 
 from __future__ import annotations
 

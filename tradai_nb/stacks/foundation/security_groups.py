@@ -1,4 +1,4 @@
-"""The five security groups (alb, ecs, rds, vpc_endpoint, nat) and their rules: minimal ingress, one rule per resource."""
+"""The five security groups (alb, ecs, rds, vpc_endpoint, nat), their rules: minimal ingress, one rule per resource."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def create_security_groups(settings: Settings, network: Network) -> SecurityGrou
     egress("all", "ecs", "image pulls, AWS APIs and exchanges through the endpoints and the NAT", cidr=ANYWHERE)
     ingress("postgres-ecs", "rds", "PostgreSQL from the services", POSTGRES_PORT, peer_group="ecs")
     ingress("https-vpc", "vpc_endpoint", "HTTPS from inside the VPC", 443, cidr=network.cidr)
-    for zone, cidr in zip(settings.availability_zones, network.subnet_cidrs["private"]):
+    for zone, cidr in zip(settings.availability_zones, network.subnet_cidrs["private"], strict=True):
         ingress(f"private-{az_suffix(zone)}", "nat", f"all traffic from private subnet {cidr}", cidr=cidr)
     egress("all", "nat", "forwarded traffic to the internet", cidr=ANYWHERE)
     return SecurityGroups(**groups)

@@ -1,4 +1,4 @@
-"""SNS topics (alerts, registration), encrypted with a key CloudWatch alarms may use, and the alert e-mail subscriptions.
+"""SNS topics (alerts, registration), encrypted with a key CloudWatch alarms may use, the alert e-mail subscriptions.
 
 The topics use a customer managed KMS key rather than the AWS managed alias/aws/sns: that key's policy cannot be
 changed and does not let CloudWatch alarms (or EventBridge) encrypt, so alarms routed to an encrypted alerts

@@ -64,7 +64,7 @@ def create_network(settings: Settings) -> Network:
     for tier in TIERS:
         route_tables[tier] = ec2.RouteTable(f"{tier}-route-table", vpc_id=vpc.id, tags=tags(f"{tier}-rt"))
         subnets[tier] = []
-        for zone, cidr in zip(settings.availability_zones, cidrs[tier]):
+        for zone, cidr in zip(settings.availability_zones, cidrs[tier], strict=True):
             letter = az_suffix(zone)
             subnet = ec2.Subnet(
                 f"{tier}-subnet-{letter}",

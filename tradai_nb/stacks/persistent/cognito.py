@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pulumi
+from typing import TYPE_CHECKING
 
 from tradai_nb import config
 from tradai_nb.settings import Settings
 from tradai_nb.stacks.common import persistent_options
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
 
 API_SCOPES = {
     "read": "read market data, strategies, backtest results",
@@ -21,8 +23,8 @@ ACCESS_TOKEN_VALIDITY_MINUTES = 60
 class CognitoAuth:
     """The resources other stacks read: the user pool and the M2M client."""
 
-    user_pool: pulumi.CustomResource
-    m2m_client: pulumi.CustomResource
+    user_pool: aws.cognito.UserPool
+    m2m_client: aws.cognito.UserPoolClient
 
 
 def create_auth(settings: Settings) -> CognitoAuth:

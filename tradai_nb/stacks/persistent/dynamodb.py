@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tradai_nb import config
 from tradai_nb.settings import Settings
 from tradai_nb.stacks.common import persistent_options
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
 
 # Key attributes that hold numbers; every other key is a string (timestamps are ISO-8601, so they sort by time).
 NUMBER_ATTRIBUTES = frozenset({"version"})
@@ -65,12 +69,12 @@ TABLE_SCHEMAS: dict[str, TableSchema] = {
 }
 
 
-def create_tables(settings: Settings):
+def create_tables(settings: Settings) -> dict[str, aws.dynamodb.Table]:
     """The tables of config.DYNAMODB_TABLES, keyed like it. Point-in-time recovery wherever data is protected
     (staging and prod): staging rehearses prod's restores, and PITR on its small tables costs next to nothing."""
     import pulumi_aws as aws
 
-    tables = {}
+    tables: dict[str, aws.dynamodb.Table] = {}
     for key in config.DYNAMODB_TABLES:
         schema = TABLE_SCHEMAS[key]
         tables[key] = aws.dynamodb.Table(
@@ -93,8 +97,10 @@ def create_tables(settings: Settings):
     return tables
 
 
-def _index_args(index: Index) -> dict:
-    key_schemas = [{"attribute_name": index.hash_key, "key_type": "HASH"}]
+def _index_args(index: Index) -> aws.dynamodb.TableGlobalSecondaryIndexArgsDict:
+    key_schemas: list[aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgsDict] = [
+        {"attribute_name": index.hash_key, "key_type": "HASH"}
+    ]
     if index.range_key:
         key_schemas.append({"attribute_name": index.range_key, "key_type": "RANGE"})
     return {"name": index.name, "key_schemas": key_schemas, "projection_type": "ALL"}

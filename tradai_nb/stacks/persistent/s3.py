@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -10,6 +11,9 @@ from tradai_nb import config
 from tradai_nb.settings import Settings
 from tradai_nb.stacks.common import persistent_options
 from tradai_nb.stacks.policy import PolicyBuilder
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
 
 # A bucket has one policy; the logs bucket's also admits CloudTrail, so cloudtrail.py writes that one whole.
 AUDIT_LOG_BUCKET = config.LOGS_BUCKET_KEY
@@ -118,10 +122,10 @@ def create_secure_bucket(key: str, bucket_name: str, rules: BucketRules, setting
     return bucket
 
 
-def lifecycle_rules(rules: BucketRules) -> list[dict]:
+def lifecycle_rules(rules: BucketRules) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
     """The lifecycle rules of a bucket, each over the whole bucket."""
-    whole_bucket: dict = {}
-    lifecycle = [
+    whole_bucket: aws.s3.BucketLifecycleConfigurationRuleFilterArgsDict = {}
+    lifecycle: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
         {
             "id": "abort-incomplete-uploads",
             "status": "Enabled",
