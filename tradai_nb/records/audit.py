@@ -20,6 +20,7 @@ from typing import Any
 
 from tradai_nb.errors import AuditError, AuditStoreError
 from tradai_nb.settings import PROJECT_ROOT, Settings
+from tradai_nb.timefmt import parse_iso
 
 INDEX_FILE = "index.jsonl"
 # The chain's identity: which uploaded copy this folder's index must match.
@@ -229,7 +230,7 @@ class AuditStore:
 
     def notebook_path_for(self, entry: Mapping[str, Any]) -> str:
         """Where a record's notebook is kept in the folder: <environment>/<date>/<id>[.<outcome>].ipynb."""
-        started = parse_time(entry["start"])
+        started = parse_iso(entry["start"])
         suffix = "" if entry.get("status") == STARTED else f".{entry.get('status')}"
         return Path(str(entry["environment"]), f"{started:%Y-%m-%d}", f"{entry['id']}{suffix}.ipynb").as_posix()
 
@@ -433,7 +434,7 @@ def list_records(root: Path, environment: str | None = None, since: datetime | N
     return [
         e
         for e in entries(read_records(root))
-        if (environment is None or e.environment == environment) and (since is None or parse_time(e.start) >= since)
+        if (environment is None or e.environment == environment) and (since is None or parse_iso(e.start) >= since)
     ]
 
 
@@ -523,11 +524,6 @@ def write_atomically(path: Path, content: bytes) -> None:
 def timestamp(moment: datetime) -> str:
     """A UTC time as records keep it: ISO 8601 with milliseconds and Z."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> datetime:
-    """A record's time back as an aware datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _fsync_directory(path: Path) -> None:

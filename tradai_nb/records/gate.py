@@ -14,9 +14,10 @@ from typing import Any
 from tradai_nb import config
 from tradai_nb.errors import AuditStoreError, GuardError, ParameterError, PolicyViolationError, TradaiError
 from tradai_nb.records import anchoring, provenance
-from tradai_nb.records.audit import STARTED, AuditRecord, AuditStore, parse_time, timestamp
+from tradai_nb.records.audit import STARTED, AuditRecord, AuditStore, timestamp
 from tradai_nb.redaction import Redactor, check_secret_strength
 from tradai_nb.settings import Settings
+from tradai_nb.timefmt import parse_iso
 
 # Who must confirm a change: staging and prod only, every environment, or nobody (additive changes).
 CONFIRM_PROTECTED = "protected"
@@ -149,7 +150,7 @@ def change(
     rule = CHANGES[action]
     what = rule.what.format(target=target)
     store, base, redactor, origin = _opening(settings, action, target, {**dict(parameters or {}), "confirm": confirm})
-    started_at, record_id = parse_time(base["start"]), base["id"]
+    started_at, record_id = parse_iso(base["start"]), base["id"]
     notebook = _kept_notebook(origin, redactor)
     try:
         for warning in check_secret_strength(settings.environment, redactor):

@@ -21,6 +21,7 @@ from tradai_nb.aws import aws_errors
 from tradai_nb.errors import ParameterError, StateError
 from tradai_nb.settings import Settings, local_folder
 from tradai_nb.stacks.registry import stacks
+from tradai_nb.timefmt import parse_iso
 
 if TYPE_CHECKING:
     pass
@@ -503,13 +504,13 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(value: Any) -> datetime | None:
+    """A lock's or manifest's time; None for anything that is not one (a lock written by hand stays readable)."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _unix_time(value: Any) -> datetime | None:
