@@ -15,7 +15,8 @@ from typing import Any
 
 from tradai_nb import config
 from tradai_nb.errors import AwsAccessError, SettingsError
-from tradai_nb.records.audit import AuditStore, canonical, local_problems, write_atomically
+from tradai_nb.files import write_atomically
+from tradai_nb.records.audit import AuditStore, canonical, local_problems
 from tradai_nb.settings import Settings, load_settings, port_answers, recorded_sandbox
 from tradai_nb.timefmt import parse_iso
 
