@@ -126,8 +126,8 @@ def check_parameters(
         gate.precheck(
             settings, "host.command", target=config.get_consolidated_name(settings.environment), confirm=confirm
         )
-    elif not isinstance(confirm, str):
-        raise ParameterError(f"parameter 'confirm': expected text, got {confirm!r}", name="confirm")
+    else:
+        gate.check_confirm_text(confirm)
 
 
 def check_tail_lines(tail_lines: object) -> int:

@@ -89,8 +89,8 @@ def check_parameters(settings: Settings, *, action: str, service: str, confirm: 
         )
     elif action == "force-redeploy":
         gate.precheck(settings, "ecs.force-redeploy", target=_described_services(service), confirm=confirm)
-    elif not isinstance(confirm, str):
-        raise ParameterError(f"parameter 'confirm': expected text, got {confirm!r}", name="confirm")
+    else:
+        gate.check_confirm_text(confirm)
 
 
 def run_action(

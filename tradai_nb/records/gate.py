@@ -94,14 +94,31 @@ class Change:
     started: AuditRecord
 
 
-def require_confirm(environment: str, confirm: object, what: str, *, always: bool = False, hint: str = "") -> None:
-    """The confirm rule: a change in staging or prod (or in every environment, `always`) goes ahead only when
-    `confirm` is exactly the environment's name — no other case, no spaces. Checked before anything is touched."""
+def check_confirm_text(confirm: object) -> str:
+    """confirm as given when it is text (empty included), else a ParameterError: what every runbook and stack action
+    checks of the parameter before deciding anything."""
     if not isinstance(confirm, str):
         raise ParameterError(
             f"parameter 'confirm': expected the environment name as text, got {confirm!r}", name="confirm"
         )
-    if (always or environment in config.PROTECTED_ENVIRONMENTS) and confirm != environment:
+    return confirm
+
+
+def needs_confirm(environment: str, *, always: bool = False) -> bool:
+    """Whether a change in the environment must be confirmed: staging and prod, or every environment (`always`)."""
+    return always or environment in config.PROTECTED_ENVIRONMENTS
+
+
+def confirmed(environment: str, confirm: str, *, always: bool = False) -> bool:
+    """The confirm rule: the change may go ahead when it needs no confirmation or `confirm` is exactly the
+    environment's name — no other case, no spaces."""
+    return not needs_confirm(environment, always=always) or confirm == environment
+
+
+def require_confirm(environment: str, confirm: object, what: str, *, always: bool = False, hint: str = "") -> None:
+    """The confirm rule (see confirmed), raising GuardError with what to pass when it is not met; confirm that is
+    not text is a ParameterError. Checked before anything is touched."""
+    if not confirmed(environment, check_confirm_text(confirm), always=always):
         raise GuardError(
             f"{what} changes {environment}: pass confirm={environment!r} (--confirm {environment} on the command "
             f"line) to go ahead (got {confirm!r})" + (f"; {hint}" if hint else ""),
