@@ -12,7 +12,7 @@ import pytest
 from pulumi import automation as auto
 
 from tradai_nb import cli
-from tradai_nb.actions import ACTIONS, ActionResult, run_stack_action
+from tradai_nb.actions import ACTIONS, run_stack_action
 from tradai_nb.engine import automation
 from tradai_nb.errors import EXIT_PREREQUISITE, EXIT_REFUSED, GuardError, ParameterError, PulumiCliMissingError
 from tradai_nb.state.sealing import secrets_provider_state
@@ -91,7 +91,7 @@ def test_refused_action__makes_no_automation_api_call(sdk, settings_of, environm
 def test_plan__runs_offline_without_the_pulumi_cli(sdk, settings_of, monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     result = run_stack_action(settings_of("dev"), "foundation", "plan")
-    assert isinstance(result, ActionResult) and result.plan is not None
+    assert isinstance(result, automation.AutomationResult) and result.plan is not None
     assert result.plan.stack("foundation").name == "foundation"
     assert "vpc_id" in set(result.outputs["key"])
     assert_untouched(sdk)

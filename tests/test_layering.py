@@ -11,7 +11,7 @@ PACKAGE = Path(tradai_nb.__file__).parent
 
 # Lowest first. A module may import its own layer and the layers below it, never one above.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundation", {"__init__", "errors", "files", "progress", "config", "settings", "redaction", "troubleshooting",
+    ("foundation", {"__init__", "errors", "files", "timefmt", "progress", "config", "settings", "redaction", "troubleshooting",
                     "aws", "notebook", "stacks.registry"}),
     ("state and records", {"state", "records"}),
     ("programs and guards", {"stacks", "guards"}),
@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("interface", {"commands", "cli", "__main__"}),
 ]
 # What the state layer may use: the backend must not depend on anything that changes or plans.
-STATE_MAY_IMPORT = {"state", "errors", "files", "config", "settings", "aws", "troubleshooting", "stacks.registry"}
+STATE_MAY_IMPORT = {"state", "errors", "files", "timefmt", "config", "settings", "aws", "troubleshooting", "stacks.registry"}
 
 
 # Modules that sit below their package's layer: the registry is the estate's shape (names, order, destroy policy),

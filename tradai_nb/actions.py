@@ -4,45 +4,22 @@ changing actions pass their change gate)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from tradai_nb import progress
 from tradai_nb.engine import automation
-from tradai_nb.engine.digest import input_digests
-from tradai_nb.engine.plan import Plan, plan
+from tradai_nb.engine.plan import plan
 from tradai_nb.errors import OperationError
 from tradai_nb.guards import ACTIONS, check_stack_request
 from tradai_nb.settings import Settings
 
-__all__ = ["ACTIONS", "ActionResult", "require_lambda_images", "run_stack_action"]
+__all__ = ["ACTIONS", "require_lambda_images", "run_stack_action"]
 
 # The stack whose Lambda functions need their images in ECR before it deploys, and the actions that deploy.
 IMAGE_CONSUMER = "compute"
 DEPLOYING_ACTIONS = ("preview", "up")
-
-
-@dataclass
-class ActionResult:
-    """What a stack action did: a summary table, outputs, the plan (action `plan`), the deployment (action `export`),
-    and for compute's preview and up the Lambda images checked first."""
-
-    environment: str
-    stack: str
-    action: str
-    summary: pd.DataFrame
-    outputs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["key", "value"]))
-    plan: Plan | None = None
-    deployment: dict[str, Any] | None = None
-    images: pd.DataFrame | None = None
-
-    def input_digests(self) -> pd.DataFrame:
-        """For action `plan`: each planned resource with a digest of its inputs (a changed property changes its
-        row); empty for the other actions."""
-        return input_digests(self.plan)
 
 
 def run_stack_action(
@@ -60,7 +37,7 @@ def run_stack_action(
     log_flow: bool = False,
     trace_file: str | None = None,
     checks: Sequence[Callable[[], None]] = (),
-) -> ActionResult:
+) -> automation.AutomationResult:
     """Run `action` on `stack` in the settings' environment. The request is checked first; a changing action's
     guard (confirm, destroy policy, import checks) runs in its change gate before anything is touched — and before
     compute's images are looked up in ECR. log_level, debug, log_flow and trace_file are the Pulumi engine's
@@ -72,7 +49,9 @@ def run_stack_action(
         result = plan(settings, [stack], on_progress=progress.reporter(f"plan {stack}", on_progress))
         stack_plan = result.stack(stack)
         outputs = pd.DataFrame(sorted(stack_plan.exports.items()), columns=["key", "value"])
-        return ActionResult(settings.environment, stack, action, result.summary(), outputs, result)
+        return automation.AutomationResult(
+            result.summary(), outputs, environment=settings.environment, stack=stack, action=action, plan=result
+        )
     images: list[pd.DataFrame] = []
     checks = list(checks) if action == "up" else []
     if stack == IMAGE_CONSUMER and action in DEPLOYING_ACTIONS:
@@ -95,13 +74,14 @@ def run_stack_action(
         logging=logging,
         on_output=on_output,
     )
-    return ActionResult(
-        settings.environment,
-        stack,
-        action,
+    return automation.AutomationResult(
         done.summary,
         done.outputs,
         deployment=done.deployment,
+        changed_resources=done.changed_resources,
+        environment=settings.environment,
+        stack=stack,
+        action=action,
         images=images[0] if images else None,
     )
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from tradai_nb import progress
-from tradai_nb.actions import ActionResult, run_stack_action
+from tradai_nb.actions import run_stack_action
+from tradai_nb.engine.automation import AutomationResult
 from tradai_nb.engine.digest import input_digests
 from tradai_nb.engine.plan import Plan
 from tradai_nb.errors import ParameterError, TradaiError
@@ -28,7 +29,7 @@ class BootstrapResult:
     environment: str
     action: str
     steps: pd.DataFrame
-    results: dict[str, ActionResult] = field(default_factory=dict)
+    results: dict[str, AutomationResult] = field(default_factory=dict)
     images: pd.DataFrame | None = None
     error: TradaiError | None = None
 
@@ -120,7 +121,7 @@ def _step(
     }
 
 
-def _resource_count(result: ActionResult) -> int | None:
+def _resource_count(result: AutomationResult) -> int | None:
     # Summaries that count (the plan's resources by type) sum up; others have no single resource count.
     if "count" in result.summary.columns:
         return int(result.summary["count"].sum())

@@ -1,9 +1,11 @@
-"""Reading a file a user named: only a regular file, of bounded size, as UTF-8 text, every problem a sentence."""
+"""Files: reading one a user named (only a regular file, of bounded size, as UTF-8 text, every problem a sentence),
+and writing one atomically."""
 
 from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from tradai_nb.errors import UnreadableFileError
@@ -48,3 +50,37 @@ def read_text(path: str | os.PathLike, max_bytes: int) -> str:
             f"is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start} (line {line}) cannot be decoded",
             "not-utf8",
         ) from None
+
+
+def write_atomically(path: Path, content: bytes, *, mode: int | None = None) -> None:
+    """Write to a uniquely named temporary file beside the target, fsync, rename it over, fsync the folder: readers
+    never see half a file, and a crash leaves the old file or the new one. The file is the owner's only (0600)
+    unless mode says otherwise. A failed write leaves no temporary file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+
+
+def fsync_directory(path: Path) -> None:
+    """Make the names in a folder durable: a renamed or created file's new name is durable only once its folder is."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -52,10 +52,9 @@ def check_stack_request(
         raise ParameterError(
             f"parameter 'stack': unknown stack {stack!r}; choose one of {', '.join(stacks.names())}", name="stack"
         ) from None
-    if not isinstance(confirm, str):
-        raise ParameterError(
-            f"parameter 'confirm': expected the environment name as text, got {confirm!r}", name="confirm"
-        )
+    from tradai_nb.records import gate
+
+    gate.check_confirm_text(confirm)
     if not isinstance(allow_destroy, bool):
         raise ParameterError(
             f"parameter 'allow_destroy': expected True or False, got {allow_destroy!r}", name="allow_destroy"

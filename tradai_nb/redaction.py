@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from pulumi.runtime import rpc
+
 from tradai_nb import config
 from tradai_nb.errors import GuardError
 
@@ -62,10 +64,10 @@ MIN_SCRUB_LENGTH = 8
 # A short secret given without a name is still reported, never skipped in silence.
 UNNAMED_SOURCE = "an unnamed secret"
 
-# How Pulumi marks a secret in state, exports and the wire protocol (pulumi.runtime.rpc's _special_sig_key and
-# _special_secret_sig): {"4dabf...": "1b470...", "plaintext": "<JSON of the value>"} or {..., "value": value}.
-PULUMI_SIG_KEY = "4dabf18193072939515e22adb298388d"
-PULUMI_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+# How Pulumi marks a secret in state, exports and the wire protocol, taken from the SDK (pulumi.runtime.rpc):
+# {PULUMI_SIG_KEY: PULUMI_SECRET_SIG, "plaintext": "<JSON of the value>"} or {..., "value": value}.
+PULUMI_SIG_KEY: str = rpc._special_sig_key
+PULUMI_SECRET_SIG: str = rpc._special_secret_sig
 _ENVELOPE_FIELDS = ("plaintext", "value")
 _ENVELOPE_FIELD = re.compile(
     r"""(?P<q>["'])(?P<field>plaintext|value)(?P=q)\s*:\s*(?P<vq>["'])(?P<raw>(?:(?!(?P=vq))[^\\]|\\.)*)(?P=vq)""",

@@ -22,6 +22,7 @@ import yaml
 from papermill.exceptions import PapermillException, PapermillExecutionError
 from papermill.iorw import papermill_io
 
+from tradai_nb import files
 from tradai_nb.errors import GuardError, ParameterError, SettingsError, TradaiError
 from tradai_nb.guards import check_stack_action
 from tradai_nb.records import anchoring, audit, provenance
@@ -453,7 +454,7 @@ def _refresh(path: Path, on_progress: Callable[[str], None]) -> Path:
             config=config,
             resources={"metadata": {"path": str(path.parent)}},
         ).execute()
-    audit.write_atomically(path, nbformat.writes(node).encode("utf-8"))
+    files.write_atomically(path, nbformat.writes(node).encode("utf-8"))
     return path
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import ast
 import builtins
 import keyword
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeGuard
 
+from tradai_nb import files
 from tradai_nb.errors import ParameterError, TradaiError
 from tradai_nb.stacks.registry import stacks
 
@@ -439,15 +438,7 @@ def _write_all(sources: dict[Path, str], *, replaced: Path) -> None:
             with open(path, "x", encoding="utf-8") as out:
                 created.append(path)
                 out.write(source)
-        handle, temporary = tempfile.mkstemp(dir=replaced.parent, prefix=f".{replaced.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(sources[replaced])
-            os.chmod(temporary, replaced.stat().st_mode & 0o777)
-            os.replace(temporary, replaced)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        files.write_atomically(replaced, sources[replaced].encode("utf-8"), mode=replaced.stat().st_mode & 0o777)
     except BaseException:
         for path in created:
             path.unlink(missing_ok=True)

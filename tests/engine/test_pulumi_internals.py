@@ -32,6 +32,8 @@ def test_pulumi_internals__the_mock_runtime_uses_are_still_there():
     from pulumi.runtime.stack import run_pulumi_func
 
     assert isinstance(rpc._special_sig_key, str) and rpc._special_sig_key == "4dabf18193072939515e22adb298388d"
+    # The secret signature redaction and sealing recognise (and the state files of the Pulumi CLI carry).
+    assert isinstance(rpc._special_secret_sig, str) and rpc._special_secret_sig == "1b47061264138c4ac30d75fd1eb44270"
     assert hasattr(pulumi_settings.ROOT, "set") and callable(pulumi_settings.get_root_resource)
     for attribute in ("stack", "project", "rpc_manager", "outputs"):
         assert hasattr(pulumi_settings.SETTINGS, attribute), attribute

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from tradai_nb import config
 from tradai_nb.errors import EXIT_AUDIT_UNREACHABLE, EXIT_FAILED, EXIT_OK
+from tradai_nb.timefmt import parse_iso
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -185,7 +186,6 @@ def _roots(environment: str | None) -> list[Path]:
 
 def _since(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

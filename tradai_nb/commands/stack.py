@@ -340,7 +340,7 @@ def _export(session, settings, args: argparse.Namespace) -> int:
     text = json.dumps(_deployment(session, settings, args.stack), indent=4)
     if args.file:
         from tradai_nb.errors import ParameterError
-        from tradai_nb.records.audit import write_atomically
+        from tradai_nb.files import write_atomically
 
         target = Path(args.file).expanduser()
         if target.is_dir():

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pulumi import automation as auto
@@ -34,6 +34,9 @@ from tradai_nb.records import gate
 from tradai_nb.settings import PROJECT_ROOT, Settings, local_folder, tradai_home
 from tradai_nb.stacks.common import stack_reference_name
 from tradai_nb.stacks.registry import stacks
+
+if TYPE_CHECKING:
+    from tradai_nb.engine.plan import Plan
 
 OnOutput = Callable[[str], Any]
 
@@ -112,12 +115,27 @@ class StackTarget:
 
 @dataclass
 class AutomationResult:
-    """What an Automation API action returned, as data: a summary table, outputs, and an export's deployment."""
+    """What a stack action did, as data: a summary table, outputs, an export's deployment, the resources a preview
+    of drift or an import changes. A stack action (actions.run_stack_action) also names its environment, stack and
+    action, holds the offline plan (action `plan`) and, for compute's preview and up, the Lambda images checked
+    first."""
 
     summary: pd.DataFrame
     outputs: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=OUTPUT_COLUMNS))
     deployment: dict[str, Any] | None = None
     changed_resources: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CHANGED_RESOURCE_COLUMNS))
+    environment: str = ""
+    stack: str = ""
+    action: str = ""
+    plan: Plan | None = None
+    images: pd.DataFrame | None = None
+
+    def input_digests(self) -> pd.DataFrame:
+        """For action `plan`: each planned resource with a digest of its inputs (a changed property changes its
+        row); empty for the other actions."""
+        from tradai_nb.engine.digest import input_digests
+
+        return input_digests(self.plan)
 
 
 @dataclass(frozen=True)

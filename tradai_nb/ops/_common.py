@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from tradai_nb import config
 from tradai_nb.errors import ParameterError
+from tradai_nb.settings import Settings
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -124,3 +125,13 @@ def check_service(name: str, value: object, *, allow_all: bool) -> str:
             f"parameter {name!r}: unknown service {_shown(value)}; choose one of {', '.join(known)}", name=name
         )
     return value
+
+
+def require_consolidated(settings: Settings, what: str, instead: str) -> None:
+    """A ParameterError unless the environment runs the consolidated EC2 host; instead says what to do there."""
+    if not settings.consolidated:
+        raise ParameterError(
+            f"{what} needs the consolidated EC2 host, and {settings.environment} runs its services on ECS Fargate"
+            f"{instead}",
+            name="action",
+        )

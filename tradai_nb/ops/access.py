@@ -14,9 +14,20 @@ import pandas as pd
 from tradai_nb import config
 from tradai_nb.aws import aws_errors
 from tradai_nb.errors import CheckFailedError, OperationError, ParameterError
-from tradai_nb.ops._common import Deadline, Message, check_choice, check_seconds, check_service, parallel_map
+from tradai_nb.ops._common import (
+    Deadline,
+    Message,
+    check_choice,
+    check_seconds,
+    check_service,
+    parallel_map,
+    require_consolidated,
+)
 from tradai_nb.records import gate
 from tradai_nb.settings import Settings
+
+# What to do where there is no consolidated host, appended to require_consolidated's message.
+_ON_FARGATE = "; use ECS Exec into a task instead (action='endpoints' prints the command lines)"
 
 ACTIONS = ("endpoints", "docker-ps", "docker-logs", "restart", "health")
 HOST_ACTIONS = ("docker-ps", "docker-logs", "restart")
@@ -110,13 +121,13 @@ def check_parameters(
     base_url(alb_dns_name)
     check_seconds("timeout_s", timeout_s)
     if action in HOST_ACTIONS:
-        _require_consolidated(settings, f"action {action!r}")
+        require_consolidated(settings, f"action {action!r}", _ON_FARGATE)
     if action in CHANGING_ACTIONS:
         gate.precheck(
             settings, "host.command", target=config.get_consolidated_name(settings.environment), confirm=confirm
         )
-    elif not isinstance(confirm, str):
-        raise ParameterError(f"parameter 'confirm': expected text, got {confirm!r}", name="confirm")
+    else:
+        gate.check_confirm_text(confirm)
 
 
 def check_tail_lines(tail_lines: object) -> int:
@@ -130,7 +141,7 @@ def check_tail_lines(tail_lines: object) -> int:
 
 def find_consolidated_instance(session, settings: Settings) -> HostInstance:
     """The running instance tagged Name=tradai-consolidated-<env>; the newest one while a refresh runs two."""
-    _require_consolidated(settings, "finding the consolidated host")
+    require_consolidated(settings, "finding the consolidated host", _ON_FARGATE)
     name = config.get_consolidated_name(settings.environment)
     with aws_errors(f"looking up the running instance tagged Name={name}"):
         pages = (
@@ -424,15 +435,6 @@ def _wait_for_invocation(ssm, command_id: str, instance_id: str, timeout_s: floa
                 "timeout_s"
             )
         deadline.sleep(poll_s)
-
-
-def _require_consolidated(settings: Settings, what: str) -> None:
-    if not settings.consolidated:
-        raise ParameterError(
-            f"{what} needs the consolidated EC2 host, and {settings.environment} runs its services on ECS Fargate; "
-            "use ECS Exec into a task instead (action='endpoints' prints the command lines)",
-            name="action",
-        )
 
 
 def _cli_options(settings: Settings) -> str:

@@ -84,8 +84,7 @@ def check_parameters(
     if not isinstance(dry_run, bool):
         raise ParameterError(f"parameter 'dry_run': expected True or False, got {dry_run!r}", name="dry_run")
     check_seconds("timeout_s", timeout_s)
-    if not isinstance(confirm, str):
-        raise ParameterError(f"parameter 'confirm': expected text, got {confirm!r}", name="confirm")
+    gate.check_confirm_text(confirm)
     source = database_identifier(settings)
     if action == "restore":
         if not snapshot_id:

@@ -10,9 +10,21 @@ import pandas as pd
 from tradai_nb import config
 from tradai_nb.aws import aws_errors
 from tradai_nb.errors import OperationError, ParameterError
-from tradai_nb.ops._common import Deadline, Message, Progress, check_choice, check_seconds, check_service, parallel_map
+from tradai_nb.ops._common import (
+    Deadline,
+    Message,
+    Progress,
+    check_choice,
+    check_seconds,
+    check_service,
+    parallel_map,
+    require_consolidated,
+)
 from tradai_nb.records import gate
 from tradai_nb.settings import Settings
+
+# What to do where there is no consolidated host, appended to require_consolidated's message.
+_ON_FARGATE = " (consolidated: false); use action='force-redeploy' to replace the services' tasks"
 
 ACTIONS = ("status", "force-redeploy", "instance-refresh")
 CHANGING_ACTIONS = ("force-redeploy", "instance-refresh")
@@ -71,14 +83,14 @@ def check_parameters(settings: Settings, *, action: str, service: str, confirm: 
     check_service("service", service, allow_all=True)
     check_seconds("timeout_s", timeout_s)
     if action == "instance-refresh":
-        _require_consolidated(settings, "action 'instance-refresh'")
+        require_consolidated(settings, "action 'instance-refresh'", _ON_FARGATE)
         gate.precheck(
             settings, "asg.instance-refresh", target=config.get_consolidated_name(settings.environment), confirm=confirm
         )
     elif action == "force-redeploy":
         gate.precheck(settings, "ecs.force-redeploy", target=_described_services(service), confirm=confirm)
-    elif not isinstance(confirm, str):
-        raise ParameterError(f"parameter 'confirm': expected text, got {confirm!r}", name="confirm")
+    else:
+        gate.check_confirm_text(confirm)
 
 
 def run_action(
@@ -389,7 +401,7 @@ def no_host_message(settings: Settings) -> Message:
 def asg_status(session, settings: Settings) -> pd.DataFrame:
     """The consolidated host's Auto Scaling group, one row per instance, and whether each runs the group's
     current launch-template version (an instance refresh replaces those that do not)."""
-    _require_consolidated(settings, "the consolidated host's status")
+    require_consolidated(settings, "the consolidated host's status", _ON_FARGATE)
     name = config.get_consolidated_name(settings.environment)
     group = _auto_scaling_group(session, name)
     template = group.get("LaunchTemplate") or {}
@@ -434,7 +446,7 @@ def start_instance_refresh(
     The defaults launch the new host before the old one is terminated (min 100 %, max 200 % healthy), so the
     single host is never down for the switch.
     """
-    _require_consolidated(settings, "an instance refresh")
+    require_consolidated(settings, "an instance refresh", _ON_FARGATE)
     _check_percentages(min_healthy_percentage, max_healthy_percentage)
     if instance_warmup_s is not None:
         instance_warmup_s = int(check_seconds("instance_warmup_s", instance_warmup_s))
@@ -480,7 +492,7 @@ def follow_instance_refresh(
 ) -> pd.DataFrame:
     """Poll an instance refresh until it ends; returns its final row. A refresh that ends other than Successful,
     or is still running at timeout_s, raises OperationError (a timed-out refresh goes on in AWS)."""
-    _require_consolidated(settings, "following an instance refresh")
+    require_consolidated(settings, "following an instance refresh", _ON_FARGATE)
     timeout_s = check_seconds("timeout_s", timeout_s, allow_zero=True)
     poll_s = check_seconds("poll_s", poll_s, allow_zero=True)
     name = config.get_consolidated_name(settings.environment)
@@ -531,7 +543,7 @@ def refresh_instances(
 ) -> pd.DataFrame:
     """Start an instance refresh of the consolidated host and follow it to the end (one record, its outcome the
     refresh's)."""
-    _require_consolidated(settings, "an instance refresh")
+    require_consolidated(settings, "an instance refresh", _ON_FARGATE)
     timeout_s = check_seconds("timeout_s", timeout_s)
     poll_s = check_seconds("poll_s", poll_s, allow_zero=True)
     name = config.get_consolidated_name(settings.environment)
@@ -553,15 +565,6 @@ def refresh_instances(
 
 def _described_services(services: str | Sequence[str]) -> str:
     return services if isinstance(services, str) else ", ".join(map(str, services))
-
-
-def _require_consolidated(settings: Settings, what: str) -> None:
-    if not settings.consolidated:
-        raise ParameterError(
-            f"{what} needs the consolidated EC2 host, and {settings.environment} runs its services on ECS Fargate "
-            "(consolidated: false); use action='force-redeploy' to replace the services' tasks",
-            name="action",
-        )
 
 
 def _check_percentages(min_healthy: object, max_healthy: object) -> None:

@@ -146,7 +146,7 @@ def cancel_advice(settings: Settings, stack: str = "") -> str:
     """How to release a lock with the Pulumi CLI instead, and what to check after any lock is cleared."""
     shown = stack or "<stack>"
     project = config.get_stack_project(stack) if stack else "tradai-<stack>"
-    confirm = f" --confirm {settings.environment}" if settings.environment in config.PROTECTED_ENVIRONMENTS else ""
+    confirm = f" --confirm {settings.environment}" if gate.needs_confirm(settings.environment) else ""
     return (
         f"With the Pulumi CLI: `pulumi cancel --stack organization/{project}/{settings.environment}` (or "
         f"`tradai-nb stack cancel --stack {shown} --env {settings.environment}{confirm}`) deletes every lock file of "

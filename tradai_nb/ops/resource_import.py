@@ -61,7 +61,7 @@ class ImportPlan:
     def instructions(self) -> Message:
         """Where the declaration goes, the code, and the command that imports it."""
         r = self.request
-        confirm = f" --confirm {r.environment}" if r.environment in ("staging", "prod") else ""
+        confirm = f" --confirm {r.environment}" if gate.needs_confirm(r.environment) else ""
         parent = f" --parent {r.parent}" if r.parent else ""
         command = (
             f"tradai-nb stack import-resource --stack {r.stack} --env {r.environment} --type {r.type.token} "

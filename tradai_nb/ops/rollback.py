@@ -19,7 +19,6 @@ import boto3
 import pandas as pd
 import yaml
 
-from tradai_nb import config
 from tradai_nb.actions import run_stack_action
 from tradai_nb.engine import automation
 from tradai_nb.errors import OperationError, ParameterError
@@ -490,4 +489,4 @@ def _name(urn: str) -> str:
 
 
 def _protected(settings: Settings) -> bool:
-    return settings.environment in config.PROTECTED_ENVIRONMENTS
+    return gate.needs_confirm(settings.environment)

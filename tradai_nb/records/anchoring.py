@@ -15,8 +15,10 @@ from typing import Any
 
 from tradai_nb import config
 from tradai_nb.errors import AwsAccessError, SettingsError
-from tradai_nb.records.audit import AuditStore, canonical, local_problems, parse_time, write_atomically
+from tradai_nb.files import write_atomically
+from tradai_nb.records.audit import AuditStore, canonical, local_problems
 from tradai_nb.settings import Settings, load_settings, port_answers, recorded_sandbox
+from tradai_nb.timefmt import parse_iso
 
 UPLOAD_PREFIX = config.AUDIT_KEY_PREFIX
 # Bookkeeping only (which lines were uploaded for which environment): verification trusts the bucket, not this file.
@@ -183,7 +185,7 @@ def _compare(result: Verification, store: AuditStore, records: list[dict[str, An
     for record in records:
         if record.get("environment") != environment or record.get("seq") in uploaded_seqs:
             continue
-        if started is not None and parse_time(str(record.get("start"))) < started:
+        if started is not None and parse_iso(str(record.get("start"))) < started:
             result.notes.append(
                 f"record {record.get('id')!r} (seq {record.get('seq')}) predates the running sandbox "
                 "(its uploaded copy went to an earlier one, which keeps nothing once stopped)"
@@ -255,7 +257,7 @@ def _sandbox_started(settings: Settings) -> datetime | None:
     if not settings.is_local:
         return None
     running = recorded_sandbox()
-    return datetime.fromisoformat(running["started_at"]) if running else None
+    return parse_iso(running["started_at"]) if running else None
 
 
 def _describe(exc: Exception, bucket: str) -> str:

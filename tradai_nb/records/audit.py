@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from tradai_nb.errors import AuditError, AuditStoreError
+from tradai_nb.files import fsync_directory, write_atomically
 from tradai_nb.settings import PROJECT_ROOT, Settings
+from tradai_nb.timefmt import parse_iso
 
 INDEX_FILE = "index.jsonl"
 # The chain's identity: which uploaded copy this folder's index must match.
@@ -229,7 +230,7 @@ class AuditStore:
 
     def notebook_path_for(self, entry: Mapping[str, Any]) -> str:
         """Where a record's notebook is kept in the folder: <environment>/<date>/<id>[.<outcome>].ipynb."""
-        started = parse_time(entry["start"])
+        started = parse_iso(entry["start"])
         suffix = "" if entry.get("status") == STARTED else f".{entry.get('status')}"
         return Path(str(entry["environment"]), f"{started:%Y-%m-%d}", f"{entry['id']}{suffix}.ipynb").as_posix()
 
@@ -269,7 +270,7 @@ class AuditStore:
                 out.flush()
                 os.fsync(out.fileno())
             if created:
-                _fsync_directory(self.root)
+                fsync_directory(self.root)
         except OSError as exc:
             raise AuditStoreError(self._unwritable(exc)) from None
 
@@ -433,7 +434,7 @@ def list_records(root: Path, environment: str | None = None, since: datetime | N
     return [
         e
         for e in entries(read_records(root))
-        if (environment is None or e.environment == environment) and (since is None or parse_time(e.start) >= since)
+        if (environment is None or e.environment == environment) and (since is None or parse_iso(e.start) >= since)
     ]
 
 
@@ -503,42 +504,6 @@ def notebook_bytes(notebook: Mapping[str, Any]) -> bytes:
     return nbformat.writes(nbformat.from_dict(copy.deepcopy(dict(notebook)))).encode("utf-8")
 
 
-def write_atomically(path: Path, content: bytes) -> None:
-    """Write to a uniquely named temporary file beside the target, fsync, rename it over, fsync the folder: readers
-    never see half a file, and a crash leaves the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
 def timestamp(moment: datetime) -> str:
     """A UTC time as records keep it: ISO 8601 with milliseconds and Z."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> datetime:
-    """A record's time back as an aware datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _fsync_directory(path: Path) -> None:
-    # The new name of a renamed or created file is durable only once its folder is.
-    try:
-        descriptor = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)

@@ -14,9 +14,10 @@ from typing import Any
 from tradai_nb import config
 from tradai_nb.errors import AuditStoreError, GuardError, ParameterError, PolicyViolationError, TradaiError
 from tradai_nb.records import anchoring, provenance
-from tradai_nb.records.audit import STARTED, AuditRecord, AuditStore, parse_time, timestamp
+from tradai_nb.records.audit import STARTED, AuditRecord, AuditStore, timestamp
 from tradai_nb.redaction import Redactor, check_secret_strength
 from tradai_nb.settings import Settings
+from tradai_nb.timefmt import parse_iso
 
 # Who must confirm a change: staging and prod only, every environment, or nobody (additive changes).
 CONFIRM_PROTECTED = "protected"
@@ -93,14 +94,31 @@ class Change:
     started: AuditRecord
 
 
-def require_confirm(environment: str, confirm: object, what: str, *, always: bool = False, hint: str = "") -> None:
-    """The confirm rule: a change in staging or prod (or in every environment, `always`) goes ahead only when
-    `confirm` is exactly the environment's name — no other case, no spaces. Checked before anything is touched."""
+def check_confirm_text(confirm: object) -> str:
+    """confirm as given when it is text (empty included), else a ParameterError: what every runbook and stack action
+    checks of the parameter before deciding anything."""
     if not isinstance(confirm, str):
         raise ParameterError(
             f"parameter 'confirm': expected the environment name as text, got {confirm!r}", name="confirm"
         )
-    if (always or environment in config.PROTECTED_ENVIRONMENTS) and confirm != environment:
+    return confirm
+
+
+def needs_confirm(environment: str, *, always: bool = False) -> bool:
+    """Whether a change in the environment must be confirmed: staging and prod, or every environment (`always`)."""
+    return always or environment in config.PROTECTED_ENVIRONMENTS
+
+
+def confirmed(environment: str, confirm: str, *, always: bool = False) -> bool:
+    """The confirm rule: the change may go ahead when it needs no confirmation or `confirm` is exactly the
+    environment's name — no other case, no spaces."""
+    return not needs_confirm(environment, always=always) or confirm == environment
+
+
+def require_confirm(environment: str, confirm: object, what: str, *, always: bool = False, hint: str = "") -> None:
+    """The confirm rule (see confirmed), raising GuardError with what to pass when it is not met; confirm that is
+    not text is a ParameterError. Checked before anything is touched."""
+    if not confirmed(environment, check_confirm_text(confirm), always=always):
         raise GuardError(
             f"{what} changes {environment}: pass confirm={environment!r} (--confirm {environment} on the command "
             f"line) to go ahead (got {confirm!r})" + (f"; {hint}" if hint else ""),
@@ -149,7 +167,7 @@ def change(
     rule = CHANGES[action]
     what = rule.what.format(target=target)
     store, base, redactor, origin = _opening(settings, action, target, {**dict(parameters or {}), "confirm": confirm})
-    started_at, record_id = parse_time(base["start"]), base["id"]
+    started_at, record_id = parse_iso(base["start"]), base["id"]
     notebook = _kept_notebook(origin, redactor)
     try:
         for warning in check_secret_strength(settings.environment, redactor):

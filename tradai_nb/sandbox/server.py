@@ -27,6 +27,7 @@ from tradai_nb.errors import SandboxError
 from tradai_nb.sandbox import estate as sandbox_estate
 from tradai_nb.sandbox.estate import Seeder
 from tradai_nb.settings import HOME_ENV_VAR, PARAMS_DIR_ENV_VAR, Settings, default_params_dir, tradai_home
+from tradai_nb.timefmt import parse_iso
 
 STATE_FILE = "sandbox.json"
 LOG_FILE = "sandbox.log"
@@ -57,7 +58,7 @@ class SandboxProcess:
 
     @property
     def uptime_s(self) -> float:
-        return (datetime.now(UTC) - datetime.fromisoformat(self.started_at)).total_seconds()
+        return (datetime.now(UTC) - parse_iso(self.started_at)).total_seconds()
 
 
 @dataclass(frozen=True)

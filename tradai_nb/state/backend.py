@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,8 +18,10 @@ from botocore.exceptions import ClientError
 from tradai_nb import config, troubleshooting
 from tradai_nb.aws import aws_errors
 from tradai_nb.errors import ParameterError, StateError
+from tradai_nb.files import write_atomically
 from tradai_nb.settings import Settings, local_folder
 from tradai_nb.stacks.registry import stacks
+from tradai_nb.timefmt import parse_iso
 
 if TYPE_CHECKING:
     pass
@@ -121,7 +122,8 @@ def _missing(exc: ClientError) -> bool:
 
 
 class FolderObjectStore:
-    """Objects as files under a folder; writes are atomic (temporary file, then rename)."""
+    """Objects as files under a folder; writes are atomic (files.write_atomically: a unique temporary file, fsync,
+    then rename)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -147,10 +149,7 @@ class FolderObjectStore:
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            temporary.write_bytes(data)
-            temporary.replace(path)
+            write_atomically(path, data)
         except OSError as exc:
             raise StateError(f"cannot write {self.url_for(key)} ({exc})") from None
 
@@ -503,13 +502,13 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(value: Any) -> datetime | None:
+    """A lock's or manifest's time; None for anything that is not one (a lock written by hand stays readable)."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _unix_time(value: Any) -> datetime | None:

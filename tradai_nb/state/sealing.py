@@ -13,14 +13,17 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pulumi.runtime import rpc
+
 from tradai_nb import troubleshooting
 from tradai_nb.errors import StateError
 
 if TYPE_CHECKING:
     pass
-# Property values Pulumi stores encrypted look like {SECRET_SIG_KEY: SECRET_SIG, "ciphertext": ...}.
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+# Property values Pulumi stores encrypted look like {SECRET_SIG_KEY: SECRET_SIG, "ciphertext": ...}; the signature is
+# the SDK's own (pulumi.runtime.rpc), never a copy of it.
+SECRET_SIG_KEY: str = rpc._special_sig_key
+SECRET_SIG: str = rpc._special_secret_sig
 
 
 def is_secret(value: Any) -> bool:
