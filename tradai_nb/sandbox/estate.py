@@ -148,7 +148,7 @@ def seed_ecr(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, 
         }
         versions = _image_tags(repository)
         # `latest` also names the newest version, as after the guide's push: what the compute stack deploys.
-        for tag, version in [*zip(versions, versions), (LATEST_TAG, versions[-1])]:
+        for tag, version in [*zip(versions, versions, strict=True), (LATEST_TAG, versions[-1])]:
             if tag in tags_present:
                 yield "ecr image", f"{name}:{tag}", "exists"
             else:
