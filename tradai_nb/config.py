@@ -9,6 +9,8 @@ from tradai_nb.errors import ConfigError
 PROJECT_NAME = "tradai"
 AWS_REGION = "eu-central-1"
 VPC_CIDR = "10.0.0.0/16"
+# The account of offline plans and of the sandbox (moto serves it), so rehearsal ARNs name what the sandbox holds.
+PLAN_ACCOUNT_ID = "000000000000"
 
 # Environments in the order an operator meets them; `local` is the embedded sandbox.
 ENVIRONMENTS = ("local", "dev", "staging", "prod")

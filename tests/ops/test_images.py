@@ -16,6 +16,8 @@ from tradai_nb.ops.images import lambda_image_status
 from tradai_nb.settings import load_settings
 
 REGISTRY = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
+# The seeded sandbox serves the plan's account.
+SANDBOX_REGISTRY = f"{config.PLAN_ACCOUNT_ID}.dkr.ecr.eu-central-1.amazonaws.com"
 
 MANIFEST = json.dumps({
     "schemaVersion": 2,
@@ -79,8 +81,8 @@ def functions_with_missing_images(sandbox):
     client = sandbox.session.client("lambda")
     role = sandbox.session.client("iam").get_role(RoleName=config.get_resource_name("lambda-role", "local"))["Role"]["Arn"]
     created = {
-        "tradai-ghost-tag-local": f"{REGISTRY}/tradai/drift-monitor:v404.0.0",
-        "tradai-ghost-repo-local": f"{REGISTRY}/tradai/never-built:v1.0.0",
+        "tradai-ghost-tag-local": f"{SANDBOX_REGISTRY}/tradai/drift-monitor:v404.0.0",
+        "tradai-ghost-repo-local": f"{SANDBOX_REGISTRY}/tradai/never-built:v1.0.0",
     }
     for name, image in created.items():
         client.create_function(FunctionName=name, PackageType="Image", Code={"ImageUri": image}, Role=role)
@@ -102,7 +104,7 @@ def test_deployed_images__every_seeded_function_and_service_image_is_in_ecr(sand
     assert deployed["present"].eq(True).all()
     backend = services[services["name"] == config.get_service_name("backend", "local")].iloc[0]
     assert (backend.container, backend.repository) == ("backend-api", "tradai/backend")
-    assert backend.image == f"{REGISTRY}/tradai/backend:{backend.reference}"
+    assert backend.image == f"{SANDBOX_REGISTRY}/tradai/backend:{backend.reference}"
 
 
 @pytest.mark.sandbox

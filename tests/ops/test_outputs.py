@@ -46,8 +46,9 @@ def test_outputs__one_table_holds_every_stacks_exports(sandbox, local_exports):
 
 def test_outputs__key_keeps_one_output_across_stacks(sandbox, local_exports):
     table = outputs.stack_outputs(sandbox.session, sandbox.settings, key="alb_dns_name")
+    [balancer] = sandbox.session.client("elbv2").describe_load_balancers()["LoadBalancers"]
 
-    assert table.values.tolist() == [["compute", "alb_dns_name", local_exports["compute"]["alb_dns_name"], False]]
+    assert table.values.tolist() == [["compute", "alb_dns_name", balancer["DNSName"], False]]
 
 
 def test_outputs__an_unknown_key_lists_the_known_ones(sandbox):

@@ -212,7 +212,11 @@ def test_seeded_state__checkpoints_parse_and_match_the_local_plan(sandbox, local
         packages = {t.split(":")[0] for t in stack_plan.resources["type"]}
         assert checkpoint["checkpoint"]["stack"] == f"organization/tradai-{stack_plan.name}/local"
         assert len(resources) == 1 + len(packages) + len(stack_plan.resources), stack_plan.name
-        assert resources[0]["outputs"] == stack_plan.exports
+        outputs = resources[0]["outputs"]
+        assert outputs.keys() == stack_plan.exports.keys()
+        # The load balancing the sandbox created from the plan carries the sandbox's ARNs and DNS name instead.
+        changed = {k for k, v in stack_plan.exports.items() if outputs[k] != v}
+        assert changed <= {k for k in outputs if k.startswith(("alb_", "target_group_"))}, stack_plan.name
         assert store.history(ref)[0].result == "succeeded"
 
 

@@ -10,12 +10,13 @@ from typing import Any
 
 import pandas as pd
 
+from tradai_nb import config
 from tradai_nb.errors import PlanError
 from tradai_nb.settings import Settings
 from tradai_nb.stacks.common import MissingUpstreamOutputError, stack_reference_name
 from tradai_nb.stacks.registry import StackSpec, stacks
 
-ACCOUNT_ID = "000000000000"
+ACCOUNT_ID = config.PLAN_ACCOUNT_ID
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 RESOURCE_COLUMNS = [
     "stack",
@@ -321,7 +322,6 @@ def plan_program(
     upstream: tuple[str, ...] = (),
 ) -> StackPlan:
     """Run a Pulumi program as stack `name` (project tradai-<name>) under the mock runtime."""
-    from tradai_nb import config
     from tradai_nb.engine import mock_runtime
 
     mocks = PlanMocks(settings, name, upstream_exports)

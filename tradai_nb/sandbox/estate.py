@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from tradai_nb import config
 from tradai_nb.errors import SandboxError
-from tradai_nb.sandbox import rehearsal_state
+from tradai_nb.sandbox import planned, rehearsal_state
 from tradai_nb.settings import Settings
 from tradai_nb.state import backend
 
@@ -148,7 +148,7 @@ def seed_ecr(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, 
         }
         versions = _image_tags(repository)
         # `latest` also names the newest version, as after the guide's push: what the compute stack deploys.
-        for tag, version in [*zip(versions, versions), (LATEST_TAG, versions[-1])]:
+        for tag, version in [*zip(versions, versions, strict=True), (LATEST_TAG, versions[-1])]:
             if tag in tags_present:
                 yield "ecr image", f"{name}:{tag}", "exists"
             else:
@@ -667,6 +667,7 @@ SEEDERS: tuple[Seeder, ...] = (
     seed_sns,
     seed_alarms,
     seed_step_functions,
+    planned.seed_planned,
     rehearsal_state.seed_state,
 )
 
@@ -708,9 +709,27 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
         "sns topic": len(_listed(session.client("sns"), "list_topics", "Topics")),
         "cloudwatch alarm": len(_listed(session.client("cloudwatch"), "describe_alarms", "MetricAlarms")),
         "state machine": len(_listed(session.client("stepfunctions"), "list_state_machines", "stateMachines")),
+        **_load_balancing_counts(session),
         **_pulumi_state_counts(session),
     }
     return pd.DataFrame(sorted(counts.items()), columns=["kind", "count"])
+
+
+def _load_balancing_counts(session: boto3.Session) -> dict[str, int]:
+    elbv2 = session.client("elbv2")
+    balancers = [b["LoadBalancerArn"] for b in _listed(elbv2, "describe_load_balancers", "LoadBalancers")]
+    listeners = [
+        item["ListenerArn"]
+        for b in balancers
+        for item in _listed(elbv2, "describe_listeners", "Listeners", LoadBalancerArn=b)
+    ]
+    rules = [r for item in listeners for r in elbv2.describe_rules(ListenerArn=item)["Rules"] if not r["IsDefault"]]
+    return {
+        "load balancer": len(balancers),
+        "target group": len(_listed(elbv2, "describe_target_groups", "TargetGroups")),
+        "listener": len(listeners),
+        "listener rule": len(rules),
+    }
 
 
 def _pulumi_state_counts(session: boto3.Session) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""The rehearsal Pulumi state of the sandbox: one checkpoint per stack of the local plan, its history, a stale lock."""
+"""The rehearsal Pulumi state of the sandbox: one checkpoint per stack of the local plan (carrying the sandbox's values
+of what the sandbox created from the plan), its history, a stale lock."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from tradai_nb import config
+from tradai_nb.sandbox import planned
 from tradai_nb.settings import Settings
 from tradai_nb.state import backend, sealing
 
@@ -35,10 +37,19 @@ def _package_version(package: str) -> str:
         return ""
 
 
-def deployment_from_plan(stack_plan: StackPlan, settings: Settings, *, time: datetime | None = None) -> dict[str, Any]:
+def deployment_from_plan(
+    stack_plan: StackPlan,
+    settings: Settings,
+    *,
+    time: datetime | None = None,
+    sandbox_values: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """A DEPLOYMENT (what a checkpoint's `latest` holds) for one planned stack: the manifest, the passphrase
     secrets provider, the root stack resource with the stack outputs, one default provider per package, then every
-    planned resource with its urn, id, inputs, outputs, parent, dependencies, provider and protect flag."""
+    planned resource with its urn, id, inputs, outputs, parent, dependencies, provider and protect flag.
+
+    sandbox_values (planned.realize's) replace the plan's mock values of what the sandbox created by the sandbox's."""
+    values = sandbox_values or {}
     environment = settings.environment
     project = config.get_stack_project(stack_plan.name)
     moment = backend.format_time(time or datetime.now(UTC))
@@ -53,7 +64,7 @@ def deployment_from_plan(stack_plan: StackPlan, settings: Settings, *, time: dat
             "urn": root_urn,
             "custom": False,
             "type": backend.STACK_TYPE,
-            "outputs": sealing._serialized(dict(stack_plan.exports), seal),
+            "outputs": sealing._serialized(planned.in_sandbox(dict(stack_plan.exports), values), seal),
             "created": moment,
             "modified": moment,
         }
@@ -85,11 +96,11 @@ def deployment_from_plan(stack_plan: StackPlan, settings: Settings, *, time: dat
     for row in frame.itertuples(index=False):
         resource: dict[str, Any] = {"urn": row.urn, "custom": bool(row.custom), "type": row.type}
         if row.custom:
-            resource["id"] = row.id
+            resource["id"] = planned.in_sandbox(row.id, values)
         resource.update(
             {
-                "inputs": sealing._serialized(row.inputs, seal),
-                "outputs": sealing._serialized(row.outputs, seal) if row.custom else {},
+                "inputs": sealing._serialized(planned.in_sandbox(row.inputs, values), seal),
+                "outputs": sealing._serialized(planned.in_sandbox(row.outputs, values), seal) if row.custom else {},
                 "parent": row.parent or root_urn,
                 # Stack references are not part of the plan's resources; a checkpoint may only name what it holds.
                 "dependencies": [d for d in row.dependencies if d in known],
@@ -111,19 +122,6 @@ def _without_times(deployment: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k not in ("created", "modified")} for r in deployment.get("resources", [])]
 
 
-_plan_cache: dict[str, Any] = {}
-
-
-def _local_plan(settings: Settings):
-    # One plan per settings and process: a test session or a kernel seeds several times with the same programs.
-    from tradai_nb.engine.plan import plan
-
-    key = settings.model_dump_json()
-    if key not in _plan_cache:
-        _plan_cache[key] = plan(settings)
-    return _plan_cache[key]
-
-
 def seed_state(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
     """Seeder of the sandbox: the rehearsal Pulumi state in its state bucket (one checkpoint per stack from the local
     plan, one history entry each, and one stale lock), idempotent. Yields (kind, name, action)."""
@@ -131,9 +129,10 @@ def seed_state(session: boto3.Session, settings: Settings) -> Iterable[tuple[str
     if store.layout_version() != backend.LAYOUT_VERSION:
         store.write_meta()
     now = datetime.now(UTC).replace(microsecond=0)
-    for stack_plan in _local_plan(settings).stacks:
+    values = planned.sandbox_values(session, settings)
+    for stack_plan in planned.local_plan(settings).stacks:
         ref = backend.stack_ref(stack_plan.name, settings.environment)
-        deployment = deployment_from_plan(stack_plan, settings, time=now)
+        deployment = deployment_from_plan(stack_plan, settings, time=now, sandbox_values=values)
         if store.existing_checkpoint_key(ref) is None:
             action = "created"
         elif _without_times(store.read_deployment(ref)["deployment"]) == _without_times(deployment):

@@ -22,6 +22,7 @@ from pathlib import Path
 import boto3
 import pandas as pd
 
+from tradai_nb import config
 from tradai_nb.aws import session_for
 from tradai_nb.errors import SandboxError
 from tradai_nb.sandbox import estate as sandbox_estate
@@ -232,8 +233,9 @@ def _server_command(port: int) -> list[str]:
 
 def _server_environment(port: int) -> dict[str, str]:
     # moto reports a new ECS service's tasks as pending forever unless told how many run; the estate's services
-    # (one task each) run, so the runbooks can wait for them to be stable as on the real estate.
-    return {"MOTO_PORT": str(port), "MOTO_ECS_SERVICE_RUNNING": "1"}
+    # (one task each) run, so the runbooks can wait for them to be stable as on the real estate. The sandbox's account
+    # is the plan's, so the ARNs of the rehearsal state and of the sandbox agree.
+    return {"MOTO_PORT": str(port), "MOTO_ECS_SERVICE_RUNNING": "1", "MOTO_ACCOUNT_ID": config.PLAN_ACCOUNT_ID}
 
 
 def _spawn(port: int, home: Path) -> SandboxProcess:
