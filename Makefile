@@ -63,8 +63,8 @@ lint: install
 	$(BIN)/ruff format --check tradai_nb
 	$(BIN)/mypy tradai_nb
 
-# The whole suite. `make lint` (ruff and mypy on the package) is not yet part of it: its findings are still being fixed.
-test: install chromium actionlint
+# The whole suite: lint and types first (any finding fails), then the tests.
+test: install chromium actionlint lint
 	TRADAI_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -n 2 --dist loadfile
 
 benchmarks: install chromium

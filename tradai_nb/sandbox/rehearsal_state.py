@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # The rehearsal lock seeded into the sandbox: held by a deploy that died hours ago.
 SEEDED_LOCK_STACK = "compute"
 SEEDED_LOCK_AGE = timedelta(hours=3)
-SEEDED_LOCK_HOLDER = {"pid": 48213, "username": "ci-deployer", "hostname": "build-agent-7"}
+SEEDED_LOCK_HOLDER: dict[str, Any] = {"pid": 48213, "username": "ci-deployer", "hostname": "build-agent-7"}
 
 
 def _provider_packages(types: Iterable[str]) -> list[str]:
@@ -158,5 +158,12 @@ def seed_state(session: boto3.Session, settings: Settings) -> Iterable[tuple[str
         yield "pulumi lock", existing[0].key, "exists"
         return
     lock_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ref.fully_qualified}/rehearsal-lock"))
-    key = store.write_lock(ref, lock_id, timestamp=now - SEEDED_LOCK_AGE, **SEEDED_LOCK_HOLDER)
+    key = store.write_lock(
+        ref,
+        lock_id,
+        timestamp=now - SEEDED_LOCK_AGE,
+        pid=SEEDED_LOCK_HOLDER["pid"],
+        username=SEEDED_LOCK_HOLDER["username"],
+        hostname=SEEDED_LOCK_HOLDER["hostname"],
+    )
     yield "pulumi lock", key, "created"
