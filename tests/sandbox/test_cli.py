@@ -20,6 +20,18 @@ def _has_row(table_text: str, kind: str, count: int) -> bool:
     return any(line.split() == [*kind.split(), str(count)] for line in table_text.splitlines())
 
 
+def _planned_kinds_the_sandbox_lacks() -> set[tuple[str, str]]:
+    from tradai_nb.sandbox import planned
+    from tradai_nb.settings import load_settings
+
+    return {
+        (config.get_stack_project(stack.name), kind)
+        for stack in planned.local_plan(load_settings("local")).stacks
+        for kind in stack.resources["type"]
+        if kind not in planned.REALIZERS
+    }
+
+
 @pytest.fixture
 def cli_home(tmp_path, monkeypatch):
     """TRADAI_HOME of the test's own; whatever the test leaves running there is stopped afterwards."""
@@ -45,6 +57,12 @@ def test_cli__start_seeds_and_outlives_the_command_status_reports_stop_leaves_no
     status = capsys.readouterr().out
     assert f"pid       {pid}" in status and f"port      {free_port}" in status and "uptime    0h" in status
     assert _has_row(status, "ecr repository", len(config.ECR_REPOSITORIES)), status
+    assert main(["sandbox", "status", "--json"]) == 0
+    unrealized = json.loads(capsys.readouterr().out)["unrealized"]
+    # Every planned kind no realizer creates is named, per project, with its count: none is skipped in silence.
+    assert {(row["project"], row["type"]) for row in unrealized} == _planned_kinds_the_sandbox_lacks()
+    assert "planned but not in the sandbox" in status
+    assert all(_has_row(status, f"{row['project']} {row['type']}", row["count"]) for row in unrealized), status
 
     assert main(["sandbox", "stop"]) == 0
     assert f"pid {pid}" in capsys.readouterr().out

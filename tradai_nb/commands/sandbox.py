@@ -64,7 +64,7 @@ def run_stop(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     from tradai_nb.aws import session_for
     from tradai_nb.sandbox import server as sandbox
-    from tradai_nb.sandbox.estate import estate_counts
+    from tradai_nb.sandbox.estate import estate_counts, unrealized
     from tradai_nb.settings import load_settings
 
     current = sandbox.status()
@@ -83,8 +83,13 @@ def run_status(args: argparse.Namespace) -> int:
         print("\nthe server does not answer; restart it with `tradai-nb sandbox stop` then `tradai-nb sandbox start`")
         return 1
     settings = load_settings("local", {"sandbox_port": process.port})
+    session = session_for(settings)
     print("\nestate:")
-    print(estate_counts(session_for(settings)).to_string(index=False))
+    print(estate_counts(session).to_string(index=False))
+    missing = unrealized(session)
+    if not missing.empty:
+        print("\nplanned but not in the sandbox (their rehearsal-state outputs are the plan's mock values):")
+        print(missing.to_string(index=False))
     return 0
 
 
@@ -93,7 +98,7 @@ def _status_json(current) -> int:
     from dataclasses import asdict
 
     from tradai_nb.aws import session_for
-    from tradai_nb.sandbox.estate import estate_counts
+    from tradai_nb.sandbox.estate import estate_counts, unrealized
     from tradai_nb.settings import load_settings
 
     status = {
@@ -102,10 +107,13 @@ def _status_json(current) -> int:
         "answering": current.answering,
         "process": asdict(current.process) if current.process else None,
         "estate": None,
+        "unrealized": None,
     }
     if current.process is not None and current.answering:
         settings = load_settings("local", {"sandbox_port": current.process.port})
-        status["estate"] = estate_counts(session_for(settings)).to_dict("records")
+        session = session_for(settings)
+        status["estate"] = estate_counts(session).to_dict("records")
+        status["unrealized"] = unrealized(session).to_dict("records")
     print(json.dumps(status, indent=2, default=str))
     return 0 if current.answering else 1
 

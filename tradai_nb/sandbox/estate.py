@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 import boto3
@@ -739,6 +740,24 @@ def _pulumi_state_counts(session: boto3.Session) -> dict[str, int]:
         return {"pulumi checkpoint": 0, "pulumi lock": 0}
     store = backend.StateStore(backend.S3ObjectStore(session, bucket))
     return {"pulumi checkpoint": len(store.stacks()), "pulumi lock": len(store.locks())}
+
+
+def unrealized(session: boto3.Session) -> pd.DataFrame:
+    """The planned resource types the sandbox does not hold (no realizer in planned.REALIZERS creates them), per stack
+    with their count, read from the rehearsal checkpoints: their ids and outputs there are the plan's mock values."""
+    bucket = config.get_bucket_name(config.STATE_BUCKET_KEY, "local")
+    rows: list[tuple[str, str, int]] = []
+    if bucket in {b["Name"] for b in session.client("s3").list_buckets()["Buckets"]}:
+        store = backend.StateStore(backend.S3ObjectStore(session, bucket))
+        for ref in store.stacks():
+            resources = store.read_deployment(ref)["deployment"].get("resources", [])
+            kinds = Counter(
+                r["type"]
+                for r in resources
+                if r.get("custom") and r["type"] not in planned.REALIZERS and not r["type"].startswith("pulumi:")
+            )
+            rows += [(ref.project, kind, count) for kind, count in sorted(kinds.items())]
+    return pd.DataFrame(rows, columns=["project", "type", "count"])
 
 
 def _listed(client, operation: str, key: str, **kwargs) -> list:

@@ -1,0 +1,59 @@
+"""What every realizer shares: the sandbox it creates in, and the small helpers of the API shapes.
+
+A realizer takes the sandbox and a planned resource's inputs (already carrying the sandbox's values of the resources
+planned before it) and returns its action (created or exists) and its outputs as the provider names them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from tradai_nb.errors import SandboxError
+from tradai_nb.settings import Settings
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """The sandbox a realizer creates in: its session, the local settings, and the network planned resources are put
+    in (the default VPC, its subnets in the settings' zones and its default security group: the planned network of
+    the foundation stack is not created in the sandbox)."""
+
+    session: boto3.Session
+    settings: Settings
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    security_group_id: str
+
+
+Realizer = Callable[[Sandbox, Mapping[str, Any]], tuple[str, dict[str, Any]]]
+
+
+def sandbox_of(session: boto3.Session, settings: Settings) -> Sandbox:
+    """The sandbox of session: the default VPC, its default subnets in the settings' zones, its default group."""
+    ec2 = session.client("ec2")
+    subnets = ec2.describe_subnets(
+        Filters=[
+            {"Name": "default-for-az", "Values": ["true"]},
+            {"Name": "availability-zone", "Values": list(settings.availability_zones)},
+        ]
+    )["Subnets"]
+    if not subnets:
+        raise SandboxError("the sandbox has no default subnets in the settings' availability zones; restart it")
+    vpc_id = subnets[0]["VpcId"]
+    groups = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["default"]}, {"Name": "vpc-id", "Values": [vpc_id]}]
+    )["SecurityGroups"]
+    subnet_ids = tuple(s["SubnetId"] for s in sorted(subnets, key=lambda s: s["AvailabilityZone"]))
+    return Sandbox(session, settings, vpc_id, subnet_ids, groups[0]["GroupId"])
+
+
+def tags(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": str(v)} for k, v in {**(inputs.get("tags") or {}), "Purpose": "rehearsal"}.items()]
+
+
+def missing(exc: ClientError, *codes: str) -> bool:
+    return exc.response.get("Error", {}).get("Code", "") in codes
