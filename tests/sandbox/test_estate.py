@@ -33,11 +33,14 @@ def _names(seeded, kind: str) -> set[str]:
         ("ecs service", {config.get_service_name(s, ENV) for s in config.SERVICES}),
         ("lambda function", {config.get_function_name(f, ENV) for f in config.LAMBDA_FUNCTIONS}),
         ("sns topic", {config.get_resource_name(t, ENV) for t in config.SNS_TOPICS}),
-        ("log group", {config.CONSOLIDATED_LOG_GROUP}),
+        ("log group", {config.CONSOLIDATED_LOG_GROUP, config.get_service_log_group(config.LIVE_TRADING_SERVICE, ENV),
+                       *(f"/aws/lambda/{config.get_function_name(f, ENV)}" for f in config.LAMBDA_FUNCTIONS),
+                       f"/aws/vendedlogs/states/{config.get_resource_name(sandbox_estate.STATE_MACHINE, ENV)}",
+                       f"/aws/apigateway/{config.get_resource_name('api', ENV)}", f"/tradai/{ENV}/vpc-flow-logs"}),
         ("auto scaling group", {config.get_consolidated_name(ENV)}),
         ("launch template", {config.get_consolidated_name(ENV)}),
     ],
-    ids=["buckets", "tables", "ecr-repositories", "cluster", "services", "lambdas", "topics", "log-group", "asg",
+    ids=["buckets", "tables", "ecr-repositories", "cluster", "services", "lambdas", "topics", "log-groups", "asg",
          "launch-template"],
 )
 def test_seed__creates_every_resource_under_its_config_name(sandbox, kind, expected):

@@ -17,7 +17,7 @@ from tradai_nb.engine.plan import plan
 from tradai_nb.errors import GuardError, StateError
 from tradai_nb.ops import locks
 from tradai_nb.records import audit
-from tradai_nb.sandbox import rehearsal_state
+from tradai_nb.sandbox import planned, rehearsal_state
 from tradai_nb.settings import HOME_ENV_VAR, PROJECT_ROOT, load_settings
 from tradai_nb.stacks.registry import stacks
 from tradai_nb.state import backend
@@ -204,6 +204,9 @@ def test_seeded_state__one_checkpoint_per_stack_in_the_design_layout(sandbox):
 
 def test_seeded_state__checkpoints_parse_and_match_the_local_plan(sandbox, local_plan):
     store = backend.state_store_for(sandbox.settings, sandbox.session)
+    sandbox_values = planned.sandbox_values(sandbox.session, sandbox.settings)
+    changed = {k for p in local_plan.stacks for k, v in p.exports.items() if planned.in_sandbox(v, sandbox_values) != v}
+    assert {"alb_arn", "backtest_queue_url", "rds_address"} <= changed
 
     for stack_plan in local_plan.stacks:
         ref = backend.stack_ref(stack_plan.name, "local")
@@ -214,9 +217,9 @@ def test_seeded_state__checkpoints_parse_and_match_the_local_plan(sandbox, local
         assert len(resources) == 1 + len(packages) + len(stack_plan.resources), stack_plan.name
         outputs = resources[0]["outputs"]
         assert outputs.keys() == stack_plan.exports.keys()
-        # The load balancing the sandbox created from the plan carries the sandbox's ARNs and DNS name instead.
-        changed = {k for k, v in stack_plan.exports.items() if outputs[k] != v}
-        assert changed <= {k for k in outputs if k.startswith(("alb_", "target_group_"))}, stack_plan.name
+        # What the sandbox created from the plan carries the sandbox's ids, ARNs, URLs and names instead, and only
+        # that: every other export is the plan's.
+        assert outputs == planned.in_sandbox(stack_plan.exports, sandbox_values), stack_plan.name
         assert store.history(ref)[0].result == "succeeded"
 
 

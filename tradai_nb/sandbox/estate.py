@@ -352,15 +352,9 @@ def _log_events(service: str, now_ms: int) -> list[dict[str, object]]:
 
 
 def seed_logs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The consolidated log group with recent events, one stream per container."""
+    """Recent events in the consolidated host's log group (planned: the compute stack's), one stream per container."""
     logs = session.client("logs")
     group = config.CONSOLIDATED_LOG_GROUP
-    if any(g["logGroupName"] == group for g in logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]):
-        yield "log group", group, "exists"
-    else:
-        logs.create_log_group(logGroupName=group, tags=_tags(settings, "consolidated"))
-        logs.put_retention_policy(logGroupName=group, retentionInDays=settings.log_retention_days)
-        yield "log group", group, "created"
     streams = {s["logStreamName"]: s for s in logs.describe_log_streams(logGroupName=group)["logStreams"]}
     now_ms = int(time.time() * 1000)
     for service, spec in config.SERVICES.items():
@@ -420,39 +414,6 @@ def seed_dynamodb(session: boto3.Session, settings: Settings) -> Iterable[tuple[
         yield "dynamodb table", name, "created"
 
 
-def seed_rds(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The MLflow PostgreSQL instance as the foundation stack makes it (class, storage, Multi-AZ from the params
-    file, encrypted, seven days of backups), for the database runbook. Its master password is random and never
-    shown: nothing connects to the sandbox's database."""
-    import secrets
-
-    rds = session.client("rds")
-    identifier = config.get_database_identifier(settings.environment)
-    try:
-        rds.describe_db_instances(DBInstanceIdentifier=identifier)
-        yield "rds instance", identifier, "exists"
-        return
-    except ClientError as exc:
-        if _error_code(exc) != "DBInstanceNotFound":
-            raise
-    rds.create_db_instance(
-        DBInstanceIdentifier=identifier,
-        DBInstanceClass=settings.rds_instance_class,
-        Engine="postgres",
-        AllocatedStorage=settings.rds_allocated_storage_gb,
-        MasterUsername="mlflow",
-        MasterUserPassword=secrets.token_urlsafe(24),
-        DBName="mlflow",
-        MultiAZ=settings.multi_az,
-        StorageEncrypted=True,
-        StorageType="gp3",
-        BackupRetentionPeriod=7,
-        PubliclyAccessible=False,
-        Tags=_tag_list(_tags(settings, "mlflow")),
-    )
-    yield "rds instance", identifier, "created"
-
-
 def seed_lambda(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
     """The Lambda functions, as container images from their ECR repositories."""
     lambda_client = session.client("lambda")
@@ -482,131 +443,6 @@ def seed_lambda(session: boto3.Session, settings: Settings) -> Iterable[tuple[st
             Tags=_tags(settings, function),
         )
         yield "lambda function", name, "created"
-
-
-def _queue_names(settings: Settings) -> tuple[str, str]:
-    env = settings.environment
-    return config.get_resource_name(config.BACKTEST_QUEUE, env), config.get_resource_name(
-        f"{config.BACKTEST_QUEUE}-dlq", env
-    )
-
-
-def seed_sqs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The backtest queue, redriving to its dead-letter queue after three receives."""
-    sqs = session.client("sqs")
-    queue, dead_letter_queue = _queue_names(settings)
-    urls: dict[str, str] = {}
-    for name in (dead_letter_queue, queue):
-        try:
-            urls[name] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-            yield "sqs queue", name, "exists"
-            continue
-        except ClientError as exc:
-            if "NonExistentQueue" not in _error_code(exc) and "QueueDoesNotExist" not in _error_code(exc):
-                raise
-        attributes = {"MessageRetentionPeriod": str(14 * 24 * 3600)}
-        if name == queue:
-            dlq_arn = sqs.get_queue_attributes(QueueUrl=urls[dead_letter_queue], AttributeNames=["QueueArn"])[
-                "Attributes"
-            ]["QueueArn"]
-            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
-            attributes["VisibilityTimeout"] = "900"
-        urls[name] = sqs.create_queue(QueueName=name, Attributes=attributes, tags=_tags(settings, "backtest"))[
-            "QueueUrl"
-        ]
-        yield "sqs queue", name, "created"
-
-
-def _topic_arns(session: boto3.Session) -> dict[str, str]:
-    sns = session.client("sns")
-    arns = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
-    return {arn.rsplit(":", 1)[1]: arn for arn in arns}
-
-
-def seed_sns(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The SNS topics; the alerts topic has the alert e-mails subscribed."""
-    sns = session.client("sns")
-    existing = _topic_arns(session)
-    for topic in config.SNS_TOPICS:
-        name = config.get_resource_name(topic, settings.environment)
-        if name in existing:
-            yield "sns topic", name, "exists"
-            continue
-        arn = sns.create_topic(Name=name, Tags=_tag_list(_tags(settings, "notifications")))["TopicArn"]
-        if topic == "alerts":
-            for email in settings.alert_emails:
-                sns.subscribe(TopicArn=arn, Protocol="email", Endpoint=email)
-        yield "sns topic", name, "created"
-
-
-def _alarm_specs(settings: Settings) -> list[dict[str, object]]:
-    env = settings.environment
-    _, dead_letter_queue = _queue_names(settings)
-    return [
-        {
-            "AlarmName": config.get_resource_name("backtest-dlq-not-empty", env),
-            "AlarmDescription": "Backtest jobs landed in the dead-letter queue",
-            "Namespace": "AWS/SQS",
-            "MetricName": "ApproximateNumberOfMessagesVisible",
-            "Dimensions": [{"Name": "QueueName", "Value": dead_letter_queue}],
-            "Statistic": "Maximum",
-            "ComparisonOperator": "GreaterThanThreshold",
-            "Threshold": 0.0,
-        },
-        {
-            "AlarmName": config.get_resource_name("consolidated-cpu-high", env),
-            "AlarmDescription": "The consolidated host is running hot",
-            "Namespace": "AWS/EC2",
-            "MetricName": "CPUUtilization",
-            "Dimensions": [{"Name": "AutoScalingGroupName", "Value": config.get_consolidated_name(env)}],
-            "Statistic": "Average",
-            "ComparisonOperator": "GreaterThanThreshold",
-            "Threshold": 80.0,
-        },
-        {
-            "AlarmName": config.get_resource_name("backend-latency-high", env),
-            "AlarmDescription": "Backend API latency above the configured threshold",
-            "Namespace": "TradAI",
-            "MetricName": "LatencyMs",
-            "Dimensions": [{"Name": "Service", "Value": "backend"}],
-            "Statistic": "Average",
-            "ComparisonOperator": "GreaterThanThreshold",
-            "Threshold": float(settings.alarm_latency_threshold_ms),
-        },
-        {
-            "AlarmName": config.get_resource_name("strategy-heartbeat-missing", env),
-            "AlarmDescription": "No heartbeat from the strategy service",
-            "Namespace": "TradAI",
-            "MetricName": "Heartbeat",
-            "Dimensions": [{"Name": "Service", "Value": config.LIVE_TRADING_SERVICE}],
-            "Statistic": "Sum",
-            "ComparisonOperator": "LessThanThreshold",
-            "Threshold": 1.0,
-            "TreatMissingData": "breaching",
-        },
-    ]
-
-
-def seed_alarms(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """A few CloudWatch alarms of the kinds the edge stack defines, notifying the alerts topic."""
-    cloudwatch = session.client("cloudwatch")
-    specs = _alarm_specs(settings)
-    names = [str(spec["AlarmName"]) for spec in specs]
-    existing = {a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]}
-    alerts_topic = _topic_arns(session)[config.get_resource_name("alerts", settings.environment)]
-    for spec in specs:
-        name = str(spec["AlarmName"])
-        if name in existing:
-            yield "cloudwatch alarm", name, "exists"
-            continue
-        cloudwatch.put_metric_alarm(
-            **spec,
-            Period=300,
-            EvaluationPeriods=1,
-            AlarmActions=[alerts_topic],
-            Tags=_tag_list(_tags(settings, "monitoring")),
-        )
-        yield "cloudwatch alarm", name, "created"
 
 
 def _state_machine_definition(session: boto3.Session, settings: Settings) -> str:
@@ -652,9 +488,10 @@ def seed_step_functions(session: boto3.Session, settings: Settings) -> Iterable[
     yield "state machine", name, "created"
 
 
-# Built-in seeders in dependency order (roles and images before what uses them, topics before alarms, the state
-# bucket before the Pulumi state in it).
+# Built-in seeders in dependency order (the planned resources first, so the rehearsal data is written into them; roles
+# and images before what uses them; the state bucket before the Pulumi state in it).
 SEEDERS: tuple[Seeder, ...] = (
+    planned.seed_planned,
     seed_iam_roles,
     seed_ecr,
     seed_ecs,
@@ -663,12 +500,7 @@ SEEDERS: tuple[Seeder, ...] = (
     seed_s3,
     seed_dynamodb,
     seed_lambda,
-    seed_rds,
-    seed_sqs,
-    seed_sns,
-    seed_alarms,
     seed_step_functions,
-    planned.seed_planned,
     rehearsal_state.seed_state,
 )
 
@@ -704,16 +536,45 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
         "ecr repository": len(repositories),
         "ecr image": sum(len(_listed(ecr, "list_images", "imageIds", repositoryName=r)) for r in repositories),
         "lambda function": len(_listed(session.client("lambda"), "list_functions", "Functions")),
-        "rds instance": len(_listed(session.client("rds"), "describe_db_instances", "DBInstances")),
         "iam role": len(_listed(session.client("iam"), "list_roles", "Roles")),
-        "sqs queue": len(_listed(session.client("sqs"), "list_queues", "QueueUrls")),
-        "sns topic": len(_listed(session.client("sns"), "list_topics", "Topics")),
-        "cloudwatch alarm": len(_listed(session.client("cloudwatch"), "describe_alarms", "MetricAlarms")),
         "state machine": len(_listed(session.client("stepfunctions"), "list_state_machines", "stateMachines")),
+        **_messaging_counts(session),
+        **_monitoring_counts(session),
         **_load_balancing_counts(session),
         **_pulumi_state_counts(session),
     }
     return pd.DataFrame(sorted(counts.items()), columns=["kind", "count"])
+
+
+def _messaging_counts(session: boto3.Session) -> dict[str, int]:
+    """The customer keys and their aliases (not the AWS managed ones, such as the sandbox makes for the database's
+    secret), topics, subscriptions, queues, databases."""
+    kms = session.client("kms")
+    aliases = _listed(kms, "list_aliases", "Aliases")
+    managed = {a.get("TargetKeyId") for a in aliases if a["AliasName"].startswith("alias/aws/")}
+    keys = [k["KeyId"] for k in _listed(kms, "list_keys", "Keys") if k["KeyId"] not in managed]
+    rds = session.client("rds")
+    return {
+        "kms key": sum(kms.describe_key(KeyId=k)["KeyMetadata"].get("KeyManager") == "CUSTOMER" for k in keys),
+        "kms alias": sum(not a["AliasName"].startswith("alias/aws/") for a in aliases),
+        "sns topic": len(_listed(session.client("sns"), "list_topics", "Topics")),
+        "sns subscription": len(_listed(session.client("sns"), "list_subscriptions", "Subscriptions")),
+        "sqs queue": len(_listed(session.client("sqs"), "list_queues", "QueueUrls")),
+        "rds subnet group": len(_listed(rds, "describe_db_subnet_groups", "DBSubnetGroups")),
+        "rds instance": len(_listed(rds, "describe_db_instances", "DBInstances")),
+    }
+
+
+def _monitoring_counts(session: boto3.Session) -> dict[str, int]:
+    cloudwatch = session.client("cloudwatch")
+    events = session.client("events")
+    rules = [r["Name"] for r in _listed(events, "list_rules", "Rules")]
+    return {
+        "cloudwatch alarm": len(_listed(cloudwatch, "describe_alarms", "MetricAlarms")),
+        "dashboard": len(_listed(cloudwatch, "list_dashboards", "DashboardEntries")),
+        "event rule": len(rules),
+        "event target": sum(len(_listed(events, "list_targets_by_rule", "Targets", Rule=r)) for r in rules),
+    }
 
 
 def _load_balancing_counts(session: boto3.Session) -> dict[str, int]:

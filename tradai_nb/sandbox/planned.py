@@ -66,11 +66,24 @@ def realize(session: boto3.Session, settings: Settings) -> tuple[list[tuple[str,
             kind, realizer = REALIZERS[row.type]
             action, outputs = realizer(sandbox, in_sandbox(row.inputs, sandbox_values))
             planned = {**row.outputs, "id": row.id}
-            for key, value in outputs.items():
-                if isinstance(planned.get(key), str) and planned[key] != value:
-                    sandbox_values[planned[key]] = value
+            for planned_value, value in _pairs({k: planned.get(k) for k in outputs}, outputs):
+                if planned_value != value:
+                    sandbox_values[planned_value] = value
             rows.append((kind, row.inputs.get("name") or outputs["arn"], action))
     return rows, sandbox_values
+
+
+def _pairs(planned: Any, value: Any) -> Iterable[tuple[str, str]]:
+    """The (planned, sandbox) string pairs of two outputs of the same shape, also inside lists and mappings (a
+    database's master user secrets)."""
+    if isinstance(planned, str) and isinstance(value, str):
+        yield planned, value
+    elif isinstance(planned, Mapping) and isinstance(value, Mapping):
+        for key in value.keys() & planned.keys():
+            yield from _pairs(planned[key], value[key])
+    elif isinstance(planned, list | tuple) and isinstance(value, list | tuple) and len(planned) == len(value):
+        for planned_item, item in zip(planned, value, strict=True):
+            yield from _pairs(planned_item, item)
 
 
 def seed_planned(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
