@@ -17,7 +17,9 @@ from tradai_nb.settings import PROJECT_ROOT
 
 
 def _has_row(table_text: str, kind: str, count: int) -> bool:
-    return any(line.split() == [*kind.split(), str(count)] for line in table_text.splitlines())
+    """Whether a line of the table starts with kind and count (a seed summary has a column per action after it)."""
+    words = [*kind.split(), str(count)]
+    return any(line.split()[: len(words)] == words for line in table_text.splitlines())
 
 
 def _planned_kinds_the_sandbox_lacks() -> set[tuple[str, str]]:

@@ -7,6 +7,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import boto3
 import pandas as pd
@@ -124,24 +125,11 @@ def _image_manifest(repository: str, tag: str) -> str:
 
 
 def seed_ecr(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The 24 ECR repositories, each with an image: one per task-definition revision for services."""
+    """Rehearsal data in the 24 planned ECR repositories: an image in each, one per task-definition revision for
+    services, and `latest` naming the newest (a plan makes repositories, not the images pushed into them)."""
     ecr = session.client("ecr")
-    existing = {
-        repo["repositoryName"]
-        for page in ecr.get_paginator("describe_repositories").paginate()
-        for repo in page["repositories"]
-    }
     for repository in config.ECR_REPOSITORIES:
         name = config.get_ecr_repo_name(repository)
-        if name in existing:
-            yield "ecr repository", name, "exists"
-        else:
-            ecr.create_repository(
-                repositoryName=name,
-                imageScanningConfiguration={"scanOnPush": True},
-                tags=_tag_list(_tags(settings, repository)),
-            )
-            yield "ecr repository", name, "created"
         tags_present = {
             image.get("imageTag")
             for page in ecr.get_paginator("list_images").paginate(repositoryName=name)
@@ -371,49 +359,6 @@ def seed_logs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str,
         yield "log stream", f"{group}:{stream}", action
 
 
-def seed_s3(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The five data buckets and the Pulumi state bucket (versioned); the logs bucket with Object Lock, as the
-    persistent stack makes it, so uploaded audit records cannot be rewritten."""
-    s3 = session.client("s3")
-    existing = {b["Name"] for b in s3.list_buckets()["Buckets"]}
-    for key in (*config.S3_BUCKETS, config.STATE_BUCKET_KEY):
-        name = config.get_bucket_name(key, settings.environment)
-        if name in existing:
-            yield "s3 bucket", name, "exists"
-            continue
-        s3.create_bucket(
-            Bucket=name,
-            CreateBucketConfiguration={"LocationConstraint": settings.aws_region},
-            ObjectLockEnabledForBucket=key == config.LOGS_BUCKET_KEY,
-        )
-        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tag_list(_tags(settings, "storage"))})
-        if key == config.STATE_BUCKET_KEY:
-            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-        yield "s3 bucket", name, "created"
-
-
-def seed_dynamodb(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The twelve DynamoDB tables (on-demand, pk/sk string keys)."""
-    dynamodb = session.client("dynamodb")
-    existing = {name for page in dynamodb.get_paginator("list_tables").paginate() for name in page["TableNames"]}
-    for key in config.DYNAMODB_TABLES:
-        name = config.get_table_name(key, settings.environment)
-        if name in existing:
-            yield "dynamodb table", name, "exists"
-            continue
-        dynamodb.create_table(
-            TableName=name,
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            BillingMode="PAY_PER_REQUEST",
-            Tags=_tag_list(_tags(settings, "storage")),
-        )
-        yield "dynamodb table", name, "created"
-
-
 def seed_lambda(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
     """The Lambda functions, as container images from their ECR repositories."""
     lambda_client = session.client("lambda")
@@ -497,8 +442,6 @@ SEEDERS: tuple[Seeder, ...] = (
     seed_ecs,
     seed_consolidated_host,
     seed_logs,
-    seed_s3,
-    seed_dynamodb,
     seed_lambda,
     seed_step_functions,
     rehearsal_state.seed_state,
@@ -531,19 +474,50 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
         "log group": len(groups),
         "log stream": sum(len(_listed(logs, "describe_log_streams", "logStreams", logGroupName=g)) for g in groups),
         "log event": sum(len(_listed(logs, "filter_log_events", "events", logGroupName=g)) for g in groups),
-        "s3 bucket": len(session.client("s3").list_buckets()["Buckets"]),
-        "dynamodb table": len(_listed(session.client("dynamodb"), "list_tables", "TableNames")),
-        "ecr repository": len(repositories),
         "ecr image": sum(len(_listed(ecr, "list_images", "imageIds", repositoryName=r)) for r in repositories),
         "lambda function": len(_listed(session.client("lambda"), "list_functions", "Functions")),
         "iam role": len(_listed(session.client("iam"), "list_roles", "Roles")),
         "state machine": len(_listed(session.client("stepfunctions"), "list_state_machines", "stateMachines")),
+        **_storage_counts(session, repositories),
         **_messaging_counts(session),
         **_monitoring_counts(session),
         **_load_balancing_counts(session),
         **_pulumi_state_counts(session),
     }
     return pd.DataFrame(sorted(counts.items()), columns=["kind", "count"])
+
+
+def _has(call: Callable[..., Any], *absent: str, **kwargs: Any) -> bool:
+    """Whether a get call finds a setting (it raises one of absent, or answers without it, where there is none)."""
+    try:
+        found = call(**kwargs)
+    except ClientError as exc:
+        if _error_code(exc) in absent:
+            return False
+        raise
+    return any(k != "ResponseMetadata" and v for k, v in found.items())
+
+
+def _storage_counts(session: boto3.Session, repositories: list[str]) -> dict[str, int]:
+    s3 = session.client("s3")
+    ecr = session.client("ecr")
+    buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+    def buckets_with(getter: str, *absent: str) -> int:
+        return sum(_has(getattr(s3, getter), *absent, Bucket=b) for b in buckets)
+
+    return {
+        "s3 bucket": len(buckets),
+        "s3 bucket versioning": buckets_with("get_bucket_versioning"),
+        "s3 bucket encryption": buckets_with("get_bucket_encryption", "ServerSideEncryptionConfigurationNotFoundError"),
+        "s3 public access block": buckets_with("get_public_access_block", "NoSuchPublicAccessBlockConfiguration"),
+        "s3 bucket lifecycle": buckets_with("get_bucket_lifecycle_configuration", "NoSuchLifecycleConfiguration"),
+        "dynamodb table": len(_listed(session.client("dynamodb"), "list_tables", "TableNames")),
+        "ecr repository": len(repositories),
+        "ecr lifecycle policy": sum(
+            _has(ecr.get_lifecycle_policy, "LifecyclePolicyNotFoundException", repositoryName=r) for r in repositories
+        ),
+    }
 
 
 def _messaging_counts(session: boto3.Session) -> dict[str, int]:

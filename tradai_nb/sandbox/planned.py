@@ -69,7 +69,7 @@ def realize(session: boto3.Session, settings: Settings) -> tuple[list[tuple[str,
             for planned_value, value in _pairs({k: planned.get(k) for k in outputs}, outputs):
                 if planned_value != value:
                     sandbox_values[planned_value] = value
-            rows.append((kind, row.inputs.get("name") or outputs["arn"], action))
+            rows.append((kind, _seed_name(row.inputs, outputs), action))
     return rows, sandbox_values
 
 
@@ -84,6 +84,11 @@ def _pairs(planned: Any, value: Any) -> Iterable[tuple[str, str]]:
     elif isinstance(planned, list | tuple) and isinstance(value, list | tuple) and len(planned) == len(value):
         for planned_item, item in zip(planned, value, strict=True):
             yield from _pairs(planned_item, item)
+
+
+def _seed_name(inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> str:
+    """What a seed row names: the planned name, else the bucket a bucket setting is of, else the sandbox's id."""
+    return str(inputs.get("name") or inputs.get("bucket") or outputs.get("arn") or outputs["id"])
 
 
 def seed_planned(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
