@@ -34,8 +34,9 @@ def _names(seeded, kind: str) -> set[str]:
         ("lambda function", {config.get_function_name(f, ENV) for f in config.LAMBDA_FUNCTIONS}),
         ("sns topic", {config.get_resource_name(t, ENV) for t in config.SNS_TOPICS}),
         ("log group", {config.CONSOLIDATED_LOG_GROUP}),
-        ("auto scaling group", {config.get_consolidated_name(ENV)}),
-        ("launch template", {config.get_consolidated_name(ENV)}),
+        # The consolidated host's, and the NAT instance's of the foundation stack.
+        ("auto scaling group", {config.get_consolidated_name(ENV), config.get_resource_name("nat", ENV)}),
+        ("launch template", {config.get_consolidated_name(ENV), config.get_resource_name("nat", ENV)}),
     ],
     ids=["buckets", "tables", "ecr-repositories", "cluster", "services", "lambdas", "topics", "log-group", "asg",
          "launch-template"],

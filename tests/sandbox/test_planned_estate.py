@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tradai_nb import config
-from tradai_nb.sandbox import planned
+from tradai_nb.sandbox.realizers import load_balancing
 from tradai_nb.state import backend
 
 ELBV2_ARN = re.compile(r"^arn:aws:(elasticloadbalancing|lb):")
@@ -63,9 +63,9 @@ def test_rehearsal_state__every_load_balancing_output_of_compute_and_edge_exists
 
 def test_rehearsal_state__every_planned_load_balancing_resource_carries_what_the_sandbox_returned(sandbox):
     elbv2 = sandbox.session.client("elbv2")
-    resources = [r for r in _checkpoint_resources(sandbox, "compute") if r["type"] in planned.REALIZERS]
+    resources = [r for r in _checkpoint_resources(sandbox, "compute") if r["type"] in load_balancing.REALIZERS]
 
-    assert {r["type"] for r in resources} == set(planned.REALIZERS)
+    assert {r["type"] for r in resources} == set(load_balancing.REALIZERS)
     for resource in resources:
         assert resource["id"] == resource["outputs"]["arn"], resource["urn"]
         assert _resolves(elbv2, resource["outputs"]["arn"]), resource["urn"]

@@ -69,7 +69,7 @@ def realize(session: boto3.Session, settings: Settings) -> tuple[list[tuple[str,
             for key, value in outputs.items():
                 if isinstance(planned.get(key), str) and planned[key] != value:
                     sandbox_values[planned[key]] = value
-            rows.append((kind, row.inputs.get("name") or outputs["arn"], action))
+            rows.append((kind, row.inputs.get("name") or outputs.get("arn") or outputs["id"], action))
     return rows, sandbox_values
 
 

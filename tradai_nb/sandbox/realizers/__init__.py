@@ -4,10 +4,10 @@ module listed in MODULES)."""
 
 from __future__ import annotations
 
-from tradai_nb.sandbox.realizers import load_balancing
+from tradai_nb.sandbox.realizers import compute, iam, load_balancing
 from tradai_nb.sandbox.realizers.base import Realizer
 
-MODULES = (load_balancing,)
+MODULES = (load_balancing, iam, compute)
 
 # Planned resource type -> (seed kind, realizer), in no particular order: resources are realized in plan order, so a
 # resource's inputs already carry the sandbox's values of what it depends on.
