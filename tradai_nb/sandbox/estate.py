@@ -1,4 +1,5 @@
-"""The rehearsal estate seeded into the sandbox: one seeder per kind of resource, all names from config.py."""
+"""The rehearsal data seeded into the sandbox on top of the planned estate (planned.seed_planned, first in SEEDERS),
+and the seeders of the kinds no realizer creates yet: one seeder per kind of resource, all names from config.py."""
 
 from __future__ import annotations
 
