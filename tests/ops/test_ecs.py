@@ -186,7 +186,9 @@ def test_task_definition_revisions__lists_active_revisions_with_the_current_one(
     latest = _latest_active_revision(sandbox, config.get_service_name("strategy-service", "local"))
     assert list(revisions["revision"]) == list(range(latest, 0, -1))
     assert list(revisions["current"]) == [True] + [False] * (latest - 1)
-    assert revisions.loc[revisions["revision"] == 1, "image"].item().endswith("tradai/strategy-service:v1.0.0")
+    # Revision 1 is the compute stack's planned task definition (image :latest); the rehearsal data's follow it.
+    assert revisions.loc[revisions["revision"] == 1, "image"].item().endswith("tradai/strategy-service:latest")
+    assert revisions.loc[revisions["revision"] == 2, "image"].item().endswith("tradai/strategy-service:v1.1.0")
 
 
 def test_asg_status__shows_the_host_and_whether_it_runs_the_current_template(sandbox):

@@ -79,7 +79,7 @@ def functions_with_missing_images(sandbox):
     """Two image functions of the environment: one whose tag was never pushed, one whose repository does not exist.
     Deleted afterwards."""
     client = sandbox.session.client("lambda")
-    role = sandbox.session.client("iam").get_role(RoleName=config.get_resource_name("lambda-role", "local"))["Role"]["Arn"]
+    role = sandbox.session.client("iam").get_role(RoleName=config.get_resource_name("lambda", "local"))["Role"]["Arn"]
     created = {
         "tradai-ghost-tag-local": f"{SANDBOX_REGISTRY}/tradai/drift-monitor:v404.0.0",
         "tradai-ghost-repo-local": f"{SANDBOX_REGISTRY}/tradai/never-built:v1.0.0",

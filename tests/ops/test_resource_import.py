@@ -52,7 +52,7 @@ def test_dry_run__of_an_ecs_service_by_arn_imports_it_as_cluster_slash_service(s
     ("persistent", "aws:ecr/repository:Repository", lambda: config.get_ecr_repo_name("backend"),
      "image_tag_mutability"),
     ("compute", "aws:cloudwatch/logGroup:LogGroup", lambda: config.CONSOLIDATED_LOG_GROUP, "name"),
-    ("compute", "aws:iam/role:Role", lambda: config.get_resource_name("lambda-role", "local"), "assume_role_policy"),
+    ("compute", "aws:iam/role:Role", lambda: config.get_resource_name("lambda", "local"), "assume_role_policy"),
     ("compute", "aws:lambda/function:Function", lambda: config.get_function_name("health-check", "local"), "role"),
 ], ids=["dynamodb", "ecr", "log-group", "iam-role", "lambda"])
 def test_dry_run__finds_each_supported_type_in_the_sandbox(sandbox, stack, token, resource_id, argument):

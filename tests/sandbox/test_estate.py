@@ -37,8 +37,9 @@ def _names(seeded, kind: str) -> set[str]:
                        *(f"/aws/lambda/{config.get_function_name(f, ENV)}" for f in config.LAMBDA_FUNCTIONS),
                        f"/aws/vendedlogs/states/{config.get_resource_name(sandbox_estate.STATE_MACHINE, ENV)}",
                        f"/aws/apigateway/{config.get_resource_name('api', ENV)}", f"/tradai/{ENV}/vpc-flow-logs"}),
-        ("auto scaling group", {config.get_consolidated_name(ENV)}),
-        ("launch template", {config.get_consolidated_name(ENV)}),
+        # The consolidated host's, and the NAT instance's of the foundation stack.
+        ("auto scaling group", {config.get_consolidated_name(ENV), config.get_resource_name("nat", ENV)}),
+        ("launch template", {config.get_consolidated_name(ENV), config.get_resource_name("nat", ENV)}),
     ],
     ids=["buckets", "tables", "ecr-repositories", "cluster", "services", "lambdas", "topics", "log-groups", "asg",
          "launch-template"],

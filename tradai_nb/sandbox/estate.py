@@ -1,4 +1,6 @@
-"""The rehearsal estate seeded into the sandbox: one seeder per kind of resource, all names from config.py."""
+"""The rehearsal data a plan does not produce, seeded into the sandbox on top of the planned estate
+(planned.seed_planned, first in SEEDERS): the images in the planned repositories, the ECS services of consolidated
+`local` with their task-definition history, recent log events; and what the sandbox holds, counted per kind."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from botocore.exceptions import ClientError
 from tradai_nb import config
 from tradai_nb.errors import SandboxError
 from tradai_nb.sandbox import planned, rehearsal_state
+from tradai_nb.sandbox.realizers import compute as compute_realizers
 from tradai_nb.settings import Settings
 from tradai_nb.state import backend
 
@@ -27,7 +30,8 @@ LOG_EVENTS_SPAN_MIN = 25
 # Streams whose newest event is older than this get a fresh batch, so "the last 30 minutes" is never empty.
 LOG_REFRESH_AFTER_MIN = 15
 STATE_MACHINE = "backtest-workflow"
-CONSOLIDATED_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+# The AMI the planned launch templates get in the sandbox (their planned image ids are mock values).
+CONSOLIDATED_AMI_PARAMETER = compute_realizers.AMI_PARAMETER
 
 # A seeder takes the sandbox session and local settings and yields (kind, name, action) per resource,
 # action being created, exists or refreshed.
@@ -44,49 +48,6 @@ def _tag_list(tags: dict[str, str], key: str = "Key", value: str = "Value") -> l
 
 def _error_code(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Code", "")
-
-
-def _role_names(settings: Settings) -> dict[str, str]:
-    env = settings.environment
-    return {
-        "ecs_execution": config.get_resource_name("ecs-execution-role", env),
-        "ecs_task": config.get_resource_name("ecs-task-role", env),
-        "lambda": config.get_resource_name("lambda-role", env),
-        "step_functions": config.get_resource_name("sfn-role", env),
-    }
-
-
-_ROLE_PRINCIPALS = {
-    "ecs_execution": "ecs-tasks.amazonaws.com",
-    "ecs_task": "ecs-tasks.amazonaws.com",
-    "lambda": "lambda.amazonaws.com",
-    "step_functions": "states.amazonaws.com",
-}
-
-
-def seed_iam_roles(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The roles the ECS tasks, Lambda functions and the state machine run as (moto's Lambda needs a real role)."""
-    iam = session.client("iam")
-    for key, name in _role_names(settings).items():
-        try:
-            iam.get_role(RoleName=name)
-            yield "iam role", name, "exists"
-            continue
-        except ClientError as exc:
-            if _error_code(exc) != "NoSuchEntity":
-                raise
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": _ROLE_PRINCIPALS[key]}, "Action": "sts:AssumeRole"}
-            ],
-        }
-        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), Tags=_tag_list(_tags(settings)))
-        yield "iam role", name, "created"
-
-
-def _role_arn(session: boto3.Session, settings: Settings, key: str) -> str:
-    return session.client("iam").get_role(RoleName=_role_names(settings)[key])["Role"]["Arn"]
 
 
 LATEST_TAG = "latest"
@@ -168,23 +129,31 @@ def _default_network(session: boto3.Session, settings: Settings) -> tuple[str, s
     return subnets[0]["SubnetId"], groups[0]["GroupId"]
 
 
+# The roles the rehearsal task definitions run as: the compute stack's planned ECS execution and task roles.
+ECS_EXECUTION_ROLE = "ecs-execution"
+ECS_TASK_ROLE = "ecs-task"
+
+
+def _role_arn(session: boto3.Session, settings: Settings, role: str) -> str:
+    name = config.get_resource_name(role, settings.environment)
+    return session.client("iam").get_role(RoleName=name)["Role"]["Arn"]
+
+
 def seed_ecs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The cluster and the four services, each with several task-definition revisions and running the latest."""
+    """Rehearsal data on top of the plan: the four services, each with several task-definition revisions and running
+    the latest, on the planned cluster and with the planned execution and task roles (seed_planned made them).
+
+    `local` is consolidated: its plan has no ECS services and a single task definition, but the ECS runbook (a
+    deploy, a rollback to an earlier revision, the services' status) rehearses against services with a revision
+    history, which only this data provides."""
     env = settings.environment
     ecs = session.client("ecs")
     cluster = config.get_cluster_name(env)
-    if any(c["status"] == "ACTIVE" for c in ecs.describe_clusters(clusters=[cluster])["clusters"]):
-        yield "ecs cluster", cluster, "exists"
-    else:
-        ecs.create_cluster(
-            clusterName=cluster,
-            capacityProviders=["FARGATE", "FARGATE_SPOT"],
-            tags=_tag_list(_tags(settings, "ecs"), "key", "value"),
-        )
-        yield "ecs cluster", cluster, "created"
+    if not any(c["status"] == "ACTIVE" for c in ecs.describe_clusters(clusters=[cluster])["clusters"]):
+        raise SandboxError(f"the planned cluster {cluster} is not in the sandbox; seed the planned estate first")
     uris = _repository_uris(session)
-    execution_role = _role_arn(session, settings, "ecs_execution")
-    task_role = _role_arn(session, settings, "ecs_task")
+    execution_role = _role_arn(session, settings, ECS_EXECUTION_ROLE)
+    task_role = _role_arn(session, settings, ECS_TASK_ROLE)
     subnet, security_group = _default_network(session, settings)
     for service, spec in config.SERVICES.items():
         family = config.get_service_name(service, env)
@@ -260,63 +229,6 @@ def _latest_revision(ecs, family: str) -> int:
     return max(revisions, default=0)
 
 
-def seed_consolidated_host(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The consolidated host: launch template, and an ASG that launches the one running, Name-tagged instance."""
-    name = config.get_consolidated_name(settings.environment)
-    tags = {**_tags(settings, "consolidated"), "Name": name}
-    ec2 = session.client("ec2")
-    try:
-        ec2.describe_launch_templates(LaunchTemplateNames=[name])
-        yield "launch template", name, "exists"
-    except ClientError as exc:
-        if "NotFound" not in _error_code(exc):
-            raise
-        image_id = session.client("ssm").get_parameter(Name=CONSOLIDATED_AMI_PARAMETER)["Parameter"]["Value"]
-        ec2.create_launch_template(
-            LaunchTemplateName=name,
-            LaunchTemplateData={
-                "ImageId": image_id,
-                "InstanceType": settings.consolidated_instance_type,
-                "MetadataOptions": {"HttpTokens": "required"},
-                "TagSpecifications": [{"ResourceType": "instance", "Tags": _tag_list(tags)}],
-            },
-            TagSpecifications=[{"ResourceType": "launch-template", "Tags": _tag_list(tags)}],
-        )
-        yield "launch template", name, "created"
-    autoscaling = session.client("autoscaling")
-    if autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]:
-        action = "exists"
-    else:
-        subnet, _ = _default_network(session, settings)
-        # The group launches the host itself and the Name tag propagates to it, as on the real estate.
-        autoscaling.create_auto_scaling_group(
-            AutoScalingGroupName=name,
-            LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
-            MinSize=1,
-            MaxSize=1,
-            DesiredCapacity=1,
-            VPCZoneIdentifier=subnet,
-            Tags=[
-                {
-                    "Key": k,
-                    "Value": v,
-                    "PropagateAtLaunch": True,
-                    "ResourceId": name,
-                    "ResourceType": "auto-scaling-group",
-                }
-                for k, v in tags.items()
-            ],
-        )
-        action = "created"
-    yield "auto scaling group", name, action
-    reservations = ec2.describe_instances(
-        Filters=[{"Name": "tag:Name", "Values": [name]}, {"Name": "instance-state-name", "Values": ["running"]}]
-    )["Reservations"]
-    for reservation in reservations:
-        for instance in reservation["Instances"]:
-            yield "ec2 instance", instance["InstanceId"], action
-
-
 _LOG_LINES = (
     "INFO  GET {path}health 200 {ms}ms",
     "INFO  request completed path={path} status=200 duration_ms={ms}",
@@ -359,91 +271,13 @@ def seed_logs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str,
         yield "log stream", f"{group}:{stream}", action
 
 
-def seed_lambda(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The Lambda functions, as container images from their ECR repositories."""
-    lambda_client = session.client("lambda")
-    existing = {
-        fn["FunctionName"]
-        for page in lambda_client.get_paginator("list_functions").paginate()
-        for fn in page["Functions"]
-    }
-    uris = _repository_uris(session)
-    role = _role_arn(session, settings, "lambda")
-    for function, spec in config.LAMBDA_FUNCTIONS.items():
-        name = config.get_function_name(function, settings.environment)
-        if name in existing:
-            yield "lambda function", name, "exists"
-            continue
-        # moto keeps ImageUri as given (it validates only when MOTO_LAMBDA_STUB_ECR=false, and then reads the
-        # repository name as the last path segment, which misses tradai/<name>); the image was pushed by seed_ecr.
-        lambda_client.create_function(
-            FunctionName=name,
-            PackageType="Image",
-            Code={"ImageUri": f"{uris[config.get_ecr_repo_name(function)]}:{_image_tags(function)[-1]}"},
-            Role=role,
-            MemorySize=int(spec["memory"]),
-            Timeout=int(spec["timeout"]),
-            Architectures=["arm64"],
-            Environment={"Variables": {"TRADAI_ENVIRONMENT": settings.environment}},
-            Tags=_tags(settings, function),
-        )
-        yield "lambda function", name, "created"
-
-
-def _state_machine_definition(session: boto3.Session, settings: Settings) -> str:
-    lambda_client = session.client("lambda")
-
-    def arn(function: str) -> str:
-        return lambda_client.get_function(FunctionName=config.get_function_name(function, settings.environment))[
-            "Configuration"
-        ]["FunctionArn"]
-
-    return json.dumps(
-        {
-            "Comment": "Backtest workflow: process results, then promote the model when it qualifies",
-            "StartAt": "ProcessResults",
-            "States": {
-                "ProcessResults": {
-                    "Type": "Task",
-                    "Resource": arn("backtest-results-processor"),
-                    "Next": "PromoteModel",
-                },
-                "PromoteModel": {"Type": "Task", "Resource": arn("model-promoter"), "End": True},
-            },
-        }
-    )
-
-
-def seed_step_functions(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """The backtest workflow state machine over the results-processor and model-promoter functions."""
-    sfn = session.client("stepfunctions")
-    name = config.get_resource_name(STATE_MACHINE, settings.environment)
-    existing = {
-        m["name"] for page in sfn.get_paginator("list_state_machines").paginate() for m in page["stateMachines"]
-    }
-    if name in existing:
-        yield "state machine", name, "exists"
-        return
-    sfn.create_state_machine(
-        name=name,
-        definition=_state_machine_definition(session, settings),
-        roleArn=_role_arn(session, settings, "step_functions"),
-        tags=_tag_list(_tags(settings, "backtest"), "key", "value"),
-    )
-    yield "state machine", name, "created"
-
-
-# Built-in seeders in dependency order (the planned resources first, so the rehearsal data is written into them; roles
-# and images before what uses them; the state bucket before the Pulumi state in it).
+# Built-in seeders in dependency order: the planned resources first, then the rehearsal data written into them (images,
+# ECS services and their revisions, log events), the rehearsal Pulumi state last.
 SEEDERS: tuple[Seeder, ...] = (
     planned.seed_planned,
-    seed_iam_roles,
     seed_ecr,
     seed_ecs,
-    seed_consolidated_host,
     seed_logs,
-    seed_lambda,
-    seed_step_functions,
     rehearsal_state.seed_state,
 )
 
@@ -464,6 +298,11 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
     )
     counts = {
         "ecs cluster": len(clusters),
+        "ecs capacity providers": sum(
+            bool(c.get("capacityProviders")) for c in ecs.describe_clusters(clusters=clusters)["clusters"]
+        )
+        if clusters
+        else 0,
         "ecs service": sum(len(_listed(ecs, "list_services", "serviceArns", cluster=c)) for c in clusters),
         "ecs task definition": len(_listed(ecs, "list_task_definitions", "taskDefinitionArns")),
         "launch template": len(_listed(session.client("ec2"), "describe_launch_templates", "LaunchTemplates")),
@@ -476,7 +315,7 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
         "log event": sum(len(_listed(logs, "filter_log_events", "events", logGroupName=g)) for g in groups),
         "ecr image": sum(len(_listed(ecr, "list_images", "imageIds", repositoryName=r)) for r in repositories),
         "lambda function": len(_listed(session.client("lambda"), "list_functions", "Functions")),
-        "iam role": len(_listed(session.client("iam"), "list_roles", "Roles")),
+        **_iam_counts(session),
         "state machine": len(_listed(session.client("stepfunctions"), "list_state_machines", "stateMachines")),
         **_storage_counts(session, repositories),
         **_messaging_counts(session),
@@ -548,6 +387,16 @@ def _monitoring_counts(session: boto3.Session) -> dict[str, int]:
         "dashboard": len(_listed(cloudwatch, "list_dashboards", "DashboardEntries")),
         "event rule": len(rules),
         "event target": sum(len(_listed(events, "list_targets_by_rule", "Targets", Rule=r)) for r in rules),
+    }
+
+
+def _iam_counts(session: boto3.Session) -> dict[str, int]:
+    iam = session.client("iam")
+    roles = [r["RoleName"] for r in _listed(iam, "list_roles", "Roles")]
+    return {
+        "iam role": len(roles),
+        "iam role policy": sum(len(_listed(iam, "list_role_policies", "PolicyNames", RoleName=r)) for r in roles),
+        "iam instance profile": len(_listed(iam, "list_instance_profiles", "InstanceProfiles")),
     }
 
 
