@@ -53,11 +53,12 @@ def test_seed__creates_every_resource_under_its_config_name(sandbox, kind, expec
 def test_seed__the_estate_holds_what_the_seed_created(sandbox):
     counts = dict(estate_counts(sandbox.session).itertuples(index=False))
     # A fresh sandbox's first seed creates each resource, or finds it made by what it created before (the Object
-    # Lock bucket is versioned from its creation): either way the estate holds one per seed row.
-    first = sandbox.seeded[sandbox.seeded["action"].isin(["created", "exists"])]
-    seeded = first.groupby("kind").size().to_dict()
+    # Lock bucket is versioned from its creation; the planned task definition is the first rehearsal revision): the
+    # estate holds each created one, and at most one more per such row.
+    rows = sandbox.seeded.groupby(["kind", "action"]).size().unstack(fill_value=0)
+    created, exists = rows["created"].to_dict(), rows["exists"].to_dict()
 
-    assert {kind: counts[kind] for kind in seeded} == seeded
+    assert {k: counts[k] for k in created if counts[k] < created[k] or counts[k] > created[k] + exists[k]} == {}
     assert set(sandbox.seeded["action"]) == {"created", "exists"}
     assert counts["ecr repository"] == 24 and counts["dynamodb table"] == 12 and counts["s3 bucket"] == 6
 
