@@ -502,6 +502,9 @@ def _pulumi_cli_installed() -> bool:
 
 
 @pytest.mark.sandbox
+# Every pipeline step runs its commands against the sandbox, each seeding the estate made from the plan: on a loaded
+# two-core machine that takes longer than the suite's default hang guard.
+@pytest.mark.timeout(900)
 def test_rehearsal__every_steps_commands_run_on_local_and_keep_their_records(sandbox, tmp_path):
     assert (VENV_BIN / "tradai-nb").is_file() and (VENV_BIN / "just").is_file(), "run `make install` first"
     if _pulumi_cli_installed():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tradai_nb import config
+from tradai_nb.sandbox import rehearsal_state
 from tradai_nb.sandbox.realizers import load_balancing
 from tradai_nb.state import backend
 
@@ -28,8 +29,7 @@ def _strings(value):
 
 
 def _checkpoint_resources(sandbox, stack: str) -> list[dict]:
-    store = backend.state_store_for(sandbox.settings, sandbox.session)
-    return store.read_checkpoint(backend.stack_ref(stack, "local"))["checkpoint"]["latest"]["resources"]
+    return rehearsal_state.checkpoint_resources(sandbox.session, sandbox.settings, stack)
 
 
 def _resolves(elbv2, arn: str) -> bool:

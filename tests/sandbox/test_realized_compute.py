@@ -8,12 +8,11 @@ import json
 
 import pytest
 
-from tradai_nb.state import backend
+from tradai_nb.sandbox import rehearsal_state
 
 
 def _checkpoint_resources(sandbox, stack: str) -> list[dict]:
-    store = backend.state_store_for(sandbox.settings, sandbox.session)
-    return store.read_checkpoint(backend.stack_ref(stack, "local"))["checkpoint"]["latest"]["resources"]
+    return rehearsal_state.checkpoint_resources(sandbox.session, sandbox.settings, stack)
 
 
 def _of(sandbox, stack: str, kind: str) -> list[dict]:

@@ -10,25 +10,22 @@ import re
 import pytest
 
 from tradai_nb.sandbox.realizers import messaging, monitoring
-from tradai_nb.state import backend
+from tradai_nb.sandbox import rehearsal_state
 
 PLAN_ID = re.compile(r"[0-9a-f]{17}")
 STACKS = ("persistent", "foundation", "compute", "edge")
 
 
 def _resources(sandbox, resource_type: str) -> list[dict]:
-    store = backend.state_store_for(sandbox.settings, sandbox.session)
-    return [
-        resource
-        for stack in STACKS
-        for resource in store.read_checkpoint(backend.stack_ref(stack, "local"))["checkpoint"]["latest"]["resources"]
-        if resource["type"] == resource_type
-    ]
+    return [r for stack in STACKS for r in _checkpoint(sandbox, stack) if r["type"] == resource_type]
 
 
 def _exports(sandbox, stack: str) -> dict:
-    store = backend.state_store_for(sandbox.settings, sandbox.session)
-    return store.read_checkpoint(backend.stack_ref(stack, "local"))["checkpoint"]["latest"]["resources"][0]["outputs"]
+    return _checkpoint(sandbox, stack)[0]["outputs"]
+
+
+def _checkpoint(sandbox, stack: str) -> list[dict]:
+    return rehearsal_state.checkpoint_resources(sandbox.session, sandbox.settings, stack)
 
 
 def _tags(pairs, key: str = "Key", value: str = "Value") -> dict[str, str]:

@@ -118,6 +118,13 @@ def deployment_from_plan(
     }
 
 
+def checkpoint_resources(session: boto3.Session, settings: Settings, stack: str) -> list[dict[str, Any]]:
+    """The resources of a stack's rehearsal checkpoint in the sandbox's state bucket, the stack resource (its outputs
+    are the exports) first."""
+    store = backend.state_store_for(settings, session)
+    return list(store.read_deployment(backend.stack_ref(stack, settings.environment))["deployment"]["resources"])
+
+
 def _without_times(deployment: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k not in ("created", "modified")} for r in deployment.get("resources", [])]
 
