@@ -5,9 +5,9 @@ planned before it) and returns its action (created or exists) and its outputs as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.exceptions import ClientError
@@ -30,6 +30,8 @@ class Sandbox:
 
 
 Realizer = Callable[[Sandbox, Mapping[str, Any]], tuple[str, dict[str, Any]]]
+
+T = TypeVar("T")
 
 
 def sandbox_of(session: boto3.Session, settings: Settings) -> Sandbox:
@@ -57,3 +59,22 @@ def tags(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
 
 def missing(exc: ClientError, *codes: str) -> bool:
     return exc.response.get("Error", {}).get("Code", "") in codes
+
+
+def found_or_created(find: Callable[[], T | None], create: Callable[[], T], *absent: str) -> tuple[str, T]:
+    """("exists", what find returns) or, where find returns None or raises a ClientError of one of the codes absent,
+    ("created", what create returns): the one shape of every realizer, so a second seed finds what the first made."""
+    try:
+        found = find()
+    except ClientError as exc:
+        if not missing(exc, *absent):
+            raise
+        found = None
+    if found is not None:
+        return "exists", found
+    return "created", create()
+
+
+def first(items: Iterable[T], wanted: Callable[[T], bool]) -> T | None:
+    """The first of items that is wanted, else None."""
+    return next((item for item in items if wanted(item)), None)
