@@ -22,3 +22,37 @@ def _process_is_gone(pid: int) -> bool:
 def process_is_gone():
     """process_is_gone(pid) -> whether that process has exited."""
     return _process_is_gone
+
+
+class Rehearsal:
+    """The rehearsal checkpoints of the seeded sandbox, read as the realized tests need them."""
+
+    STACKS = ("persistent", "foundation", "compute", "edge")
+
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+
+    def checkpoint(self, stack: str) -> list[dict]:
+        """The stack's checkpoint resources (its stack resource, with the exports, first)."""
+        from tradai_nb.sandbox import rehearsal_state
+
+        return rehearsal_state.checkpoint_resources(self.sandbox.session, self.sandbox.settings, stack)
+
+    def resources(self, resource_type: str) -> list[dict]:
+        """Every stack's checkpoint resources of resource_type."""
+        return [r for stack in self.STACKS for r in self.checkpoint(stack) if r["type"] == resource_type]
+
+    def of(self, stack: str, resource_type: str) -> list[dict]:
+        """The stack's checkpoint resources of resource_type; the plan has at least one."""
+        found = [r for r in self.checkpoint(stack) if r["type"] == resource_type]
+        assert found, (stack, resource_type)
+        return found
+
+    def exports(self, stack: str) -> dict:
+        return self.checkpoint(stack)[0]["outputs"]
+
+
+@pytest.fixture
+def rehearsal(sandbox) -> Rehearsal:
+    """The rehearsal checkpoints of the session's seeded sandbox: resources(type), of(stack, type), exports(stack)."""
+    return Rehearsal(sandbox)

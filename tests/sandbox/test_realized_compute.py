@@ -8,27 +8,11 @@ import json
 
 import pytest
 
-from tradai_nb.sandbox import rehearsal_state
-
-
-def _checkpoint_resources(sandbox, stack: str) -> list[dict]:
-    return rehearsal_state.checkpoint_resources(sandbox.session, sandbox.settings, stack)
-
-
-def _of(sandbox, stack: str, kind: str) -> list[dict]:
-    found = [r for r in _checkpoint_resources(sandbox, stack) if r["type"] == kind]
-    assert found, (stack, kind)
-    return found
-
-
-def _exports(sandbox, stack: str) -> dict:
-    return _checkpoint_resources(sandbox, stack)[0]["outputs"]
-
 
 @pytest.mark.parametrize("stack", ["foundation", "compute"])
-def test_realized__every_planned_role_exists_with_its_trust_principal(sandbox, stack):
+def test_realized__every_planned_role_exists_with_its_trust_principal(sandbox, rehearsal, stack):
     iam = sandbox.session.client("iam")
-    for resource in _of(sandbox, stack, "aws:iam/role:Role"):
+    for resource in rehearsal.of(stack, "aws:iam/role:Role"):
         role = iam.get_role(RoleName=resource["inputs"]["name"])["Role"]
         planned = json.loads(resource["inputs"]["assumeRolePolicy"])["Statement"][0]["Principal"]["Service"]
 
@@ -38,9 +22,9 @@ def test_realized__every_planned_role_exists_with_its_trust_principal(sandbox, s
 
 
 @pytest.mark.parametrize("stack", ["foundation", "compute"])
-def test_realized__every_planned_role_policy_is_on_its_role_with_its_document(sandbox, stack):
+def test_realized__every_planned_role_policy_is_on_its_role_with_its_document(sandbox, rehearsal, stack):
     iam = sandbox.session.client("iam")
-    for resource in _of(sandbox, stack, "aws:iam/rolePolicy:RolePolicy"):
+    for resource in rehearsal.of(stack, "aws:iam/rolePolicy:RolePolicy"):
         role, name = resource["id"].split(":", 1)
         found = iam.get_role_policy(RoleName=role, PolicyName=name)
 
@@ -50,20 +34,20 @@ def test_realized__every_planned_role_policy_is_on_its_role_with_its_document(sa
 
 
 @pytest.mark.parametrize("stack", ["foundation", "compute"])
-def test_realized__every_planned_instance_profile_holds_its_role(sandbox, stack):
+def test_realized__every_planned_instance_profile_holds_its_role(sandbox, rehearsal, stack):
     iam = sandbox.session.client("iam")
-    for resource in _of(sandbox, stack, "aws:iam/instanceProfile:InstanceProfile"):
+    for resource in rehearsal.of(stack, "aws:iam/instanceProfile:InstanceProfile"):
         profile = iam.get_instance_profile(InstanceProfileName=resource["inputs"]["name"])["InstanceProfile"]
 
         assert [r["RoleName"] for r in profile["Roles"]] == [resource["inputs"]["role"]]
         assert resource["outputs"]["arn"] == profile["Arn"]
     if stack == "compute":
-        assert _exports(sandbox, "compute")["instance_profile_name"] == profile["InstanceProfileName"]
+        assert rehearsal.exports("compute")["instance_profile_name"] == profile["InstanceProfileName"]
 
 
-def test_realized__every_planned_function_has_its_image_memory_timeout_and_role(sandbox):
+def test_realized__every_planned_function_has_its_image_memory_timeout_and_role(sandbox, rehearsal):
     client = sandbox.session.client("lambda")
-    functions = _of(sandbox, "compute", "aws:lambda/function:Function")
+    functions = rehearsal.of("compute", "aws:lambda/function:Function")
     for resource in functions:
         inputs = resource["inputs"]
         found = client.get_function(FunctionName=inputs["name"])
@@ -75,18 +59,21 @@ def test_realized__every_planned_function_has_its_image_memory_timeout_and_role(
         assert configuration["Role"] == inputs["role"]
         assert configuration["Environment"]["Variables"] == inputs["environment"]["variables"]
         assert resource["id"] == inputs["name"] and resource["outputs"]["arn"] == configuration["FunctionArn"]
-    exports = _exports(sandbox, "compute")
+    exports = rehearsal.exports("compute")
     assert sorted(exports["lambda_function_arns"].values()) == sorted(r["outputs"]["arn"] for r in functions)
     assert len(functions) == 10
 
 
-def test_realized__the_state_machine_runs_the_sandbox_functions_and_task_definition(sandbox):
+def test_realized__the_state_machine_runs_the_sandbox_functions_and_task_definition(sandbox, rehearsal):
     sfn = sandbox.session.client("stepfunctions")
-    [resource] = _of(sandbox, "compute", "aws:sfn/stateMachine:StateMachine")
+    [resource] = rehearsal.of("compute", "aws:sfn/stateMachine:StateMachine")
     described = sfn.describe_state_machine(stateMachineArn=resource["id"])
     states = json.loads(described["definition"])["States"]
-    functions = {r["urn"].rsplit("::", 1)[1]: r["outputs"]["arn"] for r in _of(sandbox, "compute", "aws:lambda/function:Function")}
-    [task_definition] = _of(sandbox, "compute", "aws:ecs/taskDefinition:TaskDefinition")
+    functions = {
+        r["urn"].rsplit("::", 1)[1]: r["outputs"]["arn"]
+        for r in rehearsal.of("compute", "aws:lambda/function:Function")
+    }
+    [task_definition] = rehearsal.of("compute", "aws:ecs/taskDefinition:TaskDefinition")
     lambda_client = sandbox.session.client("lambda")
 
     assert described["name"] == resource["inputs"]["name"] and described["roleArn"] == resource["inputs"]["roleArn"]
@@ -96,17 +83,17 @@ def test_realized__the_state_machine_runs_the_sandbox_functions_and_task_definit
     for state in ("ProcessResults", "PromoteModel"):
         assert lambda_client.get_function(FunctionName=states[state]["Parameters"]["FunctionName"])
     assert states["RunBacktest"]["Parameters"]["TaskDefinition"] == task_definition["outputs"]["arn"]
-    assert _exports(sandbox, "compute")["state_machine_arn"] == described["stateMachineArn"] == resource["id"]
+    assert rehearsal.exports("compute")["state_machine_arn"] == described["stateMachineArn"] == resource["id"]
 
 
-def test_realized__the_planned_cluster_with_its_capacity_providers_and_task_definition(sandbox):
+def test_realized__the_planned_cluster_with_its_capacity_providers_and_task_definition(sandbox, rehearsal):
     ecs = sandbox.session.client("ecs")
-    [cluster] = _of(sandbox, "compute", "aws:ecs/cluster:Cluster")
-    [providers] = _of(sandbox, "compute", "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
-    [task_definition] = _of(sandbox, "compute", "aws:ecs/taskDefinition:TaskDefinition")
+    [cluster] = rehearsal.of("compute", "aws:ecs/cluster:Cluster")
+    [providers] = rehearsal.of("compute", "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
+    [task_definition] = rehearsal.of("compute", "aws:ecs/taskDefinition:TaskDefinition")
     [described] = ecs.describe_clusters(clusters=[cluster["id"]])["clusters"]
     registered = ecs.describe_task_definition(taskDefinition=task_definition["outputs"]["arn"])["taskDefinition"]
-    exports = _exports(sandbox, "compute")
+    exports = rehearsal.exports("compute")
 
     assert described["clusterName"] == cluster["inputs"]["name"] == exports["ecs_cluster_name"]
     assert described["clusterArn"] == cluster["id"] == exports["ecs_cluster_arn"]
@@ -115,17 +102,20 @@ def test_realized__the_planned_cluster_with_its_capacity_providers_and_task_defi
     assert [c["image"] for c in registered["containerDefinitions"]] == [
         c["image"] for c in json.loads(task_definition["inputs"]["containerDefinitions"])
     ]
-    assert (registered["cpu"], registered["memory"]) == (task_definition["inputs"]["cpu"], task_definition["inputs"]["memory"])
+    assert (registered["cpu"], registered["memory"]) == (
+        task_definition["inputs"]["cpu"],
+        task_definition["inputs"]["memory"],
+    )
     assert registered["executionRoleArn"] == exports["ecs_execution_role_arn"]
     assert registered["taskRoleArn"] == exports["ecs_task_role_arn"]
 
 
 @pytest.mark.parametrize("stack", ["foundation", "compute"])
-def test_realized__every_planned_group_launches_its_named_instance_from_its_template(sandbox, stack):
+def test_realized__every_planned_group_launches_its_named_instance_from_its_template(sandbox, rehearsal, stack):
     ec2 = sandbox.session.client("ec2")
     autoscaling = sandbox.session.client("autoscaling")
-    [template] = _of(sandbox, stack, "aws:ec2/launchTemplate:LaunchTemplate")
-    [group] = _of(sandbox, stack, "aws:autoscaling/group:Group")
+    [template] = rehearsal.of(stack, "aws:ec2/launchTemplate:LaunchTemplate")
+    [group] = rehearsal.of(stack, "aws:autoscaling/group:Group")
     [described] = ec2.describe_launch_templates(LaunchTemplateIds=[template["id"]])["LaunchTemplates"]
     [found] = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group["id"]])["AutoScalingGroups"]
     name = group["inputs"]["name"]
@@ -141,4 +131,4 @@ def test_realized__every_planned_group_launches_its_named_instance_from_its_temp
     assert [i["InstanceId"] for i in found["Instances"]] == [i["InstanceId"] for i in instances]
     assert len(instances) == 1 and instances[0]["InstanceType"] == template["inputs"]["instanceType"]
     if stack == "compute":
-        assert _exports(sandbox, "compute")["consolidated_asg_name"] == name
+        assert rehearsal.exports("compute")["consolidated_asg_name"] == name

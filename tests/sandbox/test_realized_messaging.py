@@ -10,22 +10,8 @@ import re
 import pytest
 
 from tradai_nb.sandbox.realizers import messaging, monitoring
-from tradai_nb.sandbox import rehearsal_state
 
 PLAN_ID = re.compile(r"[0-9a-f]{17}")
-STACKS = ("persistent", "foundation", "compute", "edge")
-
-
-def _resources(sandbox, resource_type: str) -> list[dict]:
-    return [r for stack in STACKS for r in _checkpoint(sandbox, stack) if r["type"] == resource_type]
-
-
-def _exports(sandbox, stack: str) -> dict:
-    return _checkpoint(sandbox, stack)[0]["outputs"]
-
-
-def _checkpoint(sandbox, stack: str) -> list[dict]:
-    return rehearsal_state.checkpoint_resources(sandbox.session, sandbox.settings, stack)
 
 
 def _tags(pairs, key: str = "Key", value: str = "Value") -> dict[str, str]:
@@ -33,17 +19,17 @@ def _tags(pairs, key: str = "Key", value: str = "Value") -> dict[str, str]:
 
 
 @pytest.mark.parametrize("resource_type", sorted({*messaging.REALIZERS, *monitoring.REALIZERS}))
-def test_realized__the_rehearsal_state_carries_the_sandbox_s_ids_of_the_kind(sandbox, resource_type):
-    resources = _resources(sandbox, resource_type)
+def test_realized__the_rehearsal_state_carries_the_sandbox_s_ids_of_the_kind(rehearsal, resource_type):
+    resources = rehearsal.resources(resource_type)
 
     assert resources, resource_type
     # The plan's mock ids are 17 hex digits; the sandbox's are names, ARNs, URLs, key ids.
     assert [r["urn"] for r in resources if PLAN_ID.fullmatch(r["id"])] == []
 
 
-def test_realized__queues_have_their_planned_retention_visibility_and_redrive(sandbox):
+def test_realized__queues_have_their_planned_retention_visibility_and_redrive(sandbox, rehearsal):
     sqs = sandbox.session.client("sqs")
-    queues = _resources(sandbox, "aws:sqs/queue:Queue")
+    queues = rehearsal.resources("aws:sqs/queue:Queue")
     for queue in queues:
         inputs, outputs = queue["inputs"], queue["outputs"]
         url = sqs.get_queue_url(QueueName=inputs["name"])["QueueUrl"]
@@ -62,15 +48,15 @@ def test_realized__queues_have_their_planned_retention_visibility_and_redrive(sa
     [dead_letter] = [q for q in queues if q is not main]
     assert redrive == json.loads(main["inputs"]["redrivePolicy"])
     assert redrive["deadLetterTargetArn"] == dead_letter["outputs"]["arn"] and redrive["maxReceiveCount"] == 3
-    foundation = _exports(sandbox, "foundation")
+    foundation = rehearsal.exports("foundation")
     assert foundation["backtest_queue_url"] == main["id"] and foundation["backtest_queue_arn"] == main["outputs"]["arn"]
 
 
-def test_realized__topics_are_encrypted_with_the_planned_key_found_by_its_alias(sandbox):
+def test_realized__topics_are_encrypted_with_the_planned_key_found_by_its_alias(sandbox, rehearsal):
     sns = sandbox.session.client("sns")
     kms = sandbox.session.client("kms")
-    [key] = _resources(sandbox, "aws:kms/key:Key")
-    [alias] = _resources(sandbox, "aws:kms/alias:Alias")
+    [key] = rehearsal.resources("aws:kms/key:Key")
+    [alias] = rehearsal.resources("aws:kms/alias:Alias")
     described = kms.describe_key(KeyId=alias["inputs"]["name"])["KeyMetadata"]
 
     assert (
@@ -80,8 +66,8 @@ def test_realized__topics_are_encrypted_with_the_planned_key_found_by_its_alias(
     assert kms.get_key_rotation_status(KeyId=key["id"])["KeyRotationEnabled"] is True
     assert alias["id"] == alias["inputs"]["name"]
     assert alias["outputs"]["arn"] in {a["AliasArn"] for a in kms.list_aliases(KeyId=key["id"])["Aliases"]}
-    topics = _resources(sandbox, "aws:sns/topic:Topic")
-    foundation = _exports(sandbox, "foundation")
+    topics = rehearsal.resources("aws:sns/topic:Topic")
+    foundation = rehearsal.exports("foundation")
     assert {foundation["alerts_topic_arn"], foundation["registration_topic_arn"]} == {t["id"] for t in topics}
     for topic in topics:
         attributes = sns.get_topic_attributes(TopicArn=topic["id"])["Attributes"]
@@ -90,9 +76,9 @@ def test_realized__topics_are_encrypted_with_the_planned_key_found_by_its_alias(
         assert _tags(sns.list_tags_for_resource(ResourceArn=topic["id"])["Tags"])["Purpose"] == "rehearsal"
 
 
-def test_realized__each_planned_subscription_is_the_topic_s_under_its_arn(sandbox):
+def test_realized__each_planned_subscription_is_the_topic_s_under_its_arn(sandbox, rehearsal):
     sns = sandbox.session.client("sns")
-    subscriptions = _resources(sandbox, "aws:sns/topicSubscription:TopicSubscription")
+    subscriptions = rehearsal.resources("aws:sns/topicSubscription:TopicSubscription")
 
     assert {s["inputs"]["protocol"] for s in subscriptions} == {"email", "lambda"}
     for subscription in subscriptions:
@@ -103,10 +89,10 @@ def test_realized__each_planned_subscription_is_the_topic_s_under_its_arn(sandbo
         assert subscription["outputs"]["arn"] == subscription["id"]
 
 
-def test_realized__the_database_has_its_planned_engine_storage_backups_and_subnet_group(sandbox):
+def test_realized__the_database_has_its_planned_engine_storage_backups_and_subnet_group(sandbox, rehearsal):
     rds = sandbox.session.client("rds")
-    [instance] = _resources(sandbox, "aws:rds/instance:Instance")
-    [group] = _resources(sandbox, "aws:rds/subnetGroup:SubnetGroup")
+    [instance] = rehearsal.resources("aws:rds/instance:Instance")
+    [group] = rehearsal.resources("aws:rds/subnetGroup:SubnetGroup")
     inputs = instance["inputs"]
     [db] = rds.describe_db_instances(DBInstanceIdentifier=inputs["identifier"])["DBInstances"]
 
@@ -130,7 +116,7 @@ def test_realized__the_database_has_its_planned_engine_storage_backups_and_subne
     )
     assert db["DBSubnetGroup"]["DBSubnetGroupName"] == group["id"] == inputs["dbSubnetGroupName"]
     assert group["outputs"]["arn"] == db["DBSubnetGroup"]["DBSubnetGroupArn"]
-    foundation = _exports(sandbox, "foundation")
+    foundation = rehearsal.exports("foundation")
     assert foundation["rds_address"] == db["Endpoint"]["Address"] == instance["outputs"]["address"]
     assert foundation["rds_endpoint"] == f"{db['Endpoint']['Address']}:{db['Endpoint']['Port']}"
     # The master password is RDS's own (manageMasterUserPassword): its secret is the one the stack exports.
@@ -139,9 +125,9 @@ def test_realized__the_database_has_its_planned_engine_storage_backups_and_subne
     sandbox.session.client("secretsmanager").describe_secret(SecretId=foundation["rds_secret_arn"])
 
 
-def test_realized__every_planned_log_group_has_its_retention(sandbox):
+def test_realized__every_planned_log_group_has_its_retention(sandbox, rehearsal):
     logs = sandbox.session.client("logs")
-    groups = _resources(sandbox, "aws:cloudwatch/logGroup:LogGroup")
+    groups = rehearsal.resources("aws:cloudwatch/logGroup:LogGroup")
     held = {g["logGroupName"]: g for g in logs.describe_log_groups()["logGroups"]}
 
     assert len(groups) == 15
@@ -152,10 +138,10 @@ def test_realized__every_planned_log_group_has_its_retention(sandbox):
         assert logs.list_tags_log_group(logGroupName=name)["tags"]["Service"] == group["inputs"]["tags"]["Service"]
 
 
-def test_realized__metric_alarms_have_their_planned_metric_threshold_and_actions(sandbox):
+def test_realized__metric_alarms_have_their_planned_metric_threshold_and_actions(sandbox, rehearsal):
     cloudwatch = sandbox.session.client("cloudwatch")
-    alarms = _resources(sandbox, "aws:cloudwatch/metricAlarm:MetricAlarm")
-    edge = _exports(sandbox, "edge")
+    alarms = rehearsal.resources("aws:cloudwatch/metricAlarm:MetricAlarm")
+    edge = rehearsal.exports("edge")
 
     assert sorted(edge["alarm_names"]) == sorted(a["id"] for a in alarms)
     for alarm in alarms:
@@ -175,24 +161,24 @@ def test_realized__metric_alarms_have_their_planned_metric_threshold_and_actions
             assert (held["Namespace"], held["MetricName"]) == (inputs["namespace"], inputs["metricName"])
             assert _tags(held["Dimensions"], "Name", "Value") == inputs["dimensions"]
     [dlq] = [a for a in alarms if a["inputs"].get("namespace") == "AWS/SQS"]
-    queues = {q["inputs"]["name"] for q in _resources(sandbox, "aws:sqs/queue:Queue")}
+    queues = {q["inputs"]["name"] for q in rehearsal.resources("aws:sqs/queue:Queue")}
     assert dlq["inputs"]["dimensions"]["QueueName"] in queues
 
 
-def test_realized__the_dashboard_holds_the_planned_body(sandbox):
+def test_realized__the_dashboard_holds_the_planned_body(sandbox, rehearsal):
     cloudwatch = sandbox.session.client("cloudwatch")
-    [dashboard] = _resources(sandbox, "aws:cloudwatch/dashboard:Dashboard")
-    held = cloudwatch.get_dashboard(DashboardName=_exports(sandbox, "edge")["dashboard_name"])
+    [dashboard] = rehearsal.resources("aws:cloudwatch/dashboard:Dashboard")
+    held = cloudwatch.get_dashboard(DashboardName=rehearsal.exports("edge")["dashboard_name"])
 
     assert dashboard["id"] == held["DashboardName"] == dashboard["inputs"]["dashboardName"]
     assert dashboard["outputs"]["arn"] == held["DashboardArn"]
     assert json.loads(held["DashboardBody"]) == json.loads(dashboard["inputs"]["dashboardBody"])
 
 
-def test_realized__every_schedule_targets_its_planned_function(sandbox):
+def test_realized__every_schedule_targets_its_planned_function(sandbox, rehearsal):
     events = sandbox.session.client("events")
-    rules = {r["inputs"]["name"]: r for r in _resources(sandbox, "aws:cloudwatch/eventRule:EventRule")}
-    targets = _resources(sandbox, "aws:cloudwatch/eventTarget:EventTarget")
+    rules = {r["inputs"]["name"]: r for r in rehearsal.resources("aws:cloudwatch/eventRule:EventRule")}
+    targets = rehearsal.resources("aws:cloudwatch/eventTarget:EventTarget")
 
     assert len(rules) == len(targets) == 6
     for name, rule in rules.items():

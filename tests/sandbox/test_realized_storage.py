@@ -6,26 +6,10 @@ from __future__ import annotations
 
 import json
 
-from tradai_nb.sandbox import rehearsal_state
 
-STACKS = ("persistent", "foundation", "compute", "edge")
-
-
-def _resources(sandbox, resource_type: str) -> list[dict]:
-    return [r for stack in STACKS for r in _checkpoint(sandbox, stack) if r["type"] == resource_type]
-
-
-def _exports(sandbox, stack: str) -> dict:
-    return _checkpoint(sandbox, stack)[0]["outputs"]
-
-
-def _checkpoint(sandbox, stack: str) -> list[dict]:
-    return rehearsal_state.checkpoint_resources(sandbox.session, sandbox.settings, stack)
-
-
-def test_realized__buckets_are_the_planned_ones_with_their_settings(sandbox):
+def test_realized__buckets_are_the_planned_ones_with_their_settings(sandbox, rehearsal):
     s3 = sandbox.session.client("s3")
-    buckets = _resources(sandbox, "aws:s3/bucket:Bucket")
+    buckets = rehearsal.resources("aws:s3/bucket:Bucket")
     in_sandbox = {b["Name"] for b in s3.list_buckets()["Buckets"]}
 
     assert len(buckets) == 6
@@ -41,31 +25,31 @@ def test_realized__buckets_are_the_planned_ones_with_their_settings(sandbox):
                 s3.get_object_lock_configuration(Bucket=name)["ObjectLockConfiguration"]["ObjectLockEnabled"]
                 == "Enabled"
             )
-    for versioning in _resources(sandbox, "aws:s3/bucketVersioning:BucketVersioning"):
+    for versioning in rehearsal.resources("aws:s3/bucketVersioning:BucketVersioning"):
         status = s3.get_bucket_versioning(Bucket=versioning["inputs"]["bucket"]).get("Status")
         assert status == versioning["inputs"]["versioningConfiguration"]["status"]
-    for block in _resources(sandbox, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
+    for block in rehearsal.resources("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"):
         config = s3.get_public_access_block(Bucket=block["inputs"]["bucket"])["PublicAccessBlockConfiguration"]
         assert config["BlockPublicPolicy"] is block["inputs"]["blockPublicPolicy"]
         assert config["RestrictPublicBuckets"] is block["inputs"]["restrictPublicBuckets"]
-    for encryption in _resources(
-        sandbox, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    for encryption in rehearsal.resources(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
     ):
         [rule] = s3.get_bucket_encryption(Bucket=encryption["inputs"]["bucket"])["ServerSideEncryptionConfiguration"][
             "Rules"
         ]
         planned = encryption["inputs"]["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"]
         assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == planned
-    for lifecycle in _resources(sandbox, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"):
+    for lifecycle in rehearsal.resources("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"):
         rules = s3.get_bucket_lifecycle_configuration(Bucket=lifecycle["inputs"]["bucket"])["Rules"]
         assert sorted(r["ID"] for r in rules) == sorted(r["id"] for r in lifecycle["inputs"]["rules"])
-    exports = _exports(sandbox, "persistent")
+    exports = rehearsal.exports("persistent")
     assert set(exports["bucket_names"].values()) <= in_sandbox
 
 
-def test_realized__tables_have_their_planned_keys_indexes_and_ttl(sandbox):
+def test_realized__tables_have_their_planned_keys_indexes_and_ttl(sandbox, rehearsal):
     dynamodb = sandbox.session.client("dynamodb")
-    tables = _resources(sandbox, "aws:dynamodb/table:Table")
+    tables = rehearsal.resources("aws:dynamodb/table:Table")
 
     assert len(tables) == 12
     for table in tables:
@@ -84,9 +68,9 @@ def test_realized__tables_have_their_planned_keys_indexes_and_ttl(sandbox):
             assert ttl["TimeToLiveStatus"] == "DISABLED"
 
 
-def test_realized__repositories_and_their_lifecycle_policies_are_the_planned_ones(sandbox):
+def test_realized__repositories_and_their_lifecycle_policies_are_the_planned_ones(sandbox, rehearsal):
     ecr = sandbox.session.client("ecr")
-    repositories = _resources(sandbox, "aws:ecr/repository:Repository")
+    repositories = rehearsal.resources("aws:ecr/repository:Repository")
     described = {r["repositoryName"]: r for r in ecr.describe_repositories()["repositories"]}
 
     assert len(repositories) == 24
@@ -96,8 +80,8 @@ def test_realized__repositories_and_their_lifecycle_policies_are_the_planned_one
         assert outputs["arn"] == found["repositoryArn"] and outputs["repositoryUrl"] == found["repositoryUri"]
         assert found["imageTagMutability"] == inputs["imageTagMutability"]
         assert found["imageScanningConfiguration"]["scanOnPush"] is True
-    for policy in _resources(sandbox, "aws:ecr/lifecyclePolicy:LifecyclePolicy"):
+    for policy in rehearsal.resources("aws:ecr/lifecyclePolicy:LifecyclePolicy"):
         text = ecr.get_lifecycle_policy(repositoryName=policy["inputs"]["repository"])["lifecyclePolicyText"]
         assert json.loads(text) == json.loads(policy["inputs"]["policy"])
-    exports = _exports(sandbox, "persistent")
+    exports = rehearsal.exports("persistent")
     assert set(exports["ecr_repository_arns"].values()) == {r["repositoryArn"] for r in described.values()}
