@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, missing, tags
+from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, first, found_or_created, missing, tags
 
 # The AMI the sandbox serves (moto's SSM parameter): a planned launch template's image id is a mock value.
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
@@ -24,15 +24,13 @@ def _key_value(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
 def _cluster(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     ecs = sandbox.session.client("ecs")
     name = inputs["name"]
-    active = [c for c in ecs.describe_clusters(clusters=[name])["clusters"] if c["status"] == "ACTIVE"]
-    action = "exists" if active else "created"
-    if not active:
-        active = [
-            ecs.create_cluster(clusterName=name, settings=list(inputs.get("settings") or []), tags=_key_value(inputs))[
-                "cluster"
-            ]
-        ]
-    arn = active[0]["clusterArn"]
+    action, cluster = found_or_created(
+        lambda: first(ecs.describe_clusters(clusters=[name])["clusters"], lambda c: c["status"] == "ACTIVE"),
+        lambda: ecs.create_cluster(
+            clusterName=name, settings=list(inputs.get("settings") or []), tags=_key_value(inputs)
+        )["cluster"],
+    )
+    arn = cluster["clusterArn"]
     return action, {"id": arn, "arn": arn, "name": name}
 
 
@@ -87,15 +85,11 @@ def _task_definition(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, 
 def _function(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     client = sandbox.session.client("lambda")
     name = inputs["name"]
-    try:
-        found = client.get_function(FunctionName=name)["Configuration"]
-        action = "exists"
-    except ClientError as exc:
-        if not missing(exc, "ResourceNotFoundException"):
-            raise
-        # moto keeps ImageUri as given (it validates only when MOTO_LAMBDA_STUB_ECR=false, and then reads the
-        # repository name as the last path segment, which misses tradai/<name>).
-        found = client.create_function(
+    # moto keeps ImageUri as given (it validates only when MOTO_LAMBDA_STUB_ECR=false, and then reads the repository
+    # name as the last path segment, which misses tradai/<name>).
+    action, found = found_or_created(
+        lambda: client.get_function(FunctionName=name)["Configuration"],
+        lambda: client.create_function(
             FunctionName=name,
             PackageType=inputs.get("packageType", "Image"),
             Code={"ImageUri": inputs["imageUri"]},
@@ -105,8 +99,9 @@ def _function(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[st
             Architectures=list(inputs.get("architectures") or ["x86_64"]),
             Environment={"Variables": dict((inputs.get("environment") or {}).get("variables") or {})},
             Tags={t["Key"]: t["Value"] for t in tags(inputs)},
-        )
-        action = "created"
+        ),
+        "ResourceNotFoundException",
+    )
     arn = found["FunctionArn"]
     region = sandbox.settings.aws_region
     invoke = f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
@@ -116,10 +111,13 @@ def _function(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[st
 def _state_machine(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     sfn = sandbox.session.client("stepfunctions")
     name = inputs["name"]
-    machines = [m for page in sfn.get_paginator("list_state_machines").paginate() for m in page["stateMachines"]]
-    found = next((m["stateMachineArn"] for m in machines if m["name"] == name), None)
-    action = "exists"
-    if found is None:
+
+    def find() -> str | None:
+        machines = [m for page in sfn.get_paginator("list_state_machines").paginate() for m in page["stateMachines"]]
+        found = first(machines, lambda m: m["name"] == name)
+        return found["stateMachineArn"] if found else None
+
+    def create() -> str:
         logging = inputs.get("loggingConfiguration") or {}
         extra: dict[str, Any] = {}
         if logging:
@@ -128,16 +126,19 @@ def _state_machine(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, di
                 "includeExecutionData": bool(logging.get("includeExecutionData")),
                 "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": logging["logDestination"]}}],
             }
-        found = sfn.create_state_machine(
-            name=name,
-            definition=inputs["definition"],
-            roleArn=inputs["roleArn"],
-            type=inputs.get("type", "STANDARD"),
-            tags=_key_value(inputs),
-            **extra,
-        )["stateMachineArn"]
-        action = "created"
-    return action, {"id": found, "arn": found, "name": name}
+        return str(
+            sfn.create_state_machine(
+                name=name,
+                definition=inputs["definition"],
+                roleArn=inputs["roleArn"],
+                type=inputs.get("type", "STANDARD"),
+                tags=_key_value(inputs),
+                **extra,
+            )["stateMachineArn"]
+        )
+
+    action, arn = found_or_created(find, create)
+    return action, {"id": arn, "arn": arn, "name": name}
 
 
 def _sandbox_image(sandbox: Sandbox, image_id: str) -> str:

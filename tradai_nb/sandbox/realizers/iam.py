@@ -8,24 +8,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, missing, tags
+from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, found_or_created, tags
 
 
 def _role(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     iam = sandbox.session.client("iam")
     name = inputs["name"]
-    try:
-        found = iam.get_role(RoleName=name)["Role"]
-        action = "exists"
-    except ClientError as exc:
-        if not missing(exc, "NoSuchEntity"):
-            raise
-        found = iam.create_role(RoleName=name, AssumeRolePolicyDocument=inputs["assumeRolePolicy"], Tags=tags(inputs))[
+    action, found = found_or_created(
+        lambda: iam.get_role(RoleName=name)["Role"],
+        lambda: iam.create_role(RoleName=name, AssumeRolePolicyDocument=inputs["assumeRolePolicy"], Tags=tags(inputs))[
             "Role"
-        ]
-        action = "created"
+        ],
+        "NoSuchEntity",
+    )
     # The provider's id of a role is its name.
     return action, {"id": name, "arn": found["Arn"], "name": name, "uniqueId": found["RoleId"]}
 
@@ -52,14 +47,11 @@ def _role_policy(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict
 def _instance_profile(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     iam = sandbox.session.client("iam")
     name = inputs["name"]
-    try:
-        found = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
-        action = "exists"
-    except ClientError as exc:
-        if not missing(exc, "NoSuchEntity"):
-            raise
-        found = iam.create_instance_profile(InstanceProfileName=name, Tags=tags(inputs))["InstanceProfile"]
-        action = "created"
+    action, found = found_or_created(
+        lambda: iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"],
+        lambda: iam.create_instance_profile(InstanceProfileName=name, Tags=tags(inputs))["InstanceProfile"],
+        "NoSuchEntity",
+    )
     if inputs.get("role") and inputs["role"] not in {r["RoleName"] for r in found.get("Roles", [])}:
         iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=inputs["role"])
     return action, {"id": name, "arn": found["Arn"], "name": name, "uniqueId": found["InstanceProfileId"]}

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, missing, tags
+from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, first, found_or_created, missing, tags
 
 
 def _tag_map(inputs: Mapping[str, Any]) -> dict[str, str]:
@@ -54,14 +54,16 @@ def _key(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, An
 def _alias(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     kms = sandbox.session.client("kms")
     name = inputs["name"]
-    aliases = [a for page in kms.get_paginator("list_aliases").paginate() for a in page["Aliases"]]
-    found = next((a for a in aliases if a["AliasName"] == name), None)
-    action = "exists"
-    if found is None:
+
+    def find() -> dict[str, Any] | None:
+        aliases = [a for page in kms.get_paginator("list_aliases").paginate() for a in page["Aliases"]]
+        return first(aliases, lambda a: a["AliasName"] == name)
+
+    def create() -> dict[str, Any]:
         kms.create_alias(AliasName=name, TargetKeyId=inputs["targetKeyId"])
-        aliases = kms.list_aliases(KeyId=inputs["targetKeyId"])["Aliases"]
-        found = next(a for a in aliases if a["AliasName"] == name)
-        action = "created"
+        return next(a for a in kms.list_aliases(KeyId=inputs["targetKeyId"])["Aliases"] if a["AliasName"] == name)
+
+    action, found = found_or_created(find, create)
     return action, {"id": name, "name": name, "arn": found["AliasArn"]}
 
 
@@ -77,33 +79,40 @@ _TOPIC_ATTRIBUTES = {
 def _topic(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     sns = sandbox.session.client("sns")
     name = inputs["name"]
-    arns = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
-    arn = next((a for a in arns if a.rsplit(":", 1)[1] == name), None)
-    action = "exists"
-    if arn is None:
+
+    def find() -> str | None:
+        arns = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
+        return first(arns, lambda arn: arn.rsplit(":", 1)[1] == name)
+
+    def create() -> str:
         attributes = {api: _attribute(inputs[key]) for key, api in _TOPIC_ATTRIBUTES.items() if key in inputs}
-        arn = sns.create_topic(Name=name, Attributes=attributes, Tags=tags(inputs))["TopicArn"]
-        action = "created"
+        return str(sns.create_topic(Name=name, Attributes=attributes, Tags=tags(inputs))["TopicArn"])
+
+    action, arn = found_or_created(find, create)
     return action, {"id": arn, "arn": arn, "name": name}
 
 
 def _subscription(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     sns = sandbox.session.client("sns")
     topic, protocol, endpoint = inputs["topic"], inputs["protocol"], inputs["endpoint"]
-    held = [
-        s
-        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
-        for s in page["Subscriptions"]
-    ]
-    found = next((s for s in held if s["Protocol"] == protocol and s["Endpoint"] == endpoint), None)
-    action = "exists"
-    if found is None:
-        arn = sns.subscribe(TopicArn=topic, Protocol=protocol, Endpoint=endpoint, ReturnSubscriptionArn=True)[
-            "SubscriptionArn"
+
+    def find() -> str | None:
+        held = [
+            s
+            for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
+            for s in page["Subscriptions"]
         ]
-        action = "created"
-    else:
-        arn = found["SubscriptionArn"]
+        found = first(held, lambda s: s["Protocol"] == protocol and s["Endpoint"] == endpoint)
+        return found["SubscriptionArn"] if found else None
+
+    action, arn = found_or_created(
+        find,
+        lambda: str(
+            sns.subscribe(TopicArn=topic, Protocol=protocol, Endpoint=endpoint, ReturnSubscriptionArn=True)[
+                "SubscriptionArn"
+            ]
+        ),
+    )
     return action, {"id": arn, "arn": arn}
 
 
@@ -135,15 +144,13 @@ def _attribute(value: Any) -> str:
 def _queue(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     sqs = sandbox.session.client("sqs")
     name = inputs["name"]
-    try:
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        action = "exists"
-    except ClientError as exc:
-        if not missing(exc, "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
-            raise
-        attributes = {api: _attribute(inputs[key]) for key, api in _QUEUE_ATTRIBUTES.items() if key in inputs}
-        url = sqs.create_queue(QueueName=name, Attributes=attributes, tags=_tag_map(inputs))["QueueUrl"]
-        action = "created"
+    attributes = {api: _attribute(inputs[key]) for key, api in _QUEUE_ATTRIBUTES.items() if key in inputs}
+    action, url = found_or_created(
+        lambda: str(sqs.get_queue_url(QueueName=name)["QueueUrl"]),
+        lambda: str(sqs.create_queue(QueueName=name, Attributes=attributes, tags=_tag_map(inputs))["QueueUrl"]),
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+    )
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return action, {"id": url, "url": url, "arn": arn, "name": name}
 

@@ -9,25 +9,30 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, missing, tags
+from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, first, found_or_created, tags
 
 
 def _log_group(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     logs = sandbox.session.client("logs")
     name = inputs["name"]
-    held = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
-    found = next((g for g in held if g["logGroupName"] == name), None)
-    action = "exists"
-    if found is None:
+
+    def find() -> dict[str, Any] | None:
+        return first(
+            logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"], lambda g: g["logGroupName"] == name
+        )
+
+    def create() -> dict[str, Any]:
         arguments: dict[str, Any] = {"logGroupName": name, "tags": {t["Key"]: t["Value"] for t in tags(inputs)}}
         if inputs.get("kmsKeyId"):
             arguments["kmsKeyId"] = inputs["kmsKeyId"]
         logs.create_log_group(**arguments)
         if inputs.get("retentionInDays"):
             logs.put_retention_policy(logGroupName=name, retentionInDays=int(inputs["retentionInDays"]))
-        held = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
-        [found] = [g for g in held if g["logGroupName"] == name]
-        action = "created"
+        created = find()
+        assert created is not None
+        return created
+
+    action, found = found_or_created(find, create)
     # The provider's ARN is the group's without the trailing :* of describe_log_groups.
     arn = found.get("logGroupArn") or found["arn"].removesuffix(":*")
     return action, {"id": name, "name": name, "arn": arn}
@@ -84,9 +89,12 @@ _ALARM_ARGUMENTS = {
 def _metric_alarm(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     cloudwatch = sandbox.session.client("cloudwatch")
     name = inputs["name"]
-    held = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"])["MetricAlarms"]
-    action = "exists"
-    if not held:
+
+    def find() -> dict[str, Any] | None:
+        held = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"])["MetricAlarms"]
+        return held[0] if held else None
+
+    def create() -> dict[str, Any]:
         arguments: dict[str, Any] = {
             api: int(inputs[key]) if key in ("evaluationPeriods", "datapointsToAlarm", "period") else inputs[key]
             for key, api in _ALARM_ARGUMENTS.items()
@@ -99,24 +107,24 @@ def _metric_alarm(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dic
         if inputs.get("metricQueries"):
             arguments["Metrics"] = [_metric_query(q) for q in inputs["metricQueries"]]
         cloudwatch.put_metric_alarm(AlarmName=name, Tags=tags(inputs), **arguments)
-        held = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"])["MetricAlarms"]
-        action = "created"
-    return action, {"id": name, "name": name, "arn": held[0]["AlarmArn"]}
+        created = find()
+        assert created is not None
+        return created
+
+    action, found = found_or_created(find, create)
+    return action, {"id": name, "name": name, "arn": found["AlarmArn"]}
 
 
 def _dashboard(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     cloudwatch = sandbox.session.client("cloudwatch")
     name = inputs["dashboardName"]
-    try:
-        found = cloudwatch.get_dashboard(DashboardName=name)
-        action = "exists"
-    except ClientError as exc:
-        if not missing(exc, "ResourceNotFound", "ResourceNotFoundException"):
-            raise
-        cloudwatch.put_dashboard(DashboardName=name, DashboardBody=inputs["dashboardBody"])
-        found = cloudwatch.get_dashboard(DashboardName=name)
-        action = "created"
-    arn = found["DashboardArn"]
+    action, _ = found_or_created(
+        lambda: cloudwatch.get_dashboard(DashboardName=name),
+        lambda: cloudwatch.put_dashboard(DashboardName=name, DashboardBody=inputs["dashboardBody"]),
+        "ResourceNotFound",
+        "ResourceNotFoundException",
+    )
+    arn = cloudwatch.get_dashboard(DashboardName=name)["DashboardArn"]
     return action, {"id": name, "dashboardName": name, "dashboardArn": arn, "arn": arn}
 
 
@@ -124,12 +132,8 @@ def _event_rule(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[
     events = sandbox.session.client("events")
     name = inputs["name"]
     bus = inputs.get("eventBusName") or "default"
-    try:
-        arn = events.describe_rule(Name=name, EventBusName=bus)["Arn"]
-        action = "exists"
-    except ClientError as exc:
-        if not missing(exc, "ResourceNotFoundException"):
-            raise
+
+    def create() -> str:
         arguments: dict[str, Any] = {"Name": name, "EventBusName": bus, "Tags": tags(inputs)}
         for key, api in (
             ("scheduleExpression", "ScheduleExpression"),
@@ -140,8 +144,11 @@ def _event_rule(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[
             if inputs.get(key):
                 arguments[api] = inputs[key]
         arguments["State"] = inputs.get("state") or ("DISABLED" if inputs.get("isEnabled") is False else "ENABLED")
-        arn = events.put_rule(**arguments)["RuleArn"]
-        action = "created"
+        return str(events.put_rule(**arguments)["RuleArn"])
+
+    action, arn = found_or_created(
+        lambda: str(events.describe_rule(Name=name, EventBusName=bus)["Arn"]), create, "ResourceNotFoundException"
+    )
     return action, {"id": name if bus == "default" else f"{bus}/{name}", "name": name, "arn": arn}
 
 
@@ -152,9 +159,8 @@ def _event_target(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dic
     rule, arn = inputs["rule"], inputs["arn"]
     bus = inputs.get("eventBusName") or "default"
     target_id = inputs.get("targetId") or arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1][:64]
-    held = events.list_targets_by_rule(Rule=rule, EventBusName=bus)["Targets"]
-    action = "exists"
-    if not any(t["Id"] == target_id for t in held):
+
+    def create() -> dict[str, Any]:
         target: dict[str, Any] = {"Id": target_id, "Arn": arn}
         for key, api in (("input", "Input"), ("inputPath", "InputPath"), ("roleArn", "RoleArn")):
             if inputs.get(key):
@@ -162,7 +168,14 @@ def _event_target(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dic
         failed = events.put_targets(Rule=rule, EventBusName=bus, Targets=[target])["FailedEntries"]
         if failed:
             raise ClientError({"Error": {"Code": failed[0].get("ErrorCode", ""), "Message": str(failed)}}, "PutTargets")
-        action = "created"
+        return target
+
+    action, _ = found_or_created(
+        lambda: first(
+            events.list_targets_by_rule(Rule=rule, EventBusName=bus)["Targets"], lambda t: t["Id"] == target_id
+        ),
+        create,
+    )
     prefix = "" if bus == "default" else f"{bus}-"
     return action, {"id": f"{prefix}{rule}-{target_id}", "targetId": target_id, "arn": arn}
 

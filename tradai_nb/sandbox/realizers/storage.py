@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, missing, tags
+from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, found_or_created, tags
 
 # Planned (provider) keys whose API names are not the key with its first letter capitalised.
 _API_KEYS = {"id": "ID", "sseAlgorithm": "SSEAlgorithm", "kmsMasterKeyId": "KMSMasterKeyID"}
@@ -55,17 +53,15 @@ def _bucket_setting(getter: str, putter: str, argument: str, shape: Any, *absent
     def realize(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         s3 = sandbox.session.client("s3")
         bucket = inputs["bucket"]
-        try:
+
+        def held() -> bool | None:
             found = getattr(s3, getter)(Bucket=bucket)
-            present = any(k != "ResponseMetadata" and v for k, v in found.items())
-        except ClientError as exc:
-            if not missing(exc, *absent):
-                raise
-            present = False
-        if present:
-            return "exists", {"id": bucket}
-        getattr(s3, putter)(Bucket=bucket, **{argument: shape(inputs)})
-        return "created", {"id": bucket}
+            return any(k != "ResponseMetadata" and v for k, v in found.items()) or None
+
+        action, _ = found_or_created(
+            held, lambda: bool(getattr(s3, putter)(Bucket=bucket, **{argument: shape(inputs)})), *absent
+        )
+        return action, {"id": bucket}
 
     return realize
 
@@ -115,14 +111,10 @@ def _index(index: Mapping[str, Any]) -> dict[str, Any]:
 def _table(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     dynamodb = sandbox.session.client("dynamodb")
     name = inputs["name"]
-    try:
-        table = dynamodb.describe_table(TableName=name)["Table"]
-        action = "exists"
-    except ClientError as exc:
-        if not missing(exc, "ResourceNotFoundException"):
-            raise
+
+    def create() -> dict[str, Any]:
         indexes = [_index(i) for i in inputs.get("globalSecondaryIndexes") or []]
-        table = dynamodb.create_table(
+        table: dict[str, Any] = dynamodb.create_table(
             TableName=name,
             AttributeDefinitions=[
                 {"AttributeName": a["name"], "AttributeType": a["type"]} for a in inputs["attributes"]
@@ -143,29 +135,30 @@ def _table(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, 
             dynamodb.update_continuous_backups(
                 TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
             )
-        action = "created"
+        return table
+
+    action, table = found_or_created(
+        lambda: dynamodb.describe_table(TableName=name)["Table"], create, "ResourceNotFoundException"
+    )
     return action, {"id": name, "name": name, "arn": table["TableArn"]}
 
 
 def _repository(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     ecr = sandbox.session.client("ecr")
     name = inputs["name"]
-    try:
-        [found] = ecr.describe_repositories(repositoryNames=[name])["repositories"]
-        action = "exists"
-    except ClientError as exc:
-        if not missing(exc, "RepositoryNotFoundException"):
-            raise
-        [encryption, *_] = inputs.get("encryptionConfigurations") or [{"encryptionType": "AES256"}]
-        found = ecr.create_repository(
+    [encryption, *_] = inputs.get("encryptionConfigurations") or [{"encryptionType": "AES256"}]
+    action, found = found_or_created(
+        lambda: ecr.describe_repositories(repositoryNames=[name])["repositories"][0],
+        lambda: ecr.create_repository(
             repositoryName=name,
             imageScanningConfiguration={"scanOnPush": bool(inputs["imageScanningConfiguration"]["scanOnPush"])},
             imageTagMutability=inputs.get("imageTagMutability", "MUTABLE"),
             imageTagMutabilityExclusionFilters=list(inputs.get("imageTagMutabilityExclusionFilters") or []),
             encryptionConfiguration={"encryptionType": encryption["encryptionType"]},
             tags=tags(inputs),
-        )["repository"]
-        action = "created"
+        )["repository"],
+        "RepositoryNotFoundException",
+    )
     return action, {
         "id": name,
         "name": name,
@@ -178,14 +171,11 @@ def _repository(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[
 def _lifecycle_policy(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     ecr = sandbox.session.client("ecr")
     repository = inputs["repository"]
-    try:
-        found = ecr.get_lifecycle_policy(repositoryName=repository)
-        action = "exists"
-    except ClientError as exc:
-        if not missing(exc, "LifecyclePolicyNotFoundException"):
-            raise
-        found = ecr.put_lifecycle_policy(repositoryName=repository, lifecyclePolicyText=inputs["policy"])
-        action = "created"
+    action, found = found_or_created(
+        lambda: ecr.get_lifecycle_policy(repositoryName=repository),
+        lambda: ecr.put_lifecycle_policy(repositoryName=repository, lifecyclePolicyText=inputs["policy"]),
+        "LifecyclePolicyNotFoundException",
+    )
     return action, {"id": repository, "registryId": found["registryId"]}
 
 
