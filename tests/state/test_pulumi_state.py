@@ -204,7 +204,7 @@ def test_seeded_state__one_checkpoint_per_stack_in_the_design_layout(sandbox):
 
 def test_seeded_state__checkpoints_parse_and_match_the_local_plan(sandbox, local_plan):
     store = backend.state_store_for(sandbox.settings, sandbox.session)
-    sandbox_values = planned.sandbox_values(sandbox.session, sandbox.settings)
+    sandbox_values = planned.realize(sandbox.session, sandbox.settings).values
     changed = {k for p in local_plan.stacks for k, v in p.exports.items() if planned.in_sandbox(v, sandbox_values) != v}
     assert {"alb_arn", "backtest_queue_url", "rds_address"} <= changed
 

@@ -1,5 +1,5 @@
 """The rehearsal data a plan does not produce, seeded into the sandbox on top of the planned estate
-(planned.seed_planned, first in SEEDERS): the images in the planned repositories, the ECS services of consolidated
+(seed_planned, first in SEEDERS): the images in the planned repositories, the ECS services of consolidated
 `local` with their task-definition history, recent log events; and what the sandbox holds, counted per kind."""
 
 from __future__ import annotations
@@ -271,15 +271,17 @@ def seed_logs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str,
         yield "log stream", f"{group}:{stream}", action
 
 
-# Built-in seeders in dependency order: the planned resources first, then the rehearsal data written into them (images,
-# ECS services and their revisions, log events), the rehearsal Pulumi state last.
-SEEDERS: tuple[Seeder, ...] = (
-    planned.seed_planned,
-    seed_ecr,
-    seed_ecs,
-    seed_logs,
-    rehearsal_state.seed_state,
-)
+def seed_planned(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
+    """Seeder of the sandbox: the planned resources REALIZERS can create (planned.realize), then the rehearsal Pulumi
+    state carrying the values the sandbox gave them, from one pass over the plan."""
+    realized = planned.realize(session, settings)
+    yield from realized.rows
+    yield from rehearsal_state.seed_state(session, settings, realized)
+
+
+# Built-in seeders in dependency order: the planned resources and the rehearsal state that names them first, then the
+# rehearsal data written into them (images, ECS services and their revisions, log events).
+SEEDERS: tuple[Seeder, ...] = (seed_planned, seed_ecr, seed_ecs, seed_logs)
 
 
 def estate_counts(session: boto3.Session) -> pd.DataFrame:

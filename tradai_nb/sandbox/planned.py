@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import boto3
 
@@ -53,24 +53,32 @@ def in_sandbox(value: Any, sandbox_values: Mapping[str, str]) -> Any:
     return walk(value)
 
 
-def realize(session: boto3.Session, settings: Settings) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
-    """Create in the sandbox every planned resource of a kind in REALIZERS (idempotent). Returns the seed rows (kind,
-    name, action) and the sandbox's values by the planned values they replace."""
+class Realized(NamedTuple):
+    """What planned.realize made: the seed rows (kind, name, action), the sandbox's values by the planned values they
+    replace, and each realized resource's outputs as its realizer returned them, by urn."""
+
+    rows: list[tuple[str, str, str]]
+    values: dict[str, str]
+    outputs: dict[str, dict[str, Any]]
+
+
+def realize(session: boto3.Session, settings: Settings) -> Realized:
+    """Create in the sandbox every planned resource of a kind in REALIZERS (idempotent)."""
     sandbox = sandbox_of(session, settings)
-    rows: list[tuple[str, str, str]] = []
-    sandbox_values: dict[str, str] = {}
+    realized = Realized([], {}, {})
     for stack_plan in local_plan(settings).stacks:
         for row in stack_plan.resources.itertuples(index=False):
             if row.type not in REALIZERS:
                 continue
             kind, realizer = REALIZERS[row.type]
-            action, outputs = realizer(sandbox, in_sandbox(row.inputs, sandbox_values))
+            action, outputs = realizer(sandbox, in_sandbox(row.inputs, realized.values))
             planned = {**row.outputs, "id": row.id}
             for planned_value, value in _pairs({k: planned.get(k) for k in outputs}, outputs):
                 if planned_value != value:
-                    sandbox_values[planned_value] = value
-            rows.append((kind, _seed_name(row.inputs, outputs), action))
-    return rows, sandbox_values
+                    realized.values[planned_value] = value
+            realized.outputs[row.urn] = outputs
+            realized.rows.append((kind, _seed_name(row.inputs, outputs), action))
+    return realized
 
 
 def _pairs(planned: Any, value: Any) -> Iterable[tuple[str, str]]:
@@ -89,14 +97,3 @@ def _pairs(planned: Any, value: Any) -> Iterable[tuple[str, str]]:
 def _seed_name(inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> str:
     """What a seed row names: the planned name, else the bucket a bucket setting is of, else the sandbox's id."""
     return str(inputs.get("name") or inputs.get("bucket") or outputs.get("arn") or outputs["id"])
-
-
-def seed_planned(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """Seeder of the sandbox: the planned resources REALIZERS can create, with their planned names and inputs."""
-    rows, _ = realize(session, settings)
-    yield from rows
-
-
-def sandbox_values(session: boto3.Session, settings: Settings) -> dict[str, str]:
-    """The sandbox's values by the planned values they replace (creating what is missing, as seed_planned does)."""
-    return realize(session, settings)[1]

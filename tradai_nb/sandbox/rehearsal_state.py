@@ -37,19 +37,47 @@ def _package_version(package: str) -> str:
         return ""
 
 
+def _default_providers(
+    types: Iterable[str], settings: Settings, project: str, moment: str
+) -> dict[str, dict[str, Any]]:
+    """The default provider resource of each package the types are of, by package."""
+    providers: dict[str, dict[str, Any]] = {}
+    for package in _provider_packages(types):
+        version = _package_version(package)
+        name = "default_" + version.replace(".", "_") if version else "default"
+        urn = f"urn:pulumi:{settings.environment}::{project}::pulumi:providers:{package}::{name}"
+        inputs = {"region": settings.aws_region} if package == "aws" else {}
+        if version:
+            inputs["version"] = version
+        providers[package] = {
+            "urn": urn,
+            "custom": True,
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, urn)),
+            "type": f"pulumi:providers:{package}",
+            "inputs": inputs,
+            "outputs": dict(inputs),
+            "created": moment,
+            "modified": moment,
+        }
+    return providers
+
+
 def deployment_from_plan(
     stack_plan: StackPlan,
     settings: Settings,
     *,
     time: datetime | None = None,
-    sandbox_values: Mapping[str, str] | None = None,
+    realized: planned.Realized | None = None,
 ) -> dict[str, Any]:
     """A DEPLOYMENT (what a checkpoint's `latest` holds) for one planned stack: the manifest, the passphrase
     secrets provider, the root stack resource with the stack outputs, one default provider per package, then every
     planned resource with its urn, id, inputs, outputs, parent, dependencies, provider and protect flag.
 
-    sandbox_values (planned.realize's) replace the plan's mock values of what the sandbox created by the sandbox's."""
-    values = sandbox_values or {}
+    realized (planned.realize's) puts the sandbox's values in place of the plan's mock values of what the sandbox
+    created; a realized resource keeps no mock ARN where its realizer returned none (the plan's mocks give every
+    resource one, a bucket's versioning or a role's inline policy has none)."""
+    values = realized.values if realized else {}
+    realized_outputs = realized.outputs if realized else {}
     environment = settings.environment
     project = config.get_stack_project(stack_plan.name)
     moment = backend.format_time(time or datetime.now(UTC))
@@ -70,28 +98,8 @@ def deployment_from_plan(
         }
     ]
     frame = stack_plan.resources
-    providers: dict[str, str] = {}
-    for package in _provider_packages(frame["type"]):
-        version = _package_version(package)
-        name = "default_" + version.replace(".", "_") if version else "default"
-        provider_urn = f"urn:pulumi:{environment}::{project}::pulumi:providers:{package}::{name}"
-        provider_id = str(uuid.uuid5(uuid.NAMESPACE_URL, provider_urn))
-        inputs = {"region": settings.aws_region} if package == "aws" else {}
-        if version:
-            inputs["version"] = version
-        resources.append(
-            {
-                "urn": provider_urn,
-                "custom": True,
-                "id": provider_id,
-                "type": f"pulumi:providers:{package}",
-                "inputs": inputs,
-                "outputs": dict(inputs),
-                "created": moment,
-                "modified": moment,
-            }
-        )
-        providers[package] = f"{provider_urn}::{provider_id}"
+    providers = _default_providers(frame["type"], settings, project, moment)
+    resources.extend(providers.values())
     known = {r["urn"] for r in resources} | set(frame["urn"])
     for row in frame.itertuples(index=False):
         resource: dict[str, Any] = {"urn": row.urn, "custom": bool(row.custom), "type": row.type}
@@ -100,14 +108,17 @@ def deployment_from_plan(
         resource.update(
             {
                 "inputs": sealing._serialized(planned.in_sandbox(row.inputs, values), seal),
-                "outputs": sealing._serialized(planned.in_sandbox(row.outputs, values), seal) if row.custom else {},
+                "outputs": sealing._serialized(planned.in_sandbox(_outputs(row, realized_outputs), values), seal)
+                if row.custom
+                else {},
                 "parent": row.parent or root_urn,
                 # Stack references are not part of the plan's resources; a checkpoint may only name what it holds.
                 "dependencies": [d for d in row.dependencies if d in known],
             }
         )
         if row.custom and row.type.split(":", 1)[0] in providers:
-            resource["provider"] = providers[row.type.split(":", 1)[0]]
+            provider = providers[row.type.split(":", 1)[0]]
+            resource["provider"] = f"{provider['urn']}::{provider['id']}"
         resource.update({"protect": bool(row.protect), "created": moment, "modified": moment})
         resources.append(resource)
     return {
@@ -116,6 +127,14 @@ def deployment_from_plan(
         "resources": resources,
         "pending_operations": [],
     }
+
+
+def _outputs(row: Any, realized_outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A planned resource's outputs, without the mock ARN of a realized resource whose realizer returned none."""
+    outputs = dict(row.outputs)
+    if row.urn in realized_outputs and "arn" not in realized_outputs[row.urn]:
+        outputs.pop("arn", None)
+    return outputs
 
 
 def checkpoint_resources(session: boto3.Session, settings: Settings, stack: str) -> list[dict[str, Any]]:
@@ -129,17 +148,18 @@ def _without_times(deployment: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k not in ("created", "modified")} for r in deployment.get("resources", [])]
 
 
-def seed_state(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, str, str]]:
-    """Seeder of the sandbox: the rehearsal Pulumi state in its state bucket (one checkpoint per stack from the local
-    plan, one history entry each, and one stale lock), idempotent. Yields (kind, name, action)."""
+def seed_state(
+    session: boto3.Session, settings: Settings, realized: planned.Realized
+) -> Iterable[tuple[str, str, str]]:
+    """The rehearsal Pulumi state in the sandbox's state bucket (one checkpoint per stack from the local plan carrying
+    what realized holds, one history entry each, and one stale lock), idempotent. Yields (kind, name, action)."""
     store = backend.state_store_for(settings, session)
     if store.layout_version() != backend.LAYOUT_VERSION:
         store.write_meta()
     now = datetime.now(UTC).replace(microsecond=0)
-    values = planned.sandbox_values(session, settings)
     for stack_plan in planned.local_plan(settings).stacks:
         ref = backend.stack_ref(stack_plan.name, settings.environment)
-        deployment = deployment_from_plan(stack_plan, settings, time=now, sandbox_values=values)
+        deployment = deployment_from_plan(stack_plan, settings, time=now, realized=realized)
         if store.existing_checkpoint_key(ref) is None:
             action = "created"
         elif _without_times(store.read_deployment(ref)["deployment"]) == _without_times(deployment):

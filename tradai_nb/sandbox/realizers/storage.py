@@ -140,7 +140,8 @@ def _table(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, 
     action, table = found_or_created(
         lambda: dynamodb.describe_table(TableName=name)["Table"], create, "ResourceNotFoundException"
     )
-    return action, {"id": name, "name": name, "arn": table["TableArn"]}
+    # A table without a stream has no stream ARN: the provider's is then empty.
+    return action, {"id": name, "name": name, "arn": table["TableArn"], "streamArn": table.get("LatestStreamArn", "")}
 
 
 def _repository(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
