@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from tradai_nb import config
+from tradai_nb.commands import ENV_VARIABLE, default_environment
 from tradai_nb.guards import ACTIONS
 
 # Read straight from the backend's state, no Pulumi CLI needed (the Automation API where the CLI is installed).
@@ -18,7 +18,6 @@ STATE_READS = ("output", "ls", "history", "resources", "export")
 ENVIRONMENT_ACTIONS = ("import-resource", "init")
 STACK_ACTIONS = (*[a for a in ACTIONS if a not in STATE_READS], *STATE_READS, *ENVIRONMENT_ACTIONS)
 IMPORT_OPTIONS = ("resource_type", "name", "resource_id", "parent")
-ENV_VARIABLE = "TRADAI_ENV"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--env",
         metavar="ENV",
-        default=os.environ.get(ENV_VARIABLE) or "local",
+        default=default_environment(),
         help=f"environment: {', '.join(config.ENVIRONMENTS)} (default: ${ENV_VARIABLE}, else local)",
     )
     parser.add_argument(
