@@ -187,17 +187,8 @@ def _import_resource(args: argparse.Namespace, settings) -> int:
         print(f"\n{plan.instructions()}")
         print("\ndry run: nothing was imported")
         return 0
-    result = resource_import.import_resource(
-        None,
-        settings,
-        stack=args.stack,
-        resource_type=request.type.token,
-        name=request.name,
-        resource_id=request.id,
-        parent=request.parent,
-        dry_run=False,
-        confirm=args.confirm,
-        on_output=_engine_line if args.json else print,
+    result = resource_import.import_checked(
+        None, settings, request, confirm=args.confirm, on_output=_engine_line if args.json else print
     )
     if args.json:
         _print_json(
