@@ -304,7 +304,6 @@ def _deployment(session, settings, stack: str) -> dict[str, Any]:
     """The stack's deployment as `pulumi stack export` prints it, secrets left encrypted: from the backend's
     checkpoint, or through the Automation API where the Pulumi CLI is installed."""
     from tradai_nb.engine import automation
-    from tradai_nb.errors import StackNotDeployedError
     from tradai_nb.state import backend
 
     if automation.reads_through_automation_api(settings):
@@ -314,16 +313,7 @@ def _deployment(session, settings, stack: str) -> dict[str, Any]:
         if exported is None:
             raise RuntimeError(f"the export of {stack} returned no deployment")
         return exported
-    state = backend.state_store_for(settings, session)
-    ref = backend.stack_ref(stack, settings.environment)
-    if state.existing_checkpoint_key(ref) is None:
-        raise StackNotDeployedError(
-            f"stack {ref.fully_qualified} has no state on {state.url}: nothing is deployed "
-            "there; deploy it (action='up') or check the environment",
-            stack=ref.fully_qualified,
-            action=str(stack),
-        )
-    return state.read_deployment(ref)
+    return backend.deployed_deployment(settings, session, stack, action=str(stack), nothing="nothing is deployed there")
 
 
 def _export(session, settings, args: argparse.Namespace) -> int:
