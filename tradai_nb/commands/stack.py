@@ -118,8 +118,7 @@ def run(args: argparse.Namespace) -> int:
     given = [option for option in IMPORT_OPTIONS if getattr(args, option)]
     if given and args.action != "import-resource":
         raise ParameterError(
-            f"--{given[0].removeprefix('resource_').replace('_', '-')}: only action "
-            f"'import-resource' takes it (action is {args.action!r})",
+            f"{_flag(given[0])}: only action 'import-resource' takes it (action is {args.action!r})",
             name=given[0],
         )
     if args.action != "ls" and not args.stack:
@@ -135,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
     if args.action in STATE_READS:
         return _read_state(args, settings)
     return _act(args, settings)
+
+
+def _flag(option: str) -> str:
+    """The command-line flag of an option's attribute: resource_type -> --type, name -> --name."""
+    return f"--{option.removeprefix('resource_').replace('_', '-')}"
 
 
 def _unknown_environment(name: str) -> None:
@@ -219,8 +223,7 @@ def _init(args: argparse.Namespace) -> int:
     given = [option for option in IMPORT_OPTIONS if getattr(args, option)] + (["stack"] if args.stack else [])
     if given:
         raise ParameterError(
-            f"--{given[0].removeprefix('resource_').replace('_', '-')}: `stack init` prepares all "
-            "four stacks of --env and takes no other option",
+            f"{_flag(given[0])}: `stack init` prepares all four stacks of --env and takes no other option",
             name=given[0],
         )
     settings, params = prepare_params(args.env)
