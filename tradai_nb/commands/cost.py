@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from tradai_nb import config
+from tradai_nb.commands import add_env_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("cost", help="estimate the monthly cost of an environment from its offline plan")
-    parser.add_argument(
-        "--env",
-        choices=config.ENVIRONMENTS,
-        default=os.environ.get("TRADAI_ENV") or "local",
-        help="environment (default: $TRADAI_ENV, else local)",
-    )
+    add_env_argument(parser)
     parser.add_argument(
         "--against",
         choices=config.ENVIRONMENTS,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from tradai_nb import config
+from tradai_nb.commands import add_env_argument
 
 STACKS = ("persistent", "foundation", "compute", "edge")
 # Longest value a terminal table shows whole; --json always has whole values.
@@ -18,12 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compare two environments' offline plans: resources only in one, properties that differ "
         "(no AWS account, no Pulumi CLI needed)",
     )
-    parser.add_argument(
-        "--env",
-        choices=config.ENVIRONMENTS,
-        default=os.environ.get("TRADAI_ENV") or "local",
-        help="environment (default: $TRADAI_ENV, else local)",
-    )
+    add_env_argument(parser)
     parser.add_argument(
         "--against", choices=config.ENVIRONMENTS, required=True, help="the environment to compare it with (another one)"
     )

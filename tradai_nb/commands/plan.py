@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from tradai_nb import config
+from tradai_nb.commands import add_env_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plan", help="plan stacks offline (no AWS account, no Pulumi CLI needed)")
-    parser.add_argument(
-        "--env",
-        choices=config.ENVIRONMENTS,
-        default=os.environ.get("TRADAI_ENV") or "local",
-        help="environment (default: $TRADAI_ENV, else local)",
-    )
+    add_env_argument(parser)
     parser.add_argument(
         "--stack",
         choices=("persistent", "foundation", "compute", "edge"),

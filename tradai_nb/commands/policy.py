@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
-from tradai_nb import config
+from tradai_nb.commands import add_env_argument
 
 STACKS = ("persistent", "foundation", "compute", "edge")
 TABLE_COLUMNS = ["rule", "level", "stack", "type", "name", "urn", "message"]
@@ -22,12 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="plan stacks offline and check them; exit 5 when a mandatory rule is "
         "broken, 0 when only advisory ones are",
     )
-    check.add_argument(
-        "--env",
-        choices=config.ENVIRONMENTS,
-        default=os.environ.get("TRADAI_ENV") or "local",
-        help="environment (default: $TRADAI_ENV, else local)",
-    )
+    add_env_argument(check)
     check.add_argument(
         "--stack", choices=STACKS, help="one stack (planned with its upstream exports); default: all four"
     )

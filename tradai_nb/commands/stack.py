@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from tradai_nb import config
+from tradai_nb.commands import ENV_VARIABLE, default_environment
 from tradai_nb.guards import ACTIONS
 
 # Read straight from the backend's state, no Pulumi CLI needed (the Automation API where the CLI is installed).
@@ -18,7 +18,6 @@ STATE_READS = ("output", "ls", "history", "resources", "export")
 ENVIRONMENT_ACTIONS = ("import-resource", "init")
 STACK_ACTIONS = (*[a for a in ACTIONS if a not in STATE_READS], *STATE_READS, *ENVIRONMENT_ACTIONS)
 IMPORT_OPTIONS = ("resource_type", "name", "resource_id", "parent")
-ENV_VARIABLE = "TRADAI_ENV"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--env",
         metavar="ENV",
-        default=os.environ.get(ENV_VARIABLE) or "local",
+        default=default_environment(),
         help=f"environment: {', '.join(config.ENVIRONMENTS)} (default: ${ENV_VARIABLE}, else local)",
     )
     parser.add_argument(
@@ -119,8 +118,7 @@ def run(args: argparse.Namespace) -> int:
     given = [option for option in IMPORT_OPTIONS if getattr(args, option)]
     if given and args.action != "import-resource":
         raise ParameterError(
-            f"--{given[0].removeprefix('resource_').replace('_', '-')}: only action "
-            f"'import-resource' takes it (action is {args.action!r})",
+            f"{_flag(given[0])}: only action 'import-resource' takes it (action is {args.action!r})",
             name=given[0],
         )
     if args.action != "ls" and not args.stack:
@@ -136,6 +134,11 @@ def run(args: argparse.Namespace) -> int:
     if args.action in STATE_READS:
         return _read_state(args, settings)
     return _act(args, settings)
+
+
+def _flag(option: str) -> str:
+    """The command-line flag of an option's attribute: resource_type -> --type, name -> --name."""
+    return f"--{option.removeprefix('resource_').replace('_', '-')}"
 
 
 def _unknown_environment(name: str) -> None:
@@ -188,17 +191,8 @@ def _import_resource(args: argparse.Namespace, settings) -> int:
         print(f"\n{plan.instructions()}")
         print("\ndry run: nothing was imported")
         return 0
-    result = resource_import.import_resource(
-        None,
-        settings,
-        stack=args.stack,
-        resource_type=request.type.token,
-        name=request.name,
-        resource_id=request.id,
-        parent=request.parent,
-        dry_run=False,
-        confirm=args.confirm,
-        on_output=_engine_line if args.json else print,
+    result = resource_import.import_checked(
+        None, settings, request, confirm=args.confirm, on_output=_engine_line if args.json else print
     )
     if args.json:
         _print_json(
@@ -229,8 +223,7 @@ def _init(args: argparse.Namespace) -> int:
     given = [option for option in IMPORT_OPTIONS if getattr(args, option)] + (["stack"] if args.stack else [])
     if given:
         raise ParameterError(
-            f"--{given[0].removeprefix('resource_').replace('_', '-')}: `stack init` prepares all "
-            "four stacks of --env and takes no other option",
+            f"{_flag(given[0])}: `stack init` prepares all four stacks of --env and takes no other option",
             name=given[0],
         )
     settings, params = prepare_params(args.env)
@@ -314,7 +307,6 @@ def _deployment(session, settings, stack: str) -> dict[str, Any]:
     """The stack's deployment as `pulumi stack export` prints it, secrets left encrypted: from the backend's
     checkpoint, or through the Automation API where the Pulumi CLI is installed."""
     from tradai_nb.engine import automation
-    from tradai_nb.errors import StackNotDeployedError
     from tradai_nb.state import backend
 
     if automation.reads_through_automation_api(settings):
@@ -324,16 +316,7 @@ def _deployment(session, settings, stack: str) -> dict[str, Any]:
         if exported is None:
             raise RuntimeError(f"the export of {stack} returned no deployment")
         return exported
-    state = backend.state_store_for(settings, session)
-    ref = backend.stack_ref(stack, settings.environment)
-    if state.existing_checkpoint_key(ref) is None:
-        raise StackNotDeployedError(
-            f"stack {ref.fully_qualified} has no state on {state.url}: nothing is deployed "
-            "there; deploy it (action='up') or check the environment",
-            stack=ref.fully_qualified,
-            action=str(stack),
-        )
-    return state.read_deployment(ref)
+    return backend.deployed_deployment(settings, session, stack, action=str(stack), nothing="nothing is deployed there")
 
 
 def _export(session, settings, args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import re
 import subprocess
 import urllib.error
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -342,14 +342,8 @@ def up(
     caller's own conditions (images in ECR), run, all before anything is deployed."""
     from tradai_nb.review.policy import require_policy
 
-    with gate.change(
-        settings,
-        "stack.up",
-        target=stack,
-        confirm=confirm,
-        parameters={"stack": stack},
-        checks=[_known(stack), require_policy(settings, [stack]), *checks],
-        on_output=on_output,
+    with _stack_change(
+        settings, stack, "up", confirm=confirm, checks=[require_policy(settings, [stack]), *checks], on_output=on_output
     ):
         return offloop.call(_up, settings, stack, logging, on_output=on_output)
 
@@ -368,15 +362,7 @@ def refresh(
     settings: Settings, stack: str, *, confirm: str = "", logging: EngineLogging = QUIET, on_output: OnOutput = print
 ) -> AutomationResult:
     """Bring the stack's state in line with what exists in AWS."""
-    with gate.change(
-        settings,
-        "stack.refresh",
-        target=stack,
-        confirm=confirm,
-        parameters={"stack": stack},
-        checks=[_known(stack)],
-        on_output=on_output,
-    ):
+    with _stack_change(settings, stack, "refresh", confirm=confirm, on_output=on_output):
         return offloop.call(_refresh, settings, stack, logging, on_output=on_output)
 
 
@@ -402,13 +388,13 @@ def destroy(
     def destroy_policy() -> None:
         check_destroy_policy(stacks.get(stack), settings.environment, allow_destroy)
 
-    with gate.change(
+    with _stack_change(
         settings,
-        "stack.destroy",
-        target=stack,
+        stack,
+        "destroy",
         confirm=confirm,
-        parameters={"stack": stack, "allow_destroy": allow_destroy},
-        checks=[_known(stack), destroy_policy],
+        parameters={"allow_destroy": allow_destroy},
+        checks=[destroy_policy],
         on_output=on_output,
     ):
         return offloop.call(_destroy, settings, stack, logging, on_output=on_output)
@@ -449,13 +435,13 @@ def import_state(
         )
         checked.append(check_import(data, source, spec, settings))
 
-    with gate.change(
+    with _stack_change(
         settings,
-        "stack.import",
-        target=stack,
+        stack,
+        "import",
         confirm=confirm,
-        parameters={"stack": stack, "state_file": source},
-        checks=[_known(stack), importable],
+        parameters={"state_file": source},
+        checks=[importable],
         on_output=on_output,
     ):
         return offloop.call(_import_state, settings, stack, checked[0], on_output=on_output)
@@ -463,15 +449,7 @@ def import_state(
 
 def cancel(settings: Settings, stack: str, *, confirm: str = "", on_output: OnOutput = print) -> AutomationResult:
     """Cancel the stack's running update and release its lock."""
-    with gate.change(
-        settings,
-        "stack.cancel",
-        target=stack,
-        confirm=confirm,
-        parameters={"stack": stack},
-        checks=[_known(stack)],
-        on_output=on_output,
-    ):
+    with _stack_change(settings, stack, "cancel", confirm=confirm, on_output=on_output):
         return offloop.call(_cancel, settings, stack, on_output=on_output)
 
 
@@ -495,19 +473,13 @@ def import_resource(
     def importable() -> None:
         checked.append(import_request(settings.environment, stack, resource_type, name, resource_id, parent))
 
-    with gate.change(
+    with _stack_change(
         settings,
-        "stack.import-resource",
-        target=stack,
+        stack,
+        "import-resource",
         confirm=confirm,
-        parameters={
-            "stack": stack,
-            "resource_type": resource_type,
-            "name": name,
-            "resource_id": resource_id,
-            "parent": parent,
-        },
-        checks=[_known(stack), importable],
+        parameters={"resource_type": resource_type, "name": name, "resource_id": resource_id, "parent": parent},
+        checks=[importable],
         on_output=on_output,
     ):
         return offloop.call(_import_resource, settings, stack, checked[0], on_output=on_output)
@@ -579,6 +551,29 @@ def run_action(
             name="action",
         )
     return {"outputs": outputs, "export": export, "history": history}[action](settings, stack, on_output=on_output)
+
+
+def _stack_change(
+    settings: Settings,
+    stack: str,
+    action: str,
+    *,
+    confirm: str,
+    parameters: Mapping[str, Any] | None = None,
+    checks: Sequence[Callable[[], None]] = (),
+    on_output: OnOutput,
+) -> AbstractContextManager[gate.Change]:
+    """The change gate of one action on one stack (`stack.<action>`): the stack is its target and first parameter,
+    and that it is a known stack is the first check."""
+    return gate.change(
+        settings,
+        f"stack.{action}",
+        target=stack,
+        confirm=confirm,
+        parameters={"stack": stack, **(parameters or {})},
+        checks=[_known(stack), *checks],
+        on_output=on_output,
+    )
 
 
 def _known(stack: str) -> Callable[[], None]:

@@ -73,6 +73,24 @@ def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
     return value
 
 
+def check_flag(name: str, value: object) -> bool:
+    """True or False, else a ParameterError naming the parameter (a truthy string is not a flag)."""
+    if not isinstance(value, bool):
+        raise ParameterError(f"parameter {name!r}: expected True or False, got {value!r}", name=name)
+    return value
+
+
+def check_revision(revision: object) -> int | None:
+    """A task-definition revision number (1 or more), or None for the previous one; else a ParameterError."""
+    if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int) or revision < 1):
+        raise ParameterError(
+            f"parameter 'revision': expected a revision number (1 or more) or None for the previous "
+            f"one, got {revision!r}",
+            name="revision",
+        )
+    return revision
+
+
 def check_seconds(name: str, value: object, *, allow_zero: bool = False, maximum: float = MAX_SECONDS) -> float:
     """A duration in seconds (a timeout, a poll interval): a finite number above zero (or zero when allowed) and at
     most `maximum` (MAX_SECONDS, 24 h, unless the caller sets its own)."""

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from tradai_nb import config
 from tradai_nb.aws import aws_errors
 from tradai_nb.errors import OperationError, ParameterError
-from tradai_nb.ops._common import Deadline, Message, Progress, check_choice, check_seconds
+from tradai_nb.ops._common import Deadline, Message, Progress, check_choice, check_flag, check_seconds
 from tradai_nb.records import gate
 from tradai_nb.settings import Settings
 
@@ -81,8 +81,7 @@ def check_parameters(
     check_choice("action", action, ACTIONS)
     _check_identifier("snapshot_id", snapshot_id)
     _check_identifier("target_instance", target_instance)
-    if not isinstance(dry_run, bool):
-        raise ParameterError(f"parameter 'dry_run': expected True or False, got {dry_run!r}", name="dry_run")
+    check_flag("dry_run", dry_run)
     check_seconds("timeout_s", timeout_s)
     gate.check_confirm_text(confirm)
     source = database_identifier(settings)

@@ -15,6 +15,8 @@ from tradai_nb.ops._common import (
     Message,
     Progress,
     check_choice,
+    check_flag,
+    check_revision,
     check_seconds,
     check_service,
     parallel_map,
@@ -314,14 +316,8 @@ def rollback_service(
     """Move a service back to its previous active task-definition revision (or the one named), then wait until it is
     stable. One row: service, from/to revision, from/to image, applied. The dry run changes nothing."""
     check_service("service", service, allow_all=False)
-    if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int) or revision < 1):
-        raise ParameterError(
-            f"parameter 'revision': expected a revision number (1 or more) or None for the previous "
-            f"one, got {revision!r}",
-            name="revision",
-        )
-    if not isinstance(dry_run, bool):
-        raise ParameterError(f"parameter 'dry_run': expected True or False, got {dry_run!r}", name="dry_run")
+    check_revision(revision)
+    check_flag("dry_run", dry_run)
     timeout_s = check_seconds("timeout_s", timeout_s)
     poll_s = check_seconds("poll_s", poll_s, allow_zero=True)
     if dry_run:

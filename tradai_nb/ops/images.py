@@ -10,8 +10,8 @@ import pandas as pd
 
 from tradai_nb import config, troubleshooting
 from tradai_nb.aws import aws_errors
-from tradai_nb.errors import AwsAccessError, CheckFailedError, ParameterError
-from tradai_nb.ops._common import parallel_map
+from tradai_nb.errors import AwsAccessError, CheckFailedError
+from tradai_nb.ops._common import check_flag, parallel_map
 from tradai_nb.ops.ecs import cluster_service_names, describe_services
 from tradai_nb.settings import Settings
 
@@ -63,10 +63,7 @@ class EcrImage:
 
 def check_parameters(settings: Settings, *, only_missing: bool) -> None:
     """Validate the images runbook's parameters before any AWS call."""
-    if not isinstance(only_missing, bool):
-        raise ParameterError(
-            f"parameter 'only_missing': expected True or False, got {only_missing!r}", name="only_missing"
-        )
+    check_flag("only_missing", only_missing)
 
 
 def parse_ecr_image(image: str) -> EcrImage | None:

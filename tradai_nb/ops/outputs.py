@@ -9,7 +9,7 @@ import boto3
 import pandas as pd
 
 from tradai_nb.engine import automation
-from tradai_nb.errors import ParameterError, PassphraseMissingError, StackNotDeployedError
+from tradai_nb.errors import ParameterError, PassphraseMissingError
 from tradai_nb.settings import Settings
 from tradai_nb.state import backend, sealing
 
@@ -59,16 +59,9 @@ def output_values(
     if automation.reads_through_automation_api(settings):
         table = automation.outputs(settings, stack, show_secrets=show_secrets).outputs
         return {key: value for key, value, _ in table.itertuples(index=False)}
-    state = backend.state_store_for(settings, session)
-    ref = backend.stack_ref(stack, settings.environment)
-    if state.existing_checkpoint_key(ref) is None:
-        raise StackNotDeployedError(
-            f"stack {ref.fully_qualified} has no state on {state.url}: nothing is deployed, so "
-            "it has no outputs; deploy it (action='up') or check the environment",
-            stack=ref.fully_qualified,
-            action="output",
-        )
-    deployment = state.read_deployment(ref)
+    deployment = backend.deployed_deployment(
+        settings, session, stack, action="output", nothing="nothing is deployed, so it has no outputs"
+    )
     values = _root_outputs(deployment)
     if not show_secrets:
         return {key: SECRET_MASK if sealing.is_secret(value) else value for key, value in sorted(values.items())}

@@ -326,17 +326,23 @@ def run_action(
     what the plan found (its change gate first) and its summary."""
     if dry_run:
         return Message("dry run: nothing was imported; run with dry_run=False to import it")
-    r = plan.request
-    result = import_resource(
+    return import_checked(session, settings, plan.request, confirm=confirm, on_output=on_output).summary
+
+
+def import_checked(
+    session, settings: Settings, request: ImportRequest, *, confirm: str = "", on_output: Progress = print
+):
+    """The import itself of a checked request (import_resource with dry_run=False): its change gate first, then
+    Stack.import_resources through the Automation API; the AutomationResult."""
+    return import_resource(
         session,
         settings,
-        stack=r.stack,
-        resource_type=r.type.token,
-        name=r.name,
-        resource_id=r.id,
-        parent=r.parent,
+        stack=request.stack,
+        resource_type=request.type.token,
+        name=request.name,
+        resource_id=request.id,
+        parent=request.parent,
         dry_run=False,
         confirm=confirm,
         on_output=on_output,
     )
-    return result.summary

@@ -23,6 +23,7 @@ from tradai_nb.actions import run_stack_action
 from tradai_nb.engine import automation
 from tradai_nb.errors import OperationError, ParameterError
 from tradai_nb.ops import state_backup
+from tradai_nb.ops._common import check_flag, check_revision
 from tradai_nb.records import audit, gate
 from tradai_nb.settings import PROJECT_ROOT, Settings
 from tradai_nb.stacks.registry import stacks
@@ -72,13 +73,16 @@ def check_parameters(
 ) -> None:
     """Validate the rollback runbook's mode and, for a change (dry_run False), its guard rail, before any AWS call
     (each mode's own gate checks it again)."""
-    if mode not in MODES:
-        raise ParameterError(f"parameter 'mode': unknown mode {mode!r}; choose one of {', '.join(MODES)}", name="mode")
-    if not isinstance(dry_run, bool):
-        raise ParameterError(f"parameter 'dry_run': expected True or False, got {dry_run!r}", name="dry_run")
+    _check_mode(mode, dry_run)
     if not dry_run:
         target = service if mode == "ecs-task-definition" else stack or "all stacks"
         gate.precheck(settings, _CHANGE_OF_MODE[mode], target=target, confirm=confirm)
+
+
+def _check_mode(mode: str, dry_run: bool) -> None:
+    if mode not in MODES:
+        raise ParameterError(f"parameter 'mode': unknown mode {mode!r}; choose one of {', '.join(MODES)}", name="mode")
+    check_flag("dry_run", dry_run)
 
 
 def rollback(
@@ -97,10 +101,7 @@ def rollback(
     on_output: OnOutput = print,
 ) -> RollbackResult:
     """The rollback runbook: dispatch to the mode; every parameter is checked before anything is touched."""
-    if mode not in MODES:
-        raise ParameterError(f"parameter 'mode': unknown mode {mode!r}; choose one of {', '.join(MODES)}", name="mode")
-    if not isinstance(dry_run, bool):
-        raise ParameterError(f"parameter 'dry_run': expected True or False, got {dry_run!r}", name="dry_run")
+    _check_mode(mode, dry_run)
     if mode == "ecs-task-definition":
         return rollback_task_definition(
             session, settings, service=service, revision=revision, dry_run=dry_run, confirm=confirm
@@ -122,12 +123,7 @@ def rollback_task_definition(
         raise ParameterError(
             "parameter 'service': mode 'ecs-task-definition' needs the service to roll back", name="service"
         )
-    if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int) or revision < 1):
-        raise ParameterError(
-            f"parameter 'revision': expected a revision number (1 or more) or None for the previous "
-            f"one, got {revision!r}",
-            name="revision",
-        )
+    check_revision(revision)
     try:
         from tradai_nb.ops.ecs import rollback_service
     except ModuleNotFoundError as exc:

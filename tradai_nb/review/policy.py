@@ -279,6 +279,22 @@ def _related(
     ]
 
 
+# A bucket's default encryption and its lifecycle, each in the provider's two forms.
+ENCRYPTION_TYPES = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+)
+LIFECYCLE_TYPES = (
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+)
+
+
+def _rules(configurations: Sequence[Resource], keep: Callable[[dict[str, Any]], Any]) -> list[dict[str, Any]]:
+    """The rules (the `rules` input) of the configurations that `keep` holds true of."""
+    return [rule for r in configurations for rule in r.inputs.get("rules") or [] if keep(rule)]
+
+
 def _check_buckets(resources: Sequence[Resource], kind: str) -> Iterator[tuple[Resource, str]]:
     for bucket in (r for r in resources if r.type in BUCKET_TYPES):
         physical = bucket.inputs.get("bucket") or bucket.id
@@ -287,17 +303,10 @@ def _check_buckets(resources: Sequence[Resource], kind: str) -> Iterator[tuple[R
             return _related(resources, bucket, types, "bucket", physical)
 
         if kind == "encryption":
-            configured = [
-                rule
-                for r in has(
-                    (
-                        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-                        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
-                    )
-                )
-                for rule in r.inputs.get("rules") or []
-                if (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
-            ]
+            configured = _rules(
+                has(ENCRYPTION_TYPES),
+                lambda rule: (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm"),
+            )
             if not configured:
                 yield (
                     bucket,
@@ -321,17 +330,7 @@ def _check_buckets(resources: Sequence[Resource], kind: str) -> Iterator[tuple[R
                 off = sorted({f for b in blocks for f in flags if b.inputs.get(f) is not True})
                 yield bucket, f"the public access block leaves {', '.join(off)} off: set all four to True"
         elif kind == "lifecycle":
-            rules = [
-                rule
-                for r in has(
-                    (
-                        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-                        "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
-                    )
-                )
-                for rule in r.inputs.get("rules") or []
-                if rule.get("status") == "Enabled"
-            ]
+            rules = _rules(has(LIFECYCLE_TYPES), lambda rule: rule.get("status") == "Enabled")
             if not rules:
                 yield (
                     bucket,

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from tradai_nb import config, troubleshooting
 from tradai_nb.aws import aws_errors
-from tradai_nb.errors import ParameterError, StateError
+from tradai_nb.errors import ParameterError, StackNotDeployedError, StateError
 from tradai_nb.files import write_atomically
 from tradai_nb.settings import Settings, local_folder
 from tradai_nb.stacks.registry import stacks
@@ -482,6 +482,23 @@ def state_store_for(settings: Settings, session: boto3.Session | None) -> StateS
         bucket = config.get_bucket_name(config.STATE_BUCKET_KEY, settings.environment)
         return StateStore(open_object_store(f"s3://{bucket}", session))
     return StateStore(open_object_store(settings.pulumi_backend_url, session))
+
+
+def deployed_deployment(
+    settings: Settings, session: boto3.Session | None, stack: str, *, action: str, nothing: str
+) -> dict[str, Any]:
+    """The stack's deployment read from its checkpoint on the environment's backend. A stack with no checkpoint is a
+    StackNotDeployedError for `action`; `nothing` says what that means ("nothing is deployed there")."""
+    state = state_store_for(settings, session)
+    ref = stack_ref(stack, settings.environment)
+    if state.existing_checkpoint_key(ref) is None:
+        raise StackNotDeployedError(
+            f"stack {ref.fully_qualified} has no state on {state.url}: {nothing}; deploy it (action='up') or check "
+            "the environment",
+            stack=ref.fully_qualified,
+            action=action,
+        )
+    return state.read_deployment(ref)
 
 
 def parse_json(data: bytes, where: str) -> Any:
