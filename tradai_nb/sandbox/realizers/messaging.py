@@ -1,5 +1,5 @@
 """The notifications key and its alias, the SNS topics and their subscriptions, the SQS queues and the MLflow
-database (its subnet group in the sandbox's default subnets), as the foundation and compute stacks plan them."""
+database (in the planned data subnets and database security group), as the foundation and compute stacks plan them."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _tag_map(inputs: Mapping[str, Any]) -> dict[str, str]:
 
 def _key(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """A KMS key has no name: the one of the same description and tags is the planned key."""
-    kms = sandbox.session.client("kms")
+    kms = sandbox.client("kms")
     wanted = _tag_map(inputs)
     found = None
     for page in kms.get_paginator("list_keys").paginate():
@@ -52,7 +52,7 @@ def _key(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, An
 
 
 def _alias(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    kms = sandbox.session.client("kms")
+    kms = sandbox.client("kms")
     name = inputs["name"]
     aliases = [a for page in kms.get_paginator("list_aliases").paginate() for a in page["Aliases"]]
     found = next((a for a in aliases if a["AliasName"] == name), None)
@@ -75,7 +75,7 @@ _TOPIC_ATTRIBUTES = {
 
 
 def _topic(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    sns = sandbox.session.client("sns")
+    sns = sandbox.client("sns")
     name = inputs["name"]
     arns = [t["TopicArn"] for page in sns.get_paginator("list_topics").paginate() for t in page["Topics"]]
     arn = next((a for a in arns if a.rsplit(":", 1)[1] == name), None)
@@ -88,7 +88,7 @@ def _topic(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, 
 
 
 def _subscription(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    sns = sandbox.session.client("sns")
+    sns = sandbox.client("sns")
     topic, protocol, endpoint = inputs["topic"], inputs["protocol"], inputs["endpoint"]
     held = [
         s
@@ -133,7 +133,7 @@ def _attribute(value: Any) -> str:
 
 
 def _queue(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    sqs = sandbox.session.client("sqs")
+    sqs = sandbox.client("sqs")
     name = inputs["name"]
     try:
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
@@ -149,8 +149,7 @@ def _queue(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, 
 
 
 def _db_subnet_group(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """In the sandbox's default subnets: the planned data subnets are not created in the sandbox."""
-    rds = sandbox.session.client("rds")
+    rds = sandbox.client("rds")
     name = inputs["name"]
     try:
         [found] = rds.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"]
@@ -161,7 +160,7 @@ def _db_subnet_group(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, 
         found = rds.create_db_subnet_group(
             DBSubnetGroupName=name,
             DBSubnetGroupDescription=inputs.get("description") or "Managed by Pulumi",
-            SubnetIds=list(sandbox.subnet_ids),
+            SubnetIds=list(inputs["subnetIds"]),
             Tags=tags(inputs),
         )["DBSubnetGroup"]
         action = "created"
@@ -194,10 +193,9 @@ _INSTANCE_ARGUMENTS = {
 
 
 def _db_instance(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The database in the sandbox's default security group (the planned groups are not created in the sandbox).
-    Its master password is RDS's (manageMasterUserPassword) or, where the plan gives none, random and never shown:
-    nothing connects to the sandbox's database."""
-    rds = sandbox.session.client("rds")
+    """The database in its planned security groups. Its master password is RDS's (manageMasterUserPassword) or,
+    where the plan gives none, random and never shown: nothing connects to the sandbox's database."""
+    rds = sandbox.client("rds")
     identifier = inputs["identifier"]
     try:
         [found] = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
@@ -214,7 +212,7 @@ def _db_instance(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict
             arguments["MasterUserPassword"] = secrets.token_urlsafe(24)
         found = rds.create_db_instance(
             DBInstanceIdentifier=identifier,
-            VpcSecurityGroupIds=[sandbox.security_group_id],
+            VpcSecurityGroupIds=list(inputs.get("vpcSecurityGroupIds") or []),
             Tags=tags(inputs),
             **arguments,
         )["DBInstance"]

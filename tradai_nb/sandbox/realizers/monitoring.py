@@ -13,7 +13,7 @@ from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, missing, tags
 
 
 def _log_group(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    logs = sandbox.session.client("logs")
+    logs = sandbox.client("logs")
     name = inputs["name"]
     held = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
     found = next((g for g in held if g["logGroupName"] == name), None)
@@ -82,7 +82,7 @@ _ALARM_ARGUMENTS = {
 
 
 def _metric_alarm(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    cloudwatch = sandbox.session.client("cloudwatch")
+    cloudwatch = sandbox.client("cloudwatch")
     name = inputs["name"]
     held = cloudwatch.describe_alarms(AlarmNames=[name], AlarmTypes=["MetricAlarm"])["MetricAlarms"]
     action = "exists"
@@ -105,7 +105,7 @@ def _metric_alarm(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dic
 
 
 def _dashboard(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    cloudwatch = sandbox.session.client("cloudwatch")
+    cloudwatch = sandbox.client("cloudwatch")
     name = inputs["dashboardName"]
     try:
         found = cloudwatch.get_dashboard(DashboardName=name)
@@ -121,7 +121,7 @@ def _dashboard(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[s
 
 
 def _event_rule(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    events = sandbox.session.client("events")
+    events = sandbox.client("events")
     name = inputs["name"]
     bus = inputs.get("eventBusName") or "default"
     try:
@@ -148,7 +148,7 @@ def _event_rule(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[
 def _event_target(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The target's id is the plan's targetId or, where it gives none (the provider then makes one up), the name
     its ARN ends with (a function's, a queue's), so a second seed finds the same target."""
-    events = sandbox.session.client("events")
+    events = sandbox.client("events")
     rule, arn = inputs["rule"], inputs["arn"]
     bus = inputs.get("eventBusName") or "default"
     target_id = inputs.get("targetId") or arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1][:64]

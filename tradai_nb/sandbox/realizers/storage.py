@@ -26,7 +26,7 @@ def _api_shape(value: Any) -> Any:
 
 
 def _bucket(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    s3 = sandbox.session.client("s3")
+    s3 = sandbox.client("s3")
     name = inputs["bucket"]
     action = "exists"
     if name not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
@@ -53,7 +53,7 @@ def _bucket_setting(getter: str, putter: str, argument: str, shape: Any, *absent
     absent, or returns no value for the setting), else exists. shape(inputs) is the put call's argument."""
 
     def realize(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        s3 = sandbox.session.client("s3")
+        s3 = sandbox.client("s3")
         bucket = inputs["bucket"]
         try:
             found = getattr(s3, getter)(Bucket=bucket)
@@ -113,7 +113,7 @@ def _index(index: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _table(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    dynamodb = sandbox.session.client("dynamodb")
+    dynamodb = sandbox.client("dynamodb")
     name = inputs["name"]
     try:
         table = dynamodb.describe_table(TableName=name)["Table"]
@@ -148,7 +148,7 @@ def _table(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, 
 
 
 def _repository(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    ecr = sandbox.session.client("ecr")
+    ecr = sandbox.client("ecr")
     name = inputs["name"]
     try:
         [found] = ecr.describe_repositories(repositoryNames=[name])["repositories"]
@@ -176,7 +176,7 @@ def _repository(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[
 
 
 def _lifecycle_policy(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    ecr = sandbox.session.client("ecr")
+    ecr = sandbox.client("ecr")
     repository = inputs["repository"]
     try:
         found = ecr.get_lifecycle_policy(repositoryName=repository)
