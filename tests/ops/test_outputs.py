@@ -39,7 +39,10 @@ def test_outputs__one_table_holds_every_stacks_exports(sandbox, local_exports):
     for stack, exports in local_exports.items():
         assert set(table.loc[table["stack"] == stack, "key"]) == set(exports), stack
     shown = table.set_index("key")["value"]
-    assert shown["vpc_id"] == local_exports["foundation"]["vpc_id"]
+    # The VPC is the sandbox's (its id is not the plan's mock one), with the planned CIDR.
+    [vpc] = sandbox.session.client("ec2").describe_vpcs(VpcIds=[shown["vpc_id"]])["Vpcs"]
+    assert shown["vpc_id"] != local_exports["foundation"]["vpc_id"]
+    assert vpc["CidrBlock"] == shown["vpc_cidr"] == local_exports["foundation"]["vpc_cidr"]
     assert json.loads(shown["bucket_names"]) == local_exports["persistent"]["bucket_names"]
     assert not table["secret"].any()
 

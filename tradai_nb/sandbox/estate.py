@@ -322,6 +322,7 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
         **_storage_counts(session, repositories),
         **_messaging_counts(session),
         **_monitoring_counts(session),
+        **_network_counts(session),
         **_load_balancing_counts(session),
         **_pulumi_state_counts(session),
     }
@@ -399,6 +400,53 @@ def _iam_counts(session: boto3.Session) -> dict[str, int]:
         "iam role": len(roles),
         "iam role policy": sum(len(_listed(iam, "list_role_policies", "PolicyNames", RoleName=r)) for r in roles),
         "iam instance profile": len(_listed(iam, "list_instance_profiles", "InstanceProfiles")),
+    }
+
+
+def _network_counts(session: boto3.Session) -> dict[str, int]:
+    """The network outside moto's default VPC: the VPCs made and what is in them, not what a VPC comes with (its main
+    route table and local route, its default network ACL; its default security group is counted: the plan adopts
+    it), nor the routes gateway endpoints add and the interfaces of instances and endpoints."""
+    ec2 = session.client("ec2")
+    vpcs = {v["VpcId"] for v in _listed(ec2, "describe_vpcs", "Vpcs") if not v["IsDefault"]}
+
+    def inside(operation: str, key: str) -> list[dict[str, Any]]:
+        return [item for item in _listed(ec2, operation, key) if item.get("VpcId") in vpcs]
+
+    tables = [
+        t for t in inside("describe_route_tables", "RouteTables") if not any(a.get("Main") for a in t["Associations"])
+    ]
+    acls = [a for a in inside("describe_network_acls", "NetworkAcls") if not a["IsDefault"]]
+    groups = inside("describe_security_groups", "SecurityGroups")
+    group_ids = {g["GroupId"] for g in groups}
+    rules = [
+        r for r in _listed(ec2, "describe_security_group_rules", "SecurityGroupRules") if r["GroupId"] in group_ids
+    ]
+    endpoints = inside("describe_vpc_endpoints", "VpcEndpoints")
+    of_endpoints = {i for e in endpoints for i in e.get("NetworkInterfaceIds") or []}
+    interfaces = inside("describe_network_interfaces", "NetworkInterfaces")
+    gateways = _listed(ec2, "describe_internet_gateways", "InternetGateways")
+    return {
+        "vpc": len(vpcs),
+        "subnet": len(inside("describe_subnets", "Subnets")),
+        "internet gateway": sum(any(a["VpcId"] in vpcs for a in g["Attachments"]) for g in gateways),
+        "route table": len(tables),
+        "route": sum(
+            r.get("Origin") == "CreateRoute" and "DestinationCidrBlock" in r for t in tables for r in t["Routes"]
+        ),
+        "route table association": sum(len(t["Associations"]) for t in tables),
+        "network acl": len(acls),
+        "network acl association": sum(len(a["Associations"]) for a in acls),
+        "security group": sum(g["GroupName"] != "default" for g in groups),
+        "default security group": sum(g["GroupName"] == "default" for g in groups),
+        "security group ingress rule": sum(not r["IsEgress"] for r in rules),
+        "security group egress rule": sum(r["IsEgress"] for r in rules),
+        "network interface": sum(
+            "Attachment" not in i and i["NetworkInterfaceId"] not in of_endpoints for i in interfaces
+        ),
+        "elastic ip": len(_listed(ec2, "describe_addresses", "Addresses")),
+        "vpc endpoint": len(endpoints),
+        "flow log": len(_listed(ec2, "describe_flow_logs", "FlowLogs")),
     }
 
 

@@ -7,6 +7,7 @@ are listed by `tradai-nb sandbox status` (estate.unrealized).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -34,16 +35,24 @@ def local_plan(settings: Settings) -> Plan:
     return _plan_cache[key]
 
 
+@functools.lru_cache(maxsize=1024)
+def _pattern(values: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(v) for v in values))
+
+
 def in_sandbox(value: Any, sandbox_values: Mapping[str, str]) -> Any:
     """value (a plan's inputs, outputs or exports) with every planned value the sandbox replaced by the sandbox's,
     also inside longer strings (a dashboard body, an alarm's dimension)."""
     if not sandbox_values:
         return value
-    pattern = re.compile("|".join(re.escape(k) for k in sorted(sandbox_values, key=len, reverse=True)))
+    # Longest first, so a value inside a longer one is not replaced in it; a string is matched only against the
+    # values it holds (one pattern of all of them costs more to compile, again for each resource, than the seed).
+    ordered = sorted(sandbox_values, key=len, reverse=True)
 
     def walk(item: Any) -> Any:
         if isinstance(item, str):
-            return pattern.sub(lambda m: sandbox_values[m.group(0)], item)
+            held = tuple(k for k in ordered if k in item)
+            return _pattern(held).sub(lambda m: sandbox_values[m.group(0)], item) if held else item
         if isinstance(item, Mapping):
             return {k: walk(v) for k, v in item.items()}
         if isinstance(item, list | tuple):

@@ -6,27 +6,30 @@ planned before it) and returns its action (created or exists) and its outputs as
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import boto3
 from botocore.exceptions import ClientError
 
-from tradai_nb.errors import SandboxError
 from tradai_nb.settings import Settings
 
 
 @dataclass(frozen=True)
 class Sandbox:
-    """The sandbox a realizer creates in: its session, the local settings, and the network planned resources are put
-    in (the default VPC, its subnets in the settings' zones and its default security group: the planned network of
-    the foundation stack is not created in the sandbox)."""
+    """The sandbox a realizer creates in: its session, the local settings and the sandbox's account. The network
+    planned resources are put in is the planned one (realizers/network.py), its sandbox ids in their inputs."""
 
     session: boto3.Session
     settings: Settings
-    vpc_id: str
-    subnet_ids: tuple[str, ...]
-    security_group_id: str
+    account_id: str
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def client(self, service: str) -> Any:
+        """The session's client of service, made once per sandbox: making a client costs more than most calls."""
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)
+        return self._clients[service]
 
 
 Realizer = Callable[[Sandbox, Mapping[str, Any]], tuple[str, dict[str, Any]]]
@@ -35,22 +38,13 @@ T = TypeVar("T")
 
 
 def sandbox_of(session: boto3.Session, settings: Settings) -> Sandbox:
-    """The sandbox of session: the default VPC, its default subnets in the settings' zones, its default group."""
-    ec2 = session.client("ec2")
-    subnets = ec2.describe_subnets(
-        Filters=[
-            {"Name": "default-for-az", "Values": ["true"]},
-            {"Name": "availability-zone", "Values": list(settings.availability_zones)},
-        ]
-    )["Subnets"]
-    if not subnets:
-        raise SandboxError("the sandbox has no default subnets in the settings' availability zones; restart it")
-    vpc_id = subnets[0]["VpcId"]
-    groups = ec2.describe_security_groups(
-        Filters=[{"Name": "group-name", "Values": ["default"]}, {"Name": "vpc-id", "Values": [vpc_id]}]
-    )["SecurityGroups"]
-    subnet_ids = tuple(s["SubnetId"] for s in sorted(subnets, key=lambda s: s["AvailabilityZone"]))
-    return Sandbox(session, settings, vpc_id, subnet_ids, groups[0]["GroupId"])
+    """The sandbox of session, with its account."""
+    return Sandbox(session, settings, session.client("sts").get_caller_identity()["Account"])
+
+
+def ec2_arn(sandbox: Sandbox, resource: str) -> str:
+    """The ARN of an EC2 resource (type/id) in the sandbox's region and account: EC2 returns few of them."""
+    return f"arn:aws:ec2:{sandbox.settings.aws_region}:{sandbox.account_id}:{resource}"
 
 
 def tags(inputs: Mapping[str, Any]) -> list[dict[str, str]]:

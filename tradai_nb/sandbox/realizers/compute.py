@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, first, found_or_created, missing, tags
+from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, ec2_arn, first, found_or_created, missing, tags
 
 # The AMI the sandbox serves (moto's SSM parameter): a planned launch template's image id is a mock value.
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
@@ -22,7 +22,7 @@ def _key_value(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def _cluster(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    ecs = sandbox.session.client("ecs")
+    ecs = sandbox.client("ecs")
     name = inputs["name"]
     action, cluster = found_or_created(
         lambda: first(ecs.describe_clusters(clusters=[name])["clusters"], lambda c: c["status"] == "ACTIVE"),
@@ -35,7 +35,7 @@ def _cluster(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str
 
 
 def _cluster_capacity_providers(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    ecs = sandbox.session.client("ecs")
+    ecs = sandbox.client("ecs")
     name = inputs["clusterName"]
     [cluster] = ecs.describe_clusters(clusters=[name])["clusters"]
     providers = list(inputs["capacityProviders"])
@@ -59,7 +59,7 @@ def _images(definitions: list[dict[str, Any]]) -> list[str]:
 def _task_definition(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The planned revision of the family: the first whose images, cpu and memory are the planned ones (the rehearsal
     data registers later revisions on top of it), else a new one."""
-    ecs = sandbox.session.client("ecs")
+    ecs = sandbox.client("ecs")
     family = inputs["family"]
     containers = json.loads(inputs["containerDefinitions"])
     arns = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE", sort="ASC")["taskDefinitionArns"]
@@ -83,7 +83,7 @@ def _task_definition(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, 
 
 
 def _function(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    client = sandbox.session.client("lambda")
+    client = sandbox.client("lambda")
     name = inputs["name"]
     # moto keeps ImageUri as given (it validates only when MOTO_LAMBDA_STUB_ECR=false, and then reads the repository
     # name as the last path segment, which misses tradai/<name>).
@@ -109,7 +109,7 @@ def _function(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[st
 
 
 def _state_machine(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    sfn = sandbox.session.client("stepfunctions")
+    sfn = sandbox.client("stepfunctions")
     name = inputs["name"]
 
     def find() -> str | None:
@@ -142,7 +142,7 @@ def _state_machine(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, di
 
 
 def _sandbox_image(sandbox: Sandbox, image_id: str) -> str:
-    ec2 = sandbox.session.client("ec2")
+    ec2 = sandbox.client("ec2")
     try:
         if ec2.describe_images(ImageIds=[image_id])["Images"]:
             return image_id
@@ -151,15 +151,7 @@ def _sandbox_image(sandbox: Sandbox, image_id: str) -> str:
             exc, "InvalidAMIID.Malformed"
         ):
             raise
-    return sandbox.session.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
-
-
-def _sandbox_groups(sandbox: Sandbox, group_ids: list[str]) -> list[str]:
-    """The planned security groups the sandbox holds, else its default group (the planned network is not made)."""
-    ec2 = sandbox.session.client("ec2")
-    held = {g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]}
-    kept = [g for g in group_ids if g in held]
-    return kept or [sandbox.security_group_id]
+    return sandbox.client("ssm").get_parameter(Name=AMI_PARAMETER)["Parameter"]["Value"]
 
 
 def _template_data(sandbox: Sandbox, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -183,21 +175,21 @@ def _template_data(sandbox: Sandbox, inputs: Mapping[str, Any]) -> dict[str, Any
     if inputs.get("userData"):
         data["UserData"] = inputs["userData"]
     if inputs.get("vpcSecurityGroupIds"):
-        data["SecurityGroupIds"] = _sandbox_groups(sandbox, list(inputs["vpcSecurityGroupIds"]))
+        data["SecurityGroupIds"] = list(inputs["vpcSecurityGroupIds"])
     for interface in inputs.get("networkInterfaces") or []:
         data.setdefault("NetworkInterfaces", []).append(
             {
                 "DeviceIndex": int(interface.get("deviceIndex", 0)),
                 "AssociatePublicIpAddress": str(interface.get("associatePublicIpAddress")).lower() == "true",
                 "DeleteOnTermination": str(interface.get("deleteOnTermination")).lower() == "true",
-                "Groups": _sandbox_groups(sandbox, list(interface.get("securityGroups") or [])),
+                "Groups": list(interface.get("securityGroups") or []),
             }
         )
     return data
 
 
 def _launch_template(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    ec2 = sandbox.session.client("ec2")
+    ec2 = sandbox.client("ec2")
     name = inputs["name"]
     try:
         [found] = ec2.describe_launch_templates(LaunchTemplateNames=[name])["LaunchTemplates"]
@@ -212,25 +204,16 @@ def _launch_template(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, 
         )["LaunchTemplate"]
         action = "created"
     template_id = found["LaunchTemplateId"]
-    region = sandbox.settings.aws_region
     return action, {
         "id": template_id,
-        "arn": f"arn:aws:ec2:{region}:{sandbox.session.client('sts').get_caller_identity()['Account']}"
-        f":launch-template/{template_id}",
+        "arn": ec2_arn(sandbox, f"launch-template/{template_id}"),
         "name": name,
         "latestVersion": found["LatestVersionNumber"],
     }
 
 
-def _sandbox_subnets(sandbox: Sandbox, subnet_ids: list[str]) -> list[str]:
-    """The planned subnets the sandbox holds, else as many of its default subnets."""
-    held = {s["SubnetId"] for s in sandbox.session.client("ec2").describe_subnets()["Subnets"]}
-    kept = [s for s in subnet_ids if s in held]
-    return kept or list(sandbox.subnet_ids[: max(1, len(subnet_ids))])
-
-
 def _group(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    autoscaling = sandbox.session.client("autoscaling")
+    autoscaling = sandbox.client("autoscaling")
     name = inputs["name"]
     found = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
     action = "exists" if found else "created"
@@ -251,7 +234,7 @@ def _group(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, 
             DesiredCapacity=int(inputs.get("desiredCapacity", inputs["minSize"])),
             HealthCheckType=inputs.get("healthCheckType", "EC2"),
             HealthCheckGracePeriod=int(inputs.get("healthCheckGracePeriod", 300)),
-            VPCZoneIdentifier=",".join(_sandbox_subnets(sandbox, list(inputs.get("vpcZoneIdentifiers") or []))),
+            VPCZoneIdentifier=",".join(inputs["vpcZoneIdentifiers"]),
             Tags=[
                 {
                     "Key": t["Key"],

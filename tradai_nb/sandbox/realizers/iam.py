@@ -12,7 +12,7 @@ from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, found_or_created
 
 
 def _role(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    iam = sandbox.session.client("iam")
+    iam = sandbox.client("iam")
     name = inputs["name"]
     action, found = found_or_created(
         lambda: iam.get_role(RoleName=name)["Role"],
@@ -36,7 +36,7 @@ def _policy_name(inputs: Mapping[str, Any]) -> str:
 
 
 def _role_policy(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    iam = sandbox.session.client("iam")
+    iam = sandbox.client("iam")
     role, name = inputs["role"], _policy_name(inputs)
     action = "exists" if name in iam.list_role_policies(RoleName=role)["PolicyNames"] else "created"
     if action == "created":
@@ -45,7 +45,7 @@ def _role_policy(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict
 
 
 def _instance_profile(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    iam = sandbox.session.client("iam")
+    iam = sandbox.client("iam")
     name = inputs["name"]
     action, found = found_or_created(
         lambda: iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"],

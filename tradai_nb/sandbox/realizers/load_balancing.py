@@ -12,7 +12,7 @@ from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, missing, tags
 
 
 def _load_balancer(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    elbv2 = sandbox.session.client("elbv2")
+    elbv2 = sandbox.client("elbv2")
     name = inputs["name"]
     try:
         [found] = elbv2.describe_load_balancers(Names=[name])["LoadBalancers"]
@@ -22,8 +22,8 @@ def _load_balancer(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, di
             raise
         [found] = elbv2.create_load_balancer(
             Name=name,
-            Subnets=list(sandbox.subnet_ids),
-            SecurityGroups=[sandbox.security_group_id],
+            Subnets=list(inputs["subnets"]),
+            SecurityGroups=list(inputs.get("securityGroups") or []),
             Scheme="internal" if inputs.get("internal") else "internet-facing",
             Type=inputs.get("loadBalancerType", "application"),
             Tags=tags(inputs),
@@ -53,7 +53,7 @@ def _health_check(check: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _target_group(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    elbv2 = sandbox.session.client("elbv2")
+    elbv2 = sandbox.client("elbv2")
     name = inputs["name"]
     try:
         [found] = elbv2.describe_target_groups(Names=[name])["TargetGroups"]
@@ -65,7 +65,7 @@ def _target_group(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dic
             Name=name,
             Protocol=inputs["protocol"],
             Port=int(inputs["port"]),
-            VpcId=sandbox.vpc_id,
+            VpcId=inputs["vpcId"],
             TargetType=inputs.get("targetType", "instance"),
             Tags=tags(inputs),
             **_health_check(inputs.get("healthCheck") or {}),
@@ -100,7 +100,7 @@ def _action(action: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _listener(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    elbv2 = sandbox.session.client("elbv2")
+    elbv2 = sandbox.client("elbv2")
     port = int(inputs["port"])
     listeners = elbv2.describe_listeners(LoadBalancerArn=inputs["loadBalancerArn"])["Listeners"]
     found = next((listener for listener in listeners if listener["Port"] == port), None)
@@ -124,7 +124,7 @@ def _condition(condition: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _listener_rule(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    elbv2 = sandbox.session.client("elbv2")
+    elbv2 = sandbox.client("elbv2")
     priority = str(int(inputs["priority"]))
     rules = elbv2.describe_rules(ListenerArn=inputs["listenerArn"])["Rules"]
     found = next((rule for rule in rules if rule["Priority"] == priority), None)

@@ -1,5 +1,5 @@
 """The notifications key and its alias, the SNS topics and their subscriptions, the SQS queues and the MLflow
-database (its subnet group in the sandbox's default subnets), as the foundation and compute stacks plan them."""
+database (in the planned data subnets and database security group), as the foundation and compute stacks plan them."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _tag_map(inputs: Mapping[str, Any]) -> dict[str, str]:
 
 def _key(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """A KMS key has no name: the one of the same description and tags is the planned key."""
-    kms = sandbox.session.client("kms")
+    kms = sandbox.client("kms")
     wanted = _tag_map(inputs)
     found = None
     for page in kms.get_paginator("list_keys").paginate():
@@ -52,7 +52,7 @@ def _key(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, An
 
 
 def _alias(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    kms = sandbox.session.client("kms")
+    kms = sandbox.client("kms")
     name = inputs["name"]
 
     def find() -> dict[str, Any] | None:
@@ -77,7 +77,7 @@ _TOPIC_ATTRIBUTES = {
 
 
 def _topic(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    sns = sandbox.session.client("sns")
+    sns = sandbox.client("sns")
     name = inputs["name"]
 
     def find() -> str | None:
@@ -93,7 +93,7 @@ def _topic(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, 
 
 
 def _subscription(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    sns = sandbox.session.client("sns")
+    sns = sandbox.client("sns")
     topic, protocol, endpoint = inputs["topic"], inputs["protocol"], inputs["endpoint"]
 
     def find() -> str | None:
@@ -142,7 +142,7 @@ def _attribute(value: Any) -> str:
 
 
 def _queue(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    sqs = sandbox.session.client("sqs")
+    sqs = sandbox.client("sqs")
     name = inputs["name"]
     attributes = {api: _attribute(inputs[key]) for key, api in _QUEUE_ATTRIBUTES.items() if key in inputs}
     action, url = found_or_created(
@@ -156,8 +156,7 @@ def _queue(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, 
 
 
 def _db_subnet_group(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """In the sandbox's default subnets: the planned data subnets are not created in the sandbox."""
-    rds = sandbox.session.client("rds")
+    rds = sandbox.client("rds")
     name = inputs["name"]
     try:
         [found] = rds.describe_db_subnet_groups(DBSubnetGroupName=name)["DBSubnetGroups"]
@@ -168,7 +167,7 @@ def _db_subnet_group(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, 
         found = rds.create_db_subnet_group(
             DBSubnetGroupName=name,
             DBSubnetGroupDescription=inputs.get("description") or "Managed by Pulumi",
-            SubnetIds=list(sandbox.subnet_ids),
+            SubnetIds=list(inputs["subnetIds"]),
             Tags=tags(inputs),
         )["DBSubnetGroup"]
         action = "created"
@@ -201,10 +200,9 @@ _INSTANCE_ARGUMENTS = {
 
 
 def _db_instance(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The database in the sandbox's default security group (the planned groups are not created in the sandbox).
-    Its master password is RDS's (manageMasterUserPassword) or, where the plan gives none, random and never shown:
-    nothing connects to the sandbox's database."""
-    rds = sandbox.session.client("rds")
+    """The database in its planned security groups. Its master password is RDS's (manageMasterUserPassword) or,
+    where the plan gives none, random and never shown: nothing connects to the sandbox's database."""
+    rds = sandbox.client("rds")
     identifier = inputs["identifier"]
     try:
         [found] = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
@@ -221,7 +219,7 @@ def _db_instance(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict
             arguments["MasterUserPassword"] = secrets.token_urlsafe(24)
         found = rds.create_db_instance(
             DBInstanceIdentifier=identifier,
-            VpcSecurityGroupIds=[sandbox.security_group_id],
+            VpcSecurityGroupIds=list(inputs.get("vpcSecurityGroupIds") or []),
             Tags=tags(inputs),
             **arguments,
         )["DBInstance"]

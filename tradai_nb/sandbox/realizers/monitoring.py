@@ -13,7 +13,7 @@ from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, first, found_or_
 
 
 def _log_group(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    logs = sandbox.session.client("logs")
+    logs = sandbox.client("logs")
     name = inputs["name"]
 
     def find() -> dict[str, Any] | None:
@@ -87,7 +87,7 @@ _ALARM_ARGUMENTS = {
 
 
 def _metric_alarm(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    cloudwatch = sandbox.session.client("cloudwatch")
+    cloudwatch = sandbox.client("cloudwatch")
     name = inputs["name"]
 
     def find() -> dict[str, Any] | None:
@@ -116,7 +116,7 @@ def _metric_alarm(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dic
 
 
 def _dashboard(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    cloudwatch = sandbox.session.client("cloudwatch")
+    cloudwatch = sandbox.client("cloudwatch")
     name = inputs["dashboardName"]
     action, _ = found_or_created(
         lambda: cloudwatch.get_dashboard(DashboardName=name),
@@ -129,7 +129,7 @@ def _dashboard(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[s
 
 
 def _event_rule(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    events = sandbox.session.client("events")
+    events = sandbox.client("events")
     name = inputs["name"]
     bus = inputs.get("eventBusName") or "default"
 
@@ -155,7 +155,7 @@ def _event_rule(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[
 def _event_target(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The target's id is the plan's targetId or, where it gives none (the provider then makes one up), the name
     its ARN ends with (a function's, a queue's), so a second seed finds the same target."""
-    events = sandbox.session.client("events")
+    events = sandbox.client("events")
     rule, arn = inputs["rule"], inputs["arn"]
     bus = inputs.get("eventBusName") or "default"
     target_id = inputs.get("targetId") or arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1][:64]

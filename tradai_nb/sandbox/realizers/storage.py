@@ -24,7 +24,7 @@ def _api_shape(value: Any) -> Any:
 
 
 def _bucket(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    s3 = sandbox.session.client("s3")
+    s3 = sandbox.client("s3")
     name = inputs["bucket"]
     action = "exists"
     if name not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
@@ -51,7 +51,7 @@ def _bucket_setting(getter: str, putter: str, argument: str, shape: Any, *absent
     absent, or returns no value for the setting), else exists. shape(inputs) is the put call's argument."""
 
     def realize(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        s3 = sandbox.session.client("s3")
+        s3 = sandbox.client("s3")
         bucket = inputs["bucket"]
 
         def held() -> bool | None:
@@ -109,7 +109,7 @@ def _index(index: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _table(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    dynamodb = sandbox.session.client("dynamodb")
+    dynamodb = sandbox.client("dynamodb")
     name = inputs["name"]
 
     def create() -> dict[str, Any]:
@@ -145,7 +145,7 @@ def _table(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, 
 
 
 def _repository(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    ecr = sandbox.session.client("ecr")
+    ecr = sandbox.client("ecr")
     name = inputs["name"]
     [encryption, *_] = inputs.get("encryptionConfigurations") or [{"encryptionType": "AES256"}]
     action, found = found_or_created(
@@ -170,7 +170,7 @@ def _repository(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[
 
 
 def _lifecycle_policy(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    ecr = sandbox.session.client("ecr")
+    ecr = sandbox.client("ecr")
     repository = inputs["repository"]
     action, found = found_or_created(
         lambda: ecr.get_lifecycle_policy(repositoryName=repository),
