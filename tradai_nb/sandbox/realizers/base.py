@@ -78,3 +78,39 @@ def found_or_created(find: Callable[[], T | None], create: Callable[[], T], *abs
 def first(items: Iterable[T], wanted: Callable[[T], bool]) -> T | None:
     """The first of items that is wanted, else None."""
     return next((item for item in items if wanted(item)), None)
+
+
+def tag_map(inputs: Mapping[str, Any]) -> dict[str, str]:
+    """The planned tags and the rehearsal's as one mapping (the shape of the APIs that take tags as a map)."""
+    return {t["Key"]: t["Value"] for t in tags(inputs)}
+
+
+def shaped(value: Any, shape: Any, renamed: Mapping[str, str]) -> Any:
+    """value (planned inputs: camelCase keys, whole numbers as floats) in the shape of a botocore API shape: each key
+    becomes the member of the same name in any case (or the one renamed gives it), integers are made whole. A key the
+    shape has no member for raises: nothing planned is dropped in silence."""
+    if shape.type_name == "structure":
+        members = {name.lower(): name for name in shape.members}
+        result = {}
+        for key, item in value.items():
+            member = renamed.get(key) or members.get(key.lower())
+            if member is None:
+                raise SandboxError(f"the planned input {key!r} has no counterpart in {shape.name}")
+            result[member] = shaped(item, shape.members[member], renamed)
+        return result
+    if shape.type_name == "list":
+        return [shaped(item, shape.member, renamed) for item in value]
+    if shape.type_name == "map":
+        return {key: shaped(item, shape.value, renamed) for key, item in value.items()}
+    if shape.type_name in ("integer", "long"):
+        return int(value)
+    return value
+
+
+def arguments(
+    client: Any, operation: str, inputs: Mapping[str, Any], renamed: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The planned inputs (but their tags) as the arguments of client's operation (its name in the API, such as
+    CreateWebACL), where renamed names the planned keys whose member is not theirs in another case."""
+    shape = client.meta.service_model.operation_model(operation).input_shape
+    return shaped({k: v for k, v in inputs.items() if k != "tags"}, shape, renamed or {})
