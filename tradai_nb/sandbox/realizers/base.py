@@ -108,9 +108,18 @@ def shaped(value: Any, shape: Any, renamed: Mapping[str, str]) -> Any:
 
 
 def arguments(
-    client: Any, operation: str, inputs: Mapping[str, Any], renamed: Mapping[str, str] | None = None
+    client: Any, method: str, inputs: Mapping[str, Any], renamed: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """The planned inputs (but their tags) as the arguments of client's operation (its name in the API, such as
-    CreateWebACL), where renamed names the planned keys whose member is not theirs in another case."""
+    """The planned inputs (but their tags) as the arguments of client's method (create_api, create_web_acl...), where
+    renamed names the planned keys whose member is not theirs in another case."""
+    operation = client.meta.method_to_api_mapping[method]
     shape = client.meta.service_model.operation_model(operation).input_shape
     return shaped({k: v for k, v in inputs.items() if k != "tags"}, shape, renamed or {})
+
+
+def listed_or_created(
+    listing: Callable[[], Iterable[Mapping[str, Any]]], key: str, value: Any, create: Callable[[], Any]
+) -> tuple[str, Any]:
+    """("exists", the item listing() gives whose key is value) or ("created", what create returns): found_or_created
+    where what is planned is found by its name (or route key) among what a list call answers."""
+    return found_or_created(lambda: first(listing(), lambda item: item.get(key) == value), create)

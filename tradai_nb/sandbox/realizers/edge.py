@@ -7,10 +7,19 @@ carries, for each authorizer made on it, a tag `authorizer:<name>` holding its i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, arguments, first, found_or_created, tag_map, tags
+from tradai_nb.sandbox.realizers.base import (
+    Realizer,
+    Sandbox,
+    arguments,
+    first,
+    found_or_created,
+    listed_or_created,
+    tag_map,
+    tags,
+)
 
 # The prefix of the API's tags that hold its authorizers' ids, by name (see the module's doc).
 AUTHORIZER_TAG_PREFIX = "authorizer:"
@@ -31,13 +40,24 @@ def _execution_arn(sandbox: Sandbox, path: str) -> str:
     return f"arn:aws:execute-api:{sandbox.session.region_name}:{account}:{path}"
 
 
+def _named(
+    client: Any, listing: Callable[[], list[dict[str, Any]]], method: str, inputs: Mapping[str, Any], tagged: Any
+) -> tuple[str, dict[str, Any]]:
+    """listed_or_created of what client's method (create_api, create_ip_set...) makes of the planned inputs, with the
+    tags given in the API's shape, found by its planned name among what listing answers (WAF's answers, as its create
+    calls', are summaries)."""
+
+    def create() -> dict[str, Any]:
+        made = getattr(client, method)(**arguments(client, method, inputs), Tags=tagged)
+        return made.get("Summary", made)
+
+    return listed_or_created(listing, "Name", inputs["name"], create)
+
+
 def _api(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     apis = sandbox.session.client("apigatewayv2")
     name = inputs["name"]
-    action, found = found_or_created(
-        lambda: first(apis.get_apis()["Items"], lambda a: a["Name"] == name),
-        lambda: apis.create_api(**arguments(apis, "CreateApi", inputs), Tags=tag_map(inputs)),
-    )
+    action, found = _named(apis, lambda: apis.get_apis()["Items"], "create_api", inputs, tag_map(inputs))
     api_id = found["ApiId"]
     return action, {
         "id": api_id,
@@ -51,10 +71,7 @@ def _api(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, An
 def _vpc_link(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     apis = sandbox.session.client("apigatewayv2")
     name = inputs["name"]
-    action, found = found_or_created(
-        lambda: first(apis.get_vpc_links()["Items"], lambda link: link["Name"] == name),
-        lambda: apis.create_vpc_link(**arguments(apis, "CreateVpcLink", inputs), Tags=tag_map(inputs)),
-    )
+    action, found = _named(apis, lambda: apis.get_vpc_links()["Items"], "create_vpc_link", inputs, tag_map(inputs))
     link_id = found["VpcLinkId"]
     return action, {"id": link_id, "name": name, "arn": _apigateway_arn(sandbox, f"vpclinks/{link_id}")}
 
@@ -71,7 +88,7 @@ def _authorizer(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[
         return None if held is None else apis.get_authorizer(ApiId=api_id, AuthorizerId=held)
 
     def create() -> dict[str, Any]:
-        created = apis.create_authorizer(**arguments(apis, "CreateAuthorizer", inputs, _AUTHORIZER_RENAMED))
+        created = apis.create_authorizer(**arguments(apis, "create_authorizer", inputs, _AUTHORIZER_RENAMED))
         apis.tag_resource(ResourceArn=api_arn, Tags={tag: created["AuthorizerId"]})
         return created
 
@@ -92,7 +109,7 @@ def _integration(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict
     """The API's integration of the planned type, URI, method, connection and description."""
     apis = sandbox.session.client("apigatewayv2")
     api_id = inputs["apiId"]
-    wanted = arguments(apis, "CreateIntegration", inputs, _INTEGRATION_RENAMED)
+    wanted = arguments(apis, "create_integration", inputs, _INTEGRATION_RENAMED)
     action, found = found_or_created(
         lambda: first(
             apis.get_integrations(ApiId=api_id)["Items"],
@@ -110,10 +127,12 @@ def _integration(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict
 def _route(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The API's route of the planned route key (an API holds one route per key)."""
     apis = sandbox.session.client("apigatewayv2")
-    api_id, route_key = inputs["apiId"], inputs["routeKey"]
-    action, found = found_or_created(
-        lambda: first(apis.get_routes(ApiId=api_id)["Items"], lambda r: r["RouteKey"] == route_key),
-        lambda: apis.create_route(**arguments(apis, "CreateRoute", inputs)),
+    api_id = inputs["apiId"]
+    action, found = listed_or_created(
+        lambda: apis.get_routes(ApiId=api_id)["Items"],
+        "RouteKey",
+        inputs["routeKey"],
+        lambda: apis.create_route(**arguments(apis, "create_route", inputs)),
     )
     route_id = found["RouteId"]
     return action, {"id": route_id, "arn": _apigateway_arn(sandbox, f"apis/{api_id}/routes/{route_id}")}
@@ -125,7 +144,7 @@ def _stage(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, 
     api_id, name = inputs["apiId"], inputs["name"]
     action, _ = found_or_created(
         lambda: apis.get_stage(ApiId=api_id, StageName=name),
-        lambda: apis.create_stage(**arguments(apis, "CreateStage", inputs, _STAGE_RENAMED), Tags=tag_map(inputs)),
+        lambda: apis.create_stage(**arguments(apis, "create_stage", inputs, _STAGE_RENAMED), Tags=tag_map(inputs)),
         "NotFoundException",
     )
     endpoint = apis.get_api(ApiId=api_id)["ApiEndpoint"]
@@ -141,10 +160,7 @@ def _stage(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, 
 def _ip_set(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     waf = sandbox.session.client("wafv2")
     name, scope = inputs["name"], inputs["scope"]
-    action, found = found_or_created(
-        lambda: first(waf.list_ip_sets(Scope=scope)["IPSets"], lambda s: s["Name"] == name),
-        lambda: waf.create_ip_set(**arguments(waf, "CreateIPSet", inputs), Tags=tags(inputs))["Summary"],
-    )
+    action, found = _named(waf, lambda: waf.list_ip_sets(Scope=scope)["IPSets"], "create_ip_set", inputs, tags(inputs))
     return action, {"id": found["Id"], "name": name, "arn": found["ARN"]}
 
 
@@ -152,9 +168,8 @@ def _web_acl(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str
     """With the planned default action, rules (their IP set references already the sandbox's ARNs) and visibility."""
     waf = sandbox.session.client("wafv2")
     name, scope = inputs["name"], inputs["scope"]
-    action, summary = found_or_created(
-        lambda: first(waf.list_web_acls(Scope=scope)["WebACLs"], lambda acl: acl["Name"] == name),
-        lambda: waf.create_web_acl(**arguments(waf, "CreateWebACL", inputs), Tags=tags(inputs))["Summary"],
+    action, summary = _named(
+        waf, lambda: waf.list_web_acls(Scope=scope)["WebACLs"], "create_web_acl", inputs, tags(inputs)
     )
     found = waf.get_web_acl(Name=name, Scope=scope, Id=summary["Id"])["WebACL"]
     return action, {"id": found["Id"], "name": name, "arn": found["ARN"], "capacity": found["Capacity"]}
@@ -169,7 +184,7 @@ def _web_acl_association(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[s
         held = waf.get_web_acl_for_resource(ResourceArn=resource_arn).get("WebACL") or {}
         return held if held.get("ARN") == acl_arn else None
 
-    action, _ = found_or_created(find, lambda: waf.associate_web_acl(**arguments(waf, "AssociateWebACL", inputs)))
+    action, _ = found_or_created(find, lambda: waf.associate_web_acl(**arguments(waf, "associate_web_acl", inputs)))
     return action, {"id": f"{acl_arn},{resource_arn}"}
 
 
