@@ -19,6 +19,7 @@ from tradai_nb import config
 from tradai_nb.errors import SandboxError
 from tradai_nb.sandbox import planned, rehearsal_state
 from tradai_nb.sandbox.realizers import compute as compute_realizers
+from tradai_nb.sandbox.realizers import edge as edge_realizers
 from tradai_nb.settings import Settings
 from tradai_nb.state import backend
 
@@ -324,6 +325,7 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
         **_monitoring_counts(session),
         **_network_counts(session),
         **_load_balancing_counts(session),
+        **_edge_counts(session),
         **_pulumi_state_counts(session),
     }
     return pd.DataFrame(sorted(counts.items()), columns=["kind", "count"])
@@ -464,6 +466,32 @@ def _load_balancing_counts(session: boto3.Session) -> dict[str, int]:
         "target group": len(_listed(elbv2, "describe_target_groups", "TargetGroups")),
         "listener": len(listeners),
         "listener rule": len(rules),
+    }
+
+
+def _edge_counts(session: boto3.Session) -> dict[str, int]:
+    """The HTTP APIs and what hangs off them, the WAF's IP sets and web ACLs, and the load balancers a web ACL guards.
+    The sandbox lists no authorizers (it serves no GetAuthorizers): those counted are the ones the APIs' tags name
+    (realizers/edge.py)."""
+    apis = session.client("apigatewayv2")
+    waf = session.client("wafv2")
+    held = apis.get_apis()["Items"]
+    api_ids = [a["ApiId"] for a in held]
+    balancers = _listed(session.client("elbv2"), "describe_load_balancers", "LoadBalancers")
+    return {
+        "http api": len(api_ids),
+        "api vpc link": len(apis.get_vpc_links()["Items"]),
+        "api authorizer": sum(
+            k.startswith(edge_realizers.AUTHORIZER_TAG_PREFIX) for a in held for k in a.get("Tags") or {}
+        ),
+        "api integration": sum(len(apis.get_integrations(ApiId=a)["Items"]) for a in api_ids),
+        "api route": sum(len(apis.get_routes(ApiId=a)["Items"]) for a in api_ids),
+        "api stage": sum(len(apis.get_stages(ApiId=a)["Items"]) for a in api_ids),
+        "waf ip set": len(waf.list_ip_sets(Scope="REGIONAL")["IPSets"]),
+        "waf web acl": len(waf.list_web_acls(Scope="REGIONAL")["WebACLs"]),
+        "waf association": sum(
+            bool(waf.get_web_acl_for_resource(ResourceArn=b["LoadBalancerArn"]).get("WebACL")) for b in balancers
+        ),
     }
 
 

@@ -4,10 +4,10 @@ module listed in MODULES)."""
 
 from __future__ import annotations
 
-from tradai_nb.sandbox.realizers import compute, iam, load_balancing, messaging, monitoring, network, storage
+from tradai_nb.sandbox.realizers import compute, edge, iam, load_balancing, messaging, monitoring, network, storage
 from tradai_nb.sandbox.realizers.base import Realizer
 
-MODULES = (storage, messaging, monitoring, iam, network, compute, load_balancing)
+MODULES = (storage, messaging, monitoring, iam, network, compute, load_balancing, edge)
 
 # Planned resource type -> (seed kind, realizer), in no particular order: resources are realized in plan order, so a
 # resource's inputs already carry the sandbox's values of what it depends on.

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import boto3
 from botocore.exceptions import ClientError
 
+from tradai_nb.errors import SandboxError
 from tradai_nb.settings import Settings
 
 
@@ -72,3 +73,48 @@ def found_or_created(find: Callable[[], T | None], create: Callable[[], T], *abs
 def first(items: Iterable[T], wanted: Callable[[T], bool]) -> T | None:
     """The first of items that is wanted, else None."""
     return next((item for item in items if wanted(item)), None)
+
+
+def tag_map(inputs: Mapping[str, Any]) -> dict[str, str]:
+    """The planned tags and the rehearsal's as one mapping (the shape of the APIs that take tags as a map)."""
+    return {t["Key"]: t["Value"] for t in tags(inputs)}
+
+
+def shaped(value: Any, shape: Any, renamed: Mapping[str, str]) -> Any:
+    """value (planned inputs: camelCase keys, whole numbers as floats) in the shape of a botocore API shape: each key
+    becomes the member of the same name in any case (or the one renamed gives it), integers are made whole. A key the
+    shape has no member for raises: nothing planned is dropped in silence."""
+    if shape.type_name == "structure":
+        members = {name.lower(): name for name in shape.members}
+        result = {}
+        for key, item in value.items():
+            member = renamed.get(key) or members.get(key.lower())
+            if member is None:
+                raise SandboxError(f"the planned input {key!r} has no counterpart in {shape.name}")
+            result[member] = shaped(item, shape.members[member], renamed)
+        return result
+    if shape.type_name == "list":
+        return [shaped(item, shape.member, renamed) for item in value]
+    if shape.type_name == "map":
+        return {key: shaped(item, shape.value, renamed) for key, item in value.items()}
+    if shape.type_name in ("integer", "long"):
+        return int(value)
+    return value
+
+
+def arguments(
+    client: Any, method: str, inputs: Mapping[str, Any], renamed: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The planned inputs (but their tags) as the arguments of client's method (create_api, create_web_acl...), where
+    renamed names the planned keys whose member is not theirs in another case."""
+    operation = client.meta.method_to_api_mapping[method]
+    shape = client.meta.service_model.operation_model(operation).input_shape
+    return shaped({k: v for k, v in inputs.items() if k != "tags"}, shape, renamed or {})
+
+
+def listed_or_created(
+    listing: Callable[[], Iterable[Mapping[str, Any]]], key: str, value: Any, create: Callable[[], Any]
+) -> tuple[str, Any]:
+    """("exists", the item listing() gives whose key is value) or ("created", what create returns): found_or_created
+    where what is planned is found by its name (or route key) among what a list call answers."""
+    return found_or_created(lambda: first(listing(), lambda item: item.get(key) == value), create)
