@@ -4,10 +4,20 @@ module listed in MODULES)."""
 
 from __future__ import annotations
 
-from tradai_nb.sandbox.realizers import compute, iam, load_balancing, messaging, monitoring, storage
+from tradai_nb.sandbox.realizers import (
+    compute,
+    discovery,
+    iam,
+    identity,
+    load_balancing,
+    messaging,
+    monitoring,
+    storage,
+    wiring,
+)
 from tradai_nb.sandbox.realizers.base import Realizer
 
-MODULES = (storage, messaging, monitoring, iam, compute, load_balancing)
+MODULES = (storage, messaging, monitoring, iam, compute, load_balancing, identity, discovery, wiring)
 
 # Planned resource type -> (seed kind, realizer), in no particular order: resources are realized in plan order, so a
 # resource's inputs already carry the sandbox's values of what it depends on.

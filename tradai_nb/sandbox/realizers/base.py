@@ -57,6 +57,11 @@ def tags(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
     return [{"Key": k, "Value": str(v)} for k, v in {**(inputs.get("tags") or {}), "Purpose": "rehearsal"}.items()]
 
 
+def tag_map(inputs: Mapping[str, Any]) -> dict[str, str]:
+    """The planned tags (and the rehearsal's) as the APIs that take a mapping want them."""
+    return {t["Key"]: t["Value"] for t in tags(inputs)}
+
+
 def missing(exc: ClientError, *codes: str) -> bool:
     return exc.response.get("Error", {}).get("Code", "") in codes
 
@@ -78,3 +83,28 @@ def found_or_created(find: Callable[[], T | None], create: Callable[[], T], *abs
 def first(items: Iterable[T], wanted: Callable[[T], bool]) -> T | None:
     """The first of items that is wanted, else None."""
     return next((item for item in items if wanted(item)), None)
+
+
+def api_shape(value: Any) -> Any:
+    """A planned input in the API's shape: mapping keys from the provider's camelCase to the API's PascalCase (its
+    Oauth spelled OAuth), whole numbers as ints, also inside lists and mappings (a password policy, token units)."""
+    if isinstance(value, Mapping):
+        return {_pascal(k): api_shape(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [api_shape(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Keys the API spells otherwise than PascalCase of the provider's.
+_API_KEYS = {"ttl": "TTL"}
+
+
+def _pascal(key: str) -> str:
+    return _API_KEYS.get(key) or (key[:1].upper() + key[1:]).replace("Oauth", "OAuth")
+
+
+def arn_name(arn: str) -> str:
+    """The name an ARN ends with (a function's, a queue's, a rule's): after its last colon and slash."""
+    return arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
