@@ -29,7 +29,8 @@ def _private_dns_namespace(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple
         return created
 
     action, found = found_or_created(find, create)
-    zone = found.get("Properties", {}).get("DnsProperties", {}).get("HostedZoneId", "")
+    # moto gives the zone's id as Route 53's path, /hostedzone/ZONE; the provider's is the bare id.
+    zone = found.get("Properties", {}).get("DnsProperties", {}).get("HostedZoneId", "").removeprefix("/hostedzone/")
     return action, {"id": found["Id"], "arn": found["Arn"], "name": name, "hostedZone": zone}
 
 
@@ -40,8 +41,10 @@ def _service(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str
     namespace = inputs.get("namespaceId") or dns.get("NamespaceId")
 
     def find() -> dict[str, Any] | None:
-        services = (s for page in discovery.get_paginator("list_services").paginate() for s in page["Services"])
-        return first(services, lambda s: s["Name"] == name and s.get("NamespaceId") == namespace)
+        # A listed service does not name its namespace; the service itself does.
+        listed = (s for page in discovery.get_paginator("list_services").paginate() for s in page["Services"])
+        services = (discovery.get_service(Id=s["Id"])["Service"] for s in listed if s["Name"] == name)
+        return first(services, lambda s: s.get("NamespaceId") == namespace)
 
     def create() -> dict[str, Any]:
         keys = ("description", "healthCheckConfig", "healthCheckCustomConfig", "type")
