@@ -326,6 +326,8 @@ def estate_counts(session: boto3.Session) -> pd.DataFrame:
         **_network_counts(session),
         **_load_balancing_counts(session),
         **_edge_counts(session),
+        **_identity_counts(session),
+        **_wiring_counts(session),
         **_pulumi_state_counts(session),
     }
     return pd.DataFrame(sorted(counts.items()), columns=["kind", "count"])
@@ -402,6 +404,55 @@ def _iam_counts(session: boto3.Session) -> dict[str, int]:
         "iam role": len(roles),
         "iam role policy": sum(len(_listed(iam, "list_role_policies", "PolicyNames", RoleName=r)) for r in roles),
         "iam instance profile": len(_listed(iam, "list_instance_profiles", "InstanceProfiles")),
+        "iam role policy attachment": sum(
+            len(_listed(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=r)) for r in roles
+        ),
+    }
+
+
+def _identity_counts(session: boto3.Session) -> dict[str, int]:
+    """The user pools with their resource servers, clients and domains, the trails, the secrets that rotate, and the
+    service discovery namespaces and services."""
+    cognito = session.client("cognito-idp")
+    pools = [p["Id"] for p in _listed(cognito, "list_user_pools", "UserPools", MaxResults=60)]
+    secrets = _listed(session.client("secretsmanager"), "list_secrets", "SecretList")
+    discovery = session.client("servicediscovery")
+    return {
+        "cognito user pool": len(pools),
+        "cognito resource server": sum(
+            len(_listed(cognito, "list_resource_servers", "ResourceServers", UserPoolId=p, MaxResults=50))
+            for p in pools
+        ),
+        "cognito user pool client": sum(
+            len(_listed(cognito, "list_user_pool_clients", "UserPoolClients", UserPoolId=p, MaxResults=60))
+            for p in pools
+        ),
+        "cognito user pool domain": sum(
+            bool(cognito.describe_user_pool(UserPoolId=p)["UserPool"].get("Domain")) for p in pools
+        ),
+        "cloudtrail trail": len(_listed(session.client("cloudtrail"), "list_trails", "Trails")),
+        "secret rotation": sum(bool(s.get("RotationEnabled")) for s in secrets),
+        "service discovery namespace": len(_listed(discovery, "list_namespaces", "Namespaces")),
+        "service discovery service": len(_listed(discovery, "list_services", "Services")),
+    }
+
+
+def _wiring_counts(session: boto3.Session) -> dict[str, int]:
+    """The statements of the functions' resource policies, and the event source mappings."""
+    lambda_ = session.client("lambda")
+    functions = [f["FunctionName"] for f in _listed(lambda_, "list_functions", "Functions")]
+
+    def statements(function: str) -> int:
+        try:
+            return len(json.loads(lambda_.get_policy(FunctionName=function)["Policy"]).get("Statement", []))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            return 0
+
+    return {
+        "lambda permission": sum(statements(f) for f in functions),
+        "lambda event source mapping": len(_listed(lambda_, "list_event_source_mappings", "EventSourceMappings")),
     }
 
 

@@ -4,10 +4,22 @@ module listed in MODULES)."""
 
 from __future__ import annotations
 
-from tradai_nb.sandbox.realizers import compute, edge, iam, load_balancing, messaging, monitoring, network, storage
+from tradai_nb.sandbox.realizers import (
+    compute,
+    discovery,
+    edge,
+    iam,
+    identity,
+    load_balancing,
+    messaging,
+    monitoring,
+    network,
+    storage,
+    wiring,
+)
 from tradai_nb.sandbox.realizers.base import Realizer
 
-MODULES = (storage, messaging, monitoring, iam, network, compute, load_balancing, edge)
+MODULES = (storage, messaging, monitoring, iam, network, compute, load_balancing, edge, identity, discovery, wiring)
 
 # Planned resource type -> (seed kind, realizer), in no particular order: resources are realized in plan order, so a
 # resource's inputs already carry the sandbox's values of what it depends on.

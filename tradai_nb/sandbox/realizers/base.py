@@ -118,3 +118,28 @@ def listed_or_created(
     """("exists", the item listing() gives whose key is value) or ("created", what create returns): found_or_created
     where what is planned is found by its name (or route key) among what a list call answers."""
     return found_or_created(lambda: first(listing(), lambda item: item.get(key) == value), create)
+
+
+def api_shape(value: Any) -> Any:
+    """A planned input in the API's shape: mapping keys from the provider's camelCase to the API's PascalCase (its
+    Oauth spelled OAuth), whole numbers as ints, also inside lists and mappings (a password policy, token units)."""
+    if isinstance(value, Mapping):
+        return {_pascal(k): api_shape(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [api_shape(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# Keys the API spells otherwise than PascalCase of the provider's.
+_API_KEYS = {"ttl": "TTL"}
+
+
+def _pascal(key: str) -> str:
+    return _API_KEYS.get(key) or (key[:1].upper() + key[1:]).replace("Oauth", "OAuth")
+
+
+def arn_name(arn: str) -> str:
+    """The name an ARN ends with (a function's, a queue's, a rule's): after its last colon and slash."""
+    return arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1]

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, found_or_created, tags
+from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, first, found_or_created, tags
 
 
 def _role(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -57,10 +57,24 @@ def _instance_profile(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str,
     return action, {"id": name, "arn": found["Arn"], "name": name, "uniqueId": found["InstanceProfileId"]}
 
 
-# Not realized: the role policy attachments, of AWS-managed policies, which moto does not hold (unless started with
-# MOTO_IAM_LOAD_MANAGED_POLICIES).
+def _role_policy_attachment(sandbox: Sandbox, inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An AWS-managed policy attached to its role: the sandbox holds the managed policies, as its server is started
+    with MOTO_IAM_LOAD_MANAGED_POLICIES."""
+    iam = sandbox.client("iam")
+    role, policy = inputs["role"], inputs["policyArn"]
+
+    def find() -> dict[str, Any] | None:
+        pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=role)
+        return first((p for page in pages for p in page["AttachedPolicies"]), lambda p: p["PolicyArn"] == policy)
+
+    action, _ = found_or_created(find, lambda: iam.attach_role_policy(RoleName=role, PolicyArn=policy))
+    # The provider makes up an id of the role's name and a timestamp; the sandbox's is the one an import takes.
+    return action, {"id": f"{role}/{policy}", "role": role, "policyArn": policy}
+
+
 REALIZERS: dict[str, tuple[str, Realizer]] = {
     "aws:iam/role:Role": ("iam role", _role),
     "aws:iam/rolePolicy:RolePolicy": ("iam role policy", _role_policy),
     "aws:iam/instanceProfile:InstanceProfile": ("iam instance profile", _instance_profile),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("iam role policy attachment", _role_policy_attachment),
 }
