@@ -107,8 +107,25 @@ def _arn_resolves(session, arn: str) -> bool:
                 AutoScalingGroupNames=[resource.rsplit("autoScalingGroupName/", 1)[-1]]
             )["AutoScalingGroups"]
         ),
-        ("ec2", "launch-template"): lambda: _exists(
-            lambda: client("ec2").describe_launch_templates(LaunchTemplateIds=[rest])["LaunchTemplates"]
+        ("ec2", kind): lambda: _ec2_resolves(session, kind, rest),
+        ("apigateway", ""): lambda: _api_path_resolves(session, resource),
+        ("execute-api", kind): lambda: _exists(lambda: client("apigatewayv2").get_api(ApiId=kind)),
+        ("cloudtrail", "trail"): lambda: bool(client("cloudtrail").describe_trails(trailNameList=[arn])["trailList"]),
+        ("cognito-idp", "userpool"): lambda: _exists(
+            lambda: client("cognito-idp").describe_user_pool(UserPoolId=rest), "ResourceNotFoundException"
+        ),
+        ("lambda", "event-source-mapping"): lambda: _exists(
+            lambda: client("lambda").get_event_source_mapping(UUID=rest), "ResourceNotFoundException"
+        ),
+        ("servicediscovery", "namespace"): lambda: _exists(
+            lambda: client("servicediscovery").get_namespace(Id=rest), "NamespaceNotFound"
+        ),
+        ("servicediscovery", "service"): lambda: _exists(
+            lambda: client("servicediscovery").get_service(Id=rest), "ServiceNotFound"
+        ),
+        ("wafv2", "regional"): lambda: (
+            any(acl["ARN"] == arn for acl in client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"])
+            or any(ip["ARN"] == arn for ip in client("wafv2").list_ip_sets(Scope="REGIONAL")["IPSets"])
         ),
         # A function's invoke ARN (API Gateway's path to it) resolves when the function it names does.
         ("apigateway", "lambda"): lambda: _arn_resolves(
@@ -118,6 +135,49 @@ def _arn_resolves(session, arn: str) -> bool:
     resolver = resolvers.get((service, kind))
     assert resolver is not None, f"no resolver for the ARN {arn} ({service} {kind}): add one to this test"
     return resolver()
+
+
+# EC2 ARN kind -> (describe operation, its id filter argument, the response's list).
+_EC2 = {
+    "vpc": ("describe_vpcs", "VpcIds", "Vpcs"),
+    "subnet": ("describe_subnets", "SubnetIds", "Subnets"),
+    "security-group": ("describe_security_groups", "GroupIds", "SecurityGroups"),
+    "security-group-rule": ("describe_security_group_rules", "SecurityGroupRuleIds", "SecurityGroupRules"),
+    "internet-gateway": ("describe_internet_gateways", "InternetGatewayIds", "InternetGateways"),
+    "route-table": ("describe_route_tables", "RouteTableIds", "RouteTables"),
+    "network-acl": ("describe_network_acls", "NetworkAclIds", "NetworkAcls"),
+    "network-interface": ("describe_network_interfaces", "NetworkInterfaceIds", "NetworkInterfaces"),
+    "elastic-ip": ("describe_addresses", "AllocationIds", "Addresses"),
+    "vpc-endpoint": ("describe_vpc_endpoints", "VpcEndpointIds", "VpcEndpoints"),
+    "vpc-flow-log": ("describe_flow_logs", "FlowLogIds", "FlowLogs"),
+    "launch-template": ("describe_launch_templates", "LaunchTemplateIds", "LaunchTemplates"),
+}
+
+
+def _ec2_resolves(session, kind: str, resource_id: str) -> bool:
+    assert kind in _EC2, f"no resolver for the EC2 kind {kind} ({resource_id}): add one to this test"
+    operation, ids, listed = _EC2[kind]
+    return _exists(lambda: getattr(session.client("ec2"), operation)(**{ids: [resource_id]})[listed])
+
+
+def _api_path_resolves(session, path: str) -> bool:
+    """An API Gateway resource ARN's path (/apis/ID, /apis/ID/routes/ID, /vpclinks/ID...) names what the sandbox
+    holds."""
+    apis = session.client("apigatewayv2")
+    parts = path.strip("/").split("/")
+    if parts[0] == "vpclinks":
+        return _exists(lambda: apis.get_vpc_link(VpcLinkId=parts[1]))
+    assert parts[0] == "apis", f"no resolver for the API Gateway path {path}: add one to this test"
+    if len(parts) == 2:
+        return _exists(lambda: apis.get_api(ApiId=parts[1]))
+    getters = {
+        "routes": lambda: apis.get_route(ApiId=parts[1], RouteId=parts[3]),
+        "integrations": lambda: apis.get_integration(ApiId=parts[1], IntegrationId=parts[3]),
+        "stages": lambda: apis.get_stage(ApiId=parts[1], StageName=parts[3]),
+        "authorizers": lambda: apis.get_authorizer(ApiId=parts[1], AuthorizerId=parts[3]),
+    }
+    assert parts[2] in getters, f"no resolver for the API Gateway path {path}: add one to this test"
+    return _exists(getters[parts[2]])
 
 
 def _realized(rehearsal) -> list[dict]:
@@ -144,7 +204,8 @@ def test_outputs__every_arn_a_realized_resource_carries_resolves_in_the_sandbox(
             if not isinstance(value, str) or not ARN.fullmatch(value) or value in unrealized:
                 continue
             checked += 1
-            if not _arn_resolves(sandbox.session, value):
+            # A WAF association's id is the web ACL's ARN and the load balancer's, joined by a comma.
+            if not all(_arn_resolves(sandbox.session, part) for part in value.split(",")):
                 unresolved.append((resource["urn"].rsplit("::", 1)[1], path, value))
 
     assert checked > 150
@@ -176,7 +237,34 @@ def _held_names(session) -> dict[str, Callable[[], set[str]]]:
             held.add(f"{endpoint.get('Address')}:{endpoint.get('Port')}")
         return held
 
+    def user_pools() -> set[str]:
+        region = session.region_name
+        ids = {p["Id"] for p in client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]}
+        return ids | {f"cognito-idp.{region}.amazonaws.com/{i}" for i in ids}
+
+    def pool_clients() -> set[str]:
+        idp = client("cognito-idp")
+        pools = [p["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"]]
+        return {
+            c["ClientId"]
+            for p in pools
+            for c in idp.list_user_pool_clients(UserPoolId=p, MaxResults=60)["UserPoolClients"]
+        }
+
+    def vpcs() -> set[str]:
+        return {field for v in client("ec2").describe_vpcs()["Vpcs"] for field in (v["VpcId"], v["CidrBlock"])}
+
     return {
+        "aws:cognito/userPool:UserPool": user_pools,
+        "aws:cognito/userPoolClient:UserPoolClient": pool_clients,
+        "aws:apigatewayv2/api:Api": lambda: {
+            field for a in client("apigatewayv2").get_apis()["Items"] for field in (a["ApiId"], a["ApiEndpoint"])
+        },
+        "aws:ec2/vpc:Vpc": vpcs,
+        "aws:ec2/subnet:Subnet": lambda: {s["SubnetId"] for s in client("ec2").describe_subnets()["Subnets"]},
+        "aws:ec2/securityGroup:SecurityGroup": lambda: {
+            g["GroupId"] for g in client("ec2").describe_security_groups()["SecurityGroups"]
+        },
         "aws:s3/bucket:Bucket": lambda: {b["Name"] for b in client("s3").list_buckets()["Buckets"]},
         "aws:dynamodb/table:Table": lambda: set(client("dynamodb").list_tables()["TableNames"]),
         "aws:ecr/repository:Repository": lambda: listed(
