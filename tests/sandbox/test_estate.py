@@ -84,6 +84,23 @@ def test_seed__services_run_the_latest_of_three_revisions_with_distinct_images(s
             assert len(found["images"]) == 1, image
 
 
+def test_seed__services_run_in_the_planned_private_subnet_with_the_planned_ecs_group(sandbox, rehearsal):
+    """The rehearsal services sit where the compute stack puts its services: the foundation's first private subnet
+    and its ECS security group, as the rehearsal state exports them, inside the planned VPC."""
+    foundation = rehearsal.exports("foundation")
+    ecs = sandbox.session.client("ecs")
+    ec2 = sandbox.session.client("ec2")
+    families = [config.get_service_name(service, ENV) for service in config.SERVICES]
+    described = ecs.describe_services(cluster=config.get_cluster_name(ENV), services=families)["services"]
+    assert len(described) == len(config.SERVICES)
+    for service in described:
+        network = service["networkConfiguration"]["awsvpcConfiguration"]
+        assert network["subnets"] == [foundation["private_subnet_ids"][0]], service["serviceName"]
+        assert network["securityGroups"] == [foundation["ecs_sg_id"]], service["serviceName"]
+    subnet = ec2.describe_subnets(SubnetIds=[foundation["private_subnet_ids"][0]])["Subnets"][0]
+    assert subnet["VpcId"] == foundation["vpc_id"] and not subnet["DefaultForAz"]
+
+
 def test_seed__consolidated_host_is_one_running_instance_of_its_asg(sandbox):
     name = config.get_consolidated_name(ENV)
     reservations = sandbox.session.client("ec2").describe_instances(

@@ -21,6 +21,8 @@ from tradai_nb.sandbox import planned, rehearsal_state
 from tradai_nb.sandbox.realizers import compute as compute_realizers
 from tradai_nb.sandbox.realizers import edge as edge_realizers
 from tradai_nb.settings import Settings
+from tradai_nb.stacks.foundation.security_groups import SLUGS
+from tradai_nb.stacks.foundation.vpc import az_suffix
 from tradai_nb.state import backend
 
 # Every seeded resource carries this tag besides the standard ones: the estate is for rehearsal only.
@@ -113,20 +115,18 @@ def _repository_uris(session: boto3.Session) -> dict[str, str]:
     return {repo["repositoryName"]: repo["repositoryUri"] for repo in repos}
 
 
-def _default_network(session: boto3.Session, settings: Settings) -> tuple[str, str]:
-    """The default VPC's subnet in the first availability zone, and the default security group."""
+def _planned_network(session: boto3.Session, settings: Settings) -> tuple[str, str]:
+    """The planned private subnet in the first availability zone and the planned ECS security group, where the
+    compute stack puts its services (seed_planned made them)."""
+    env = settings.environment
     ec2 = session.client("ec2")
-    subnets = ec2.describe_subnets(
-        Filters=[
-            {"Name": "default-for-az", "Values": ["true"]},
-            {"Name": "availability-zone", "Values": [settings.availability_zones[0]]},
-        ]
-    )["Subnets"]
-    if not subnets:
-        raise SandboxError(f"the sandbox has no default subnet in {settings.availability_zones[0]}; restart it")
-    groups = ec2.describe_security_groups(
-        Filters=[{"Name": "group-name", "Values": ["default"]}, {"Name": "vpc-id", "Values": [subnets[0]["VpcId"]]}]
-    )["SecurityGroups"]
+    subnet_name = config.get_resource_name(f"private-{az_suffix(settings.availability_zones[0])}", env)
+    subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Name", "Values": [subnet_name]}])["Subnets"]
+    group_name = config.get_resource_name(SLUGS["ecs"], env)
+    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [group_name]}])["SecurityGroups"]
+    if not subnets or not groups:
+        missing = subnet_name if not subnets else group_name
+        raise SandboxError(f"the planned {missing} is not in the sandbox; seed the planned estate first")
     return subnets[0]["SubnetId"], groups[0]["GroupId"]
 
 
@@ -155,7 +155,7 @@ def seed_ecs(session: boto3.Session, settings: Settings) -> Iterable[tuple[str, 
     uris = _repository_uris(session)
     execution_role = _role_arn(session, settings, ECS_EXECUTION_ROLE)
     task_role = _role_arn(session, settings, ECS_TASK_ROLE)
-    subnet, security_group = _default_network(session, settings)
+    subnet, security_group = _planned_network(session, settings)
     for service, spec in config.SERVICES.items():
         family = config.get_service_name(service, env)
         latest_revision = _latest_revision(ecs, family)
