@@ -10,7 +10,7 @@ import pytest
 
 from tradai_nb.errors import GuardError, ParameterError
 from tradai_nb.ops import locks
-from tradai_nb.sandbox import rehearsal_state
+from tradai_nb.sandbox import rehearsal_data
 from tradai_nb.settings import load_settings
 from tradai_nb.state import backend
 
@@ -40,7 +40,7 @@ def put_lock(state, lock_id: str, age: timedelta | None) -> None:
 def test_list__shows_the_seeded_stale_lock_with_holder_and_age(sandbox):
     table = locks.run_runbook(sandbox.session, sandbox.settings, on_output=quiet)
 
-    [row] = table[table["stack"] == rehearsal_state.SEEDED_LOCK_STACK].to_dict("records")
+    [row] = table[table["stack"] == rehearsal_data.SEEDED_LOCK_STACK].to_dict("records")
     assert (row["held_by"], row["host"], row["pid"]) == ("ci-deployer", "build-agent-7", 48213)
     since = datetime.fromisoformat(row["since"].replace("Z", "+00:00"))
     assert datetime.now(timezone.utc) - since >= timedelta(hours=2)
@@ -80,7 +80,7 @@ def test_clear__removes_the_named_stale_lock_and_only_it(sandbox, state):
     assert cleared[["stack", "lock_id", "held_by", "age", "result"]].values.tolist() == [
         ["edge", "old", "ana", "2 h 00 min", "cleared"]]
     assert [lock.lock_id for lock in state.locks(EDGE)] == ["young"]
-    assert len(state.locks(backend.stack_ref(rehearsal_state.SEEDED_LOCK_STACK, "local"))) == 1
+    assert len(state.locks(backend.stack_ref(rehearsal_data.SEEDED_LOCK_STACK, "local"))) == 1
 
 
 def test_clear__a_lock_without_a_timestamp_is_never_old_enough(sandbox, state):

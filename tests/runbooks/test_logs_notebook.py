@@ -9,7 +9,7 @@ import pytest
 
 from tradai_nb import config
 from tradai_nb.ops import logs
-from tradai_nb.sandbox.estate import LOG_EVENTS_PER_STREAM
+from tradai_nb.sandbox.rehearsal_data import LOG_EVENTS_PER_STREAM
 
 pytestmark = pytest.mark.sandbox
 NOTEBOOK = "logs.ipynb"

@@ -11,10 +11,11 @@ import pytest
 from tradai_nb import config
 from tradai_nb.aws import session_for
 from tradai_nb.errors import SandboxError
-from tradai_nb.sandbox import estate as sandbox_estate
+from tradai_nb.sandbox import rehearsal_data
 from tradai_nb.sandbox import server as sandbox_api
 from tradai_nb.sandbox.estate import estate_counts
 from tradai_nb.settings import load_settings
+from tradai_nb.stacks.compute.step_functions import state_machine_name
 
 ENV = "local"
 
@@ -35,7 +36,7 @@ def _names(seeded, kind: str) -> set[str]:
         ("sns topic", {config.get_resource_name(t, ENV) for t in config.SNS_TOPICS}),
         ("log group", {config.CONSOLIDATED_LOG_GROUP, config.get_service_log_group(config.LIVE_TRADING_SERVICE, ENV),
                        *(f"/aws/lambda/{config.get_function_name(f, ENV)}" for f in config.LAMBDA_FUNCTIONS),
-                       f"/aws/vendedlogs/states/{config.get_resource_name(sandbox_estate.STATE_MACHINE, ENV)}",
+                       f"/aws/vendedlogs/states/{state_machine_name(ENV)}",
                        f"/aws/apigateway/{config.get_resource_name('api', ENV)}", f"/tradai/{ENV}/vpc-flow-logs"}),
         # The consolidated host's, and the NAT instance's of the foundation stack.
         ("auto scaling group", {config.get_consolidated_name(ENV), config.get_resource_name("nat", ENV)}),
@@ -174,7 +175,7 @@ def test_seed__alarms_notify_the_alerts_topic_and_the_state_machine_exists(sandb
 
     assert len(alarms) >= 3
     assert all(a["AlarmActions"] and a["AlarmActions"][0].endswith(alerts) for a in alarms)
-    assert [m["name"] for m in machines] == [config.get_resource_name(sandbox_estate.STATE_MACHINE, ENV)]
+    assert [m["name"] for m in machines] == [state_machine_name(ENV)]
 
 
 def _tags_of(session, kind: str) -> dict[str, str]:
@@ -297,7 +298,7 @@ def test_seed__log_streams_gone_quiet_get_a_fresh_batch(own_sandbox, monkeypatch
 
     before = newest_event_ms()
     # Every stream now counts as quiet, as it would after the sandbox has run idle for a while.
-    monkeypatch.setattr(sandbox_estate, "LOG_REFRESH_AFTER_MIN", -1)
+    monkeypatch.setattr(rehearsal_data, "LOG_REFRESH_AFTER_MIN", -1)
 
     reseeded = sandbox_api.seed(sandbox.session, sandbox.settings)
 

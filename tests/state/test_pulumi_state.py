@@ -17,7 +17,7 @@ from tradai_nb.engine.plan import plan
 from tradai_nb.errors import GuardError, StateError
 from tradai_nb.ops import locks
 from tradai_nb.records import audit
-from tradai_nb.sandbox import planned, rehearsal_state
+from tradai_nb.sandbox import planned, rehearsal_data, rehearsal_state
 from tradai_nb.settings import HOME_ENV_VAR, PROJECT_ROOT, load_settings
 from tradai_nb.stacks.registry import stacks
 from tradai_nb.state import backend
@@ -226,7 +226,7 @@ def test_seeded_state__checkpoints_parse_and_match_the_local_plan(sandbox, local
 def test_seeded_state__holds_one_stale_lock_hours_old(sandbox):
     store = backend.state_store_for(sandbox.settings, sandbox.session)
 
-    [lock] = store.locks(backend.stack_ref(rehearsal_state.SEEDED_LOCK_STACK, "local"))
+    [lock] = store.locks(backend.stack_ref(rehearsal_data.SEEDED_LOCK_STACK, "local"))
 
     assert lock.age(datetime.now(timezone.utc)) >= timedelta(hours=2)
     assert (lock.username, lock.hostname, lock.pid) == ("ci-deployer", "build-agent-7", 48213)

@@ -1,5 +1,5 @@
 """The rehearsal Pulumi state of the sandbox: one checkpoint per stack of the local plan (carrying the sandbox's values
-of what the sandbox created from the plan), its history, a stale lock."""
+of what the sandbox created from the plan) and its history. The stale lock is rehearsal data (rehearsal_data)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 import importlib.metadata
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -19,11 +19,6 @@ from tradai_nb.state import backend, sealing
 
 if TYPE_CHECKING:
     from tradai_nb.engine.plan import StackPlan
-
-# The rehearsal lock seeded into the sandbox: held by a deploy that died hours ago.
-SEEDED_LOCK_STACK = "compute"
-SEEDED_LOCK_AGE = timedelta(hours=3)
-SEEDED_LOCK_HOLDER: dict[str, Any] = {"pid": 48213, "username": "ci-deployer", "hostname": "build-agent-7"}
 
 
 def _provider_packages(types: Iterable[str]) -> list[str]:
@@ -152,7 +147,7 @@ def seed_state(
     session: boto3.Session, settings: Settings, realized: planned.Realized
 ) -> Iterable[tuple[str, str, str]]:
     """The rehearsal Pulumi state in the sandbox's state bucket (one checkpoint per stack from the local plan carrying
-    what realized holds, one history entry each, and one stale lock), idempotent. Yields (kind, name, action)."""
+    what realized holds, and one history entry each), idempotent. Yields (kind, name, action)."""
     store = backend.state_store_for(settings, session)
     if store.layout_version() != backend.LAYOUT_VERSION:
         store.write_meta()
@@ -179,18 +174,3 @@ def seed_state(
             message="rehearsal state seeded from the offline plan",
         )
         yield "pulumi checkpoint", ref.fully_qualified, action
-    ref = backend.stack_ref(SEEDED_LOCK_STACK, settings.environment)
-    existing = store.locks(ref)
-    if existing:
-        yield "pulumi lock", existing[0].key, "exists"
-        return
-    lock_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ref.fully_qualified}/rehearsal-lock"))
-    key = store.write_lock(
-        ref,
-        lock_id,
-        timestamp=now - SEEDED_LOCK_AGE,
-        pid=SEEDED_LOCK_HOLDER["pid"],
-        username=SEEDED_LOCK_HOLDER["username"],
-        hostname=SEEDED_LOCK_HOLDER["hostname"],
-    )
-    yield "pulumi lock", key, "created"

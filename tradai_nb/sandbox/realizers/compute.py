@@ -13,8 +13,9 @@ from botocore.exceptions import ClientError
 
 from tradai_nb.sandbox.realizers.base import Realizer, Sandbox, ec2_arn, first, found_or_created, missing, tags
 
-# The AMI the sandbox serves (moto's SSM parameter): a planned launch template's image id is a mock value.
-AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+# The AMI the planned launch templates get in the sandbox, from the SSM parameter the compute stack reads (moto serves
+# it): their planned image ids are mock values.
+from tradai_nb.stacks.compute.ec2_consolidated import AMI_PARAMETER
 
 
 def _key_value(inputs: Mapping[str, Any]) -> list[dict[str, str]]:
